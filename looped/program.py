@@ -1,0 +1,138 @@
+"""An assembled program: memory image, instructions and labels. No JAX here.
+
+A `Program` is what the assembler produces and what the punch card encodes. Addresses are
+zone-relative: an instruction's `a` and `b` index the memory zone (cell 0 is the first memory
+column), `c` indexes the code zone (instruction 0 is the first command column). The last
+instruction is always the halt column: the EOF self-loop `subleq ZERO, MINUS_ONE, itself`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+
+class LoopedError(Exception):
+    """A user's mistake (bad program, bad arguments). The CLI prints it and exits 2."""
+
+
+@dataclass(frozen=True)
+class SourceLoc:
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class AsmError(LoopedError):
+    """An error at a place in a source file: printed as `file:line:col: error: message`."""
+
+    def __init__(self, loc: SourceLoc | None, message: str):
+        self.loc = loc
+        self.message = message
+        super().__init__(f"{loc}: error: {message}" if loc else f"error: {message}")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A labelled run of memory cells.
+
+    kind: "user" (a data label of the program: settable with --set, shown in the output),
+    "const" (a read-only literal from the constant pool) or "scratch" (the assembler's own).
+    """
+
+    name: str
+    offset: int
+    length: int
+    kind: str = "user"
+    loc: SourceLoc | None = None
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """`mem[b] -= mem[a]; if mem[b] <= 0 goto c else next` (zone-relative indices)."""
+
+    a: int
+    b: int
+    c: int
+    loc: SourceLoc | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Program:
+    bits: int
+    memory: tuple[int, ...]
+    code: tuple[Instruction, ...]
+    cells: Mapping[str, Cell] = field(default_factory=dict)
+    code_labels: Mapping[str, int] = field(default_factory=dict)
+    file: str = "<program>"
+    isa: str = "subleq"
+
+    @property
+    def halt_index(self) -> int:
+        """Code index of the halt column (the EOF self-loop), always the last instruction."""
+        return len(self.code) - 1
+
+    @property
+    def user_cells(self) -> dict[str, Cell]:
+        return {name: cell for name, cell in self.cells.items() if cell.kind == "user"}
+
+    def value_range(self) -> tuple[int, int]:
+        return -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
+
+    def outputs(self, memory: Sequence[int]) -> dict[str, int | list[int]]:
+        """The value of every user data label in `memory` (an int for one cell, else a list)."""
+        result: dict[str, int | list[int]] = {}
+        for name, cell in self.user_cells.items():
+            values = [int(v) for v in memory[cell.offset : cell.offset + cell.length]]
+            result[name] = values[0] if cell.length == 1 else values
+        return result
+
+    def with_settings(self, settings: Mapping[str, object], where: str = "--set") -> "Program":
+        """A copy with data labels set from outside; `where` names the source in errors."""
+        memory = list(self.memory)
+        low, high = self.value_range()
+        for name, value in settings.items():
+            cell = self.cells.get(name)
+            if cell is None or cell.kind != "user":
+                known = ", ".join(sorted(self.user_cells)) or "none"
+                raise LoopedError(
+                    f"{where}: error: unknown data label '{name}'"
+                    + suggest(name, self.user_cells)
+                    + f" (data labels: {known})"
+                )
+            values = value if isinstance(value, (list, tuple)) else [value]
+            if any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+                raise LoopedError(f"{where}: error: '{name}' needs integer values, got {value!r}")
+            if len(values) != cell.length:
+                raise LoopedError(
+                    f"{where}: error: '{name}' has {cell.length} cell"
+                    f"{'s' if cell.length != 1 else ''}, got {len(values)} value"
+                    f"{'s' if len(values) != 1 else ''}"
+                )
+            for v in values:
+                if not low <= v <= high:
+                    raise LoopedError(
+                        f"{where}: error: value {v} for '{name}' does not fit in {self.bits} bits "
+                        f"(expected {low} .. {high})"
+                    )
+            memory[cell.offset : cell.offset + cell.length] = values
+        return dataclasses.replace(self, memory=tuple(memory))
+
+
+def suggest(name: str, candidates) -> str:
+    """` (did you mean 'x'?)` for the nearest of `candidates`, or an empty string."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def wrap(value: int, bits: int) -> int:
+    """`value` modulo 2^bits, as a two's-complement integer."""
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
