@@ -1,0 +1,122 @@
+"""Running programs on the looped transformer: cards in, decoded results out.
+
+This is what `looped run` calls. Every instruction is executed by the machine's layers through a
+kernel (kernels/); the oracle interpreter is never used here.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+
+import kernels
+from looped.card import Card, card_width, decode_memory, decode_pc, encode
+from looped.layout import subleq_layout
+from looped.limits import MAX_COLUMNS
+from looped.machine import LoopedMachine, build_machine
+from looped.program import LoopedError, Program
+from looped.runner import Loop
+
+
+@dataclass
+class Result:
+    status: str  # "halted" or "step_limit"
+    steps: int
+    memory: list[int]  # every memory cell, the assembler's own included
+    pc: int  # code index of the program counter
+    health: float  # largest distance from {-1, 0, 1} seen before error correction
+    program: Program
+
+    @property
+    def outputs(self) -> dict:
+        return self.program.outputs(self.memory)
+
+    def to_json(self) -> dict:
+        return {"status": self.status, "steps": self.steps, "memory": self.outputs}
+
+
+@functools.lru_cache(maxsize=32)
+def loop_for(n: int, bits: int, backend: str) -> tuple[LoopedMachine, Loop]:
+    machine = build_machine(n, bits)
+    step = kernels.make_step(backend, machine.stack, machine.lam, machine.dtype)
+    layout = machine.layout
+    return machine, Loop(step, pc_token=0, pc_rows=layout["pc"].slice)
+
+
+def batch_cards(programs: Sequence[Program], n: int | None = None) -> list[Card]:
+    """Encode programs on cards of one width (the widest program's, or `n`)."""
+    bits = {p.bits for p in programs}
+    if len(bits) != 1:
+        raise LoopedError(f"error: a batch needs one word size, got {sorted(bits)}")
+    n = max(card_width(p) for p in programs) if n is None else n
+    if n > MAX_COLUMNS:
+        raise LoopedError(f"error: card of {n} columns exceeds the limit of {MAX_COLUMNS}")
+    return [encode(p, subleq_layout(len(p.memory), len(p.code), p.bits, n)) for p in programs]
+
+
+def run(programs: Sequence[Program], backend: str = kernels.DEFAULT_BACKEND, max_steps: int | None = None,
+        progress: Callable | None = None, n: int | None = None) -> list[Result]:
+    """Run programs of one word size as a single batch; each halts on its own."""
+    if not programs:
+        return []
+    cards = batch_cards(programs, n)
+    machine, loop = loop_for(cards[0].layout.n, programs[0].bits, backend)
+    X0 = jnp.asarray(np.stack([c.X for c in cards]), machine.dtype)
+    halt = np.array([c.halt_token for c in cards], np.int32)
+    state = loop.run(X0, halt, max_steps=max_steps, progress=progress)
+    X = np.asarray(state.X)
+    steps, done, worst = (np.asarray(a) for a in (state.steps, state.done, state.worst))
+    results = []
+    for i, card in enumerate(cards):
+        memory = decode_memory(card.layout, X[i], len(card.program.memory))
+        pc = int(decode_pc(card.layout, X[i])) - card.layout.zone("code").start
+        results.append(
+            Result("halted" if done[i] else "step_limit", int(steps[i]), [int(v) for v in memory], pc,
+                   float(worst[i]), card.program)
+        )
+    return results
+
+
+def trace(programs: Sequence[Program], n_steps: int, backend: str = kernels.DEFAULT_BACKEND,
+          n: int | None = None):
+    """Decoded (pc, memory) after each of `n_steps` instructions for a batch of programs.
+
+    Returns (pcs [n_steps, B] code indices, memories: list over programs of [n_steps, m_i] arrays,
+    steps [n_steps, B]). Halted programs repeat their final state."""
+    cards = batch_cards(programs, n)
+    layout0 = cards[0].layout
+    machine, loop = loop_for(layout0.n, programs[0].bits, backend)
+    X0 = jnp.asarray(np.stack([c.X for c in cards]), machine.dtype)
+    halt = np.array([c.halt_token for c in cards], np.int32)
+    mem_rows, pc_rows = layout0["mem"].slice, layout0["pc"].slice
+
+    observe = _Observer(mem_rows, pc_rows)
+    _, (mem_bits, pc_bits), steps = loop.trace(X0, halt, n_steps, observe)
+    mem_bits, pc_bits = np.asarray(mem_bits), np.asarray(pc_bits)
+    from looped.layout import decode_signed, decode_unsigned
+
+    pcs = decode_unsigned(pc_bits)  # [T, B]
+    memories = []
+    for i, card in enumerate(cards):
+        zone = card.layout.zone("memory")
+        pcs[:, i] -= card.layout.zone("code").start
+        memories.append(decode_signed(mem_bits[:, i, zone.start : zone.start + len(card.program.memory)]))
+    return pcs, memories, np.asarray(steps)
+
+
+@dataclass(frozen=True)
+class _Observer:
+    """What a trace records after each step: the sign bits of memory and pc (hashable: static)."""
+
+    mem_rows: slice
+    pc_rows: slice
+
+    def __call__(self, X):
+        return (X[:, :, self.mem_rows] > 0).astype(jnp.int8), (X[:, 0, self.pc_rows] > 0).astype(jnp.int8)
+
+    def __hash__(self):
+        return hash((self.mem_rows.start, self.mem_rows.stop, self.pc_rows.start, self.pc_rows.stop))

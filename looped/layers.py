@@ -1,0 +1,176 @@
+"""One plain transformer layer, as weights, and small builders for writing them by hand.
+
+A layer maps the state X [n, d] to
+
+    A  = X + sum_h softmax(lam * (X @ wq_h) @ (X @ wk_h).T, axis=-1) @ (X @ wv_h)
+    X' = A + relu(A @ w1 + b1) @ w2 + b2
+
+with no normalisation, no masks and broadcast biases. Building blocks return `Attention` and
+`MLP` parts; `layer(...)` sums parts into one `Layer` (heads are summed into the residual, and
+MLP hidden units in parallel add their outputs, so independent parts compose by concatenation).
+
+Each part also carries *structure hints* that the fast kernels may exploit (see kernels/fast.py);
+the dense kernel ignores them. The hints are promises about the weights, checked by the tests
+that compare the fast and dense kernels:
+
+* Head.queries == "scratch": only scratch tokens' attention output matters; on the other tokens
+  the head writes only into rows that the same layer's MLP clears.
+* Head.keys == "scratch+self": every query token puts all but a negligible weight on the scratch
+  tokens and on itself.
+* MLP.tokens == "scratch": the MLP changes only scratch tokens (provided the rows the heads write
+  on other tokens are zero there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from looped.layout import Rows
+
+
+@dataclass(frozen=True)
+class Head:
+    wq: np.ndarray  # [d, k]
+    wk: np.ndarray  # [d, k]
+    wv: np.ndarray  # [d, d]
+    queries: str = "all"  # or "scratch"
+    keys: str = "all"  # or "scratch+self"
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class MLP:
+    w1: np.ndarray  # [d, h]
+    b1: np.ndarray  # [h]
+    w2: np.ndarray  # [h, d]
+    b2: np.ndarray  # [d]
+    tokens: str = "all"  # or "scratch"
+    name: str = ""
+
+    @property
+    def hidden(self) -> int:
+        return self.w1.shape[1]
+
+
+@dataclass(frozen=True)
+class Layer:
+    heads: tuple[Head, ...]
+    mlp: MLP
+    name: str = ""
+
+    @property
+    def d(self) -> int:
+        return self.mlp.w1.shape[0]
+
+
+def layer(name: str, *parts: "Head | MLP | Iterable[Head]", d: int) -> Layer:
+    """Sum attention heads and MLP parts into one layer (MLP parts are concatenated)."""
+    heads: list[Head] = []
+    mlps: list[MLP] = []
+    for part in parts:
+        if isinstance(part, MLP):
+            mlps.append(part)
+        elif isinstance(part, Head):
+            heads.append(part)
+        else:
+            heads.extend(part)
+    return Layer(tuple(heads), concat_mlps(mlps, d, name), name)
+
+
+def concat_mlps(mlps: list[MLP], d: int, name: str = "") -> MLP:
+    if not mlps:
+        return MLP(np.zeros((d, 0)), np.zeros(0), np.zeros((0, d)), np.zeros(d), "scratch", name)
+    return MLP(
+        w1=np.concatenate([m.w1 for m in mlps], axis=1),
+        b1=np.concatenate([m.b1 for m in mlps]),
+        w2=np.concatenate([m.w2 for m in mlps], axis=0),
+        b2=np.sum([m.b2 for m in mlps], axis=0),
+        tokens="scratch" if all(m.tokens == "scratch" for m in mlps) else "all",
+        name=name,
+    )
+
+
+# ---- builders -----------------------------------------------------------------------------------
+
+
+class Units:
+    """Collects ReLU hidden units one at a time:
+
+        out[row] += coef * relu(sum_i w_i * x[i] + bias)   for each (row, coef) in outputs
+
+    `inputs` and `outputs` map feature rows to coefficients."""
+
+    def __init__(self, d: int, name: str = "", tokens: str = "all"):
+        self.d, self.name, self.tokens = d, name, tokens
+        self._w1: list[np.ndarray] = []
+        self._b1: list[float] = []
+        self._w2: list[np.ndarray] = []
+
+    def add(self, inputs: Mapping[int, float], bias: float, outputs: Mapping[int, float]) -> None:
+        w_in, w_out = np.zeros(self.d), np.zeros(self.d)
+        for row, coef in inputs.items():
+            w_in[row] += coef
+        for row, coef in outputs.items():
+            w_out[row] += coef
+        self._w1.append(w_in)
+        self._b1.append(float(bias))
+        self._w2.append(w_out)
+
+    def mlp(self) -> MLP:
+        h = len(self._b1)
+        return MLP(
+            w1=np.stack(self._w1, axis=1) if h else np.zeros((self.d, 0)),
+            b1=np.array(self._b1, dtype=np.float64),
+            w2=np.stack(self._w2, axis=0) if h else np.zeros((0, self.d)),
+            b2=np.zeros(self.d),
+            tokens=self.tokens,
+            name=self.name,
+        )
+
+
+def projection(d: int, maps: Mapping[Rows, float]) -> np.ndarray:
+    """A [d, k] query/key map that adds each row block (all of size k) times its coefficient."""
+    sizes = {rows.size for rows in maps}
+    if len(sizes) != 1:
+        raise ValueError(f"projected blocks differ in size: {[r.name for r in maps]}")
+    k = sizes.pop()
+    w = np.zeros((d, k))
+    for rows, coef in maps.items():
+        w[rows.slice, :] += coef * np.eye(k)
+    return w
+
+
+def copy_map(d: int, pairs: Iterable[tuple[Rows, Rows]]) -> np.ndarray:
+    """A [d, d] value map that copies each source block into its destination block."""
+    w = np.zeros((d, d))
+    for src, dst in pairs:
+        if src.size != dst.size:
+            raise ValueError(f"cannot copy {src.name} ({src.size}) into {dst.name} ({dst.size})")
+        w[src.slice, dst.slice] += np.eye(src.size)
+    return w
+
+
+@dataclass(frozen=True)
+class Stack:
+    """An instruction: the layers applied in order, with what the runner needs to know about the
+    state (which rows error correction snaps, and where the health figure is taken)."""
+
+    layers: tuple[Layer, ...]
+    corrected_rows: tuple[int, ...] = field(default=())
+    health_before: int = -1  # the health figure is taken on the input of this layer
+
+    @property
+    def health_layer(self) -> int:
+        return self.health_before % len(self.layers)
+
+    def table(self) -> list[dict]:
+        """Per-layer size table: heads, hidden units, non-zero weights."""
+        out = []
+        for lay in self.layers:
+            nnz = sum(int(np.count_nonzero(w)) for h in lay.heads for w in (h.wq, h.wk, h.wv))
+            nnz += sum(int(np.count_nonzero(w)) for w in (lay.mlp.w1, lay.mlp.b1, lay.mlp.w2, lay.mlp.b2))
+            out.append({"layer": lay.name, "heads": len(lay.heads), "hidden": lay.mlp.hidden, "nonzero": nnz})
+        return out
