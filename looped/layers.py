@@ -23,6 +23,7 @@ that compare the fast and dense kernels:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -57,13 +58,17 @@ class MLP:
 
 @dataclass(frozen=True)
 class Layer:
+    """Heads and MLP parts. The parts' hidden units run side by side: the layer's MLP is their
+    concatenation (`mlp`); kernels may also evaluate each part on its own token set."""
+
     heads: tuple[Head, ...]
-    mlp: MLP
+    parts: tuple[MLP, ...]
+    d: int
     name: str = ""
 
-    @property
-    def d(self) -> int:
-        return self.mlp.w1.shape[0]
+    @functools.cached_property
+    def mlp(self) -> MLP:
+        return concat_mlps(list(self.parts), self.d, self.name)
 
 
 def layer(name: str, *parts: "Head | MLP | Iterable[Head]", d: int) -> Layer:
@@ -77,7 +82,7 @@ def layer(name: str, *parts: "Head | MLP | Iterable[Head]", d: int) -> Layer:
             heads.append(part)
         else:
             heads.extend(part)
-    return Layer(tuple(heads), concat_mlps(mlps, d, name), name)
+    return Layer(tuple(heads), tuple(mlps), d, name)
 
 
 def concat_mlps(mlps: list[MLP], d: int, name: str = "") -> MLP:
@@ -161,6 +166,7 @@ class Stack:
     layers: tuple[Layer, ...]
     corrected_rows: tuple[int, ...] = field(default=())
     health_before: int = -1  # the health figure is taken on the input of this layer
+    scratch_tokens: int = 1  # tokens [0, scratch_tokens) are the scratchpad (for the hints)
 
     @property
     def health_layer(self) -> int:

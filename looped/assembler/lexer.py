@@ -1,0 +1,123 @@
+"""Split one line of assembly into tokens. No JAX here.
+
+Tokens carry their 1-based column so that every error can point at the offending text.
+`;` and `#` start a comment (outside a character literal).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from looped.program import AsmError, SourceLoc
+
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+DIRECTIVE_RE = re.compile(r"\.[A-Za-z_][A-Za-z0-9_]*")
+WORD_RE = re.compile(r"[A-Za-z0-9_.]*")  # the run of characters a number token swallows
+
+ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, "'": 39, '"': 34}
+
+INT_HELP = "expected a decimal, 0x hexadecimal, 0b binary or 'c' character literal"
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "name", "directive", "int", "punct"
+    text: str  # the source text (for "punct": the character itself)
+    col: int  # 1-based column of the first character
+    value: int | None = None  # for "int": its value (never negative; '-' is a separate token)
+
+    def describe(self) -> str:
+        if self.kind == "name":
+            return f"name '{self.text}'"
+        if self.kind == "directive":
+            return f"directive '{self.text}'"
+        if self.kind == "int":
+            return f"number {self.text}"
+        return f"'{self.text}'"
+
+
+def parse_int_text(text: str) -> int | None:
+    """The value of an unsigned integer literal (decimal, 0x.., 0b..), or None if malformed."""
+    low = text.lower()
+    if re.fullmatch(r"[0-9]+", text):
+        return int(text, 10)
+    if re.fullmatch(r"0x[0-9a-f]+", low):
+        return int(low[2:], 16)
+    if re.fullmatch(r"0b[01]+", low):
+        return int(low[2:], 2)
+    return None
+
+
+def tokenize(line: str, file: str, lineno: int) -> list[Token]:
+    """Tokens of `line` up to its comment. Raises AsmError on a character that cannot start one."""
+    tokens: list[Token] = []
+    i, n = 0, len(line)
+    while i < n:
+        ch = line[i]
+        col = i + 1
+        if ch in " \t\r\f\v":
+            i += 1
+        elif ch in ";#":
+            break
+        elif ch.isalpha() or ch == "_":
+            m = NAME_RE.match(line, i)
+            tokens.append(Token("name", m.group(), col))
+            i = m.end()
+        elif ch == "." and i + 1 < n and (line[i + 1].isalpha() or line[i + 1] == "_"):
+            m = DIRECTIVE_RE.match(line, i)
+            tokens.append(Token("directive", m.group(), col))
+            i = m.end()
+        elif ch.isdigit():
+            m = WORD_RE.match(line, i)
+            text = m.group()
+            value = parse_int_text(text)
+            if value is None and line[m.end() :].lstrip().startswith(":"):
+                raise AsmError(
+                    SourceLoc(file, lineno, col),
+                    f"bad label name '{text}' (expected a name: a letter or '_' followed by "
+                    f"letters, digits, '_' or '.')",
+                )
+            if value is None:
+                raise AsmError(
+                    SourceLoc(file, lineno, col), f"bad integer literal '{text}' ({INT_HELP})"
+                )
+            tokens.append(Token("int", text, col, value))
+            i = m.end()
+        elif ch == "'":
+            value, end = _char_literal(line, i, file, lineno)
+            tokens.append(Token("int", line[i:end], col, value))
+            i = end
+        elif ch in ":,+-":
+            tokens.append(Token("punct", ch, col))
+            i += 1
+        else:
+            raise AsmError(
+                SourceLoc(file, lineno, col),
+                f"unexpected character '{ch}' (expected a name, a number, a directive, "
+                f"':', ',', '+', '-' or a comment starting with ';' or '#')",
+            )
+    return tokens
+
+
+def _char_literal(line: str, i: int, file: str, lineno: int) -> tuple[int, int]:
+    """Parse `'c'` or `'\\n'` starting at line[i] == "'"; return (value, end index)."""
+    loc = SourceLoc(file, lineno, i + 1)
+    help_ = "expected one character between single quotes, e.g. 'A', or an escape '\\n' '\\t' '\\0' '\\\\' '\\''"
+    j = i + 1
+    if j >= len(line):
+        raise AsmError(loc, f"unterminated character literal ({help_})")
+    if line[j] == "\\":
+        if j + 1 >= len(line) or line[j + 1] not in ESCAPES:
+            esc = line[j : j + 2]
+            raise AsmError(loc, f"unknown escape '{esc}' in character literal ({help_})")
+        value, j = ESCAPES[line[j + 1]], j + 2
+    elif line[j] == "'":
+        raise AsmError(loc, f"empty character literal ({help_})")
+    else:
+        value, j = ord(line[j]), j + 1
+    if j >= len(line) or line[j] != "'":
+        end = line.find("'", j)
+        shown = line[i : end + 1] if end != -1 else line[i:]
+        raise AsmError(loc, f"bad character literal {shown} ({help_})")
+    return value, j + 1
