@@ -92,36 +92,35 @@ class Program:
             result[name] = values[0] if cell.length == 1 else values
         return result
 
-    def with_settings(self, settings: Mapping[str, object], where: str = "--set") -> "Program":
-        """A copy with data labels set from outside; `where` names the source in errors."""
+    def with_settings(self, settings: Mapping[str, object],
+                      locations: Mapping[str, SourceLoc] | None = None) -> "Program":
+        """A copy with data labels set from outside (`--set`, `--sets`). `locations` names where
+        each setting was written, for the error message."""
         memory = list(self.memory)
-        low, high = self.value_range()
         for name, value in settings.items():
+            loc = (locations or {}).get(name)
             cell = self.cells.get(name)
             if cell is None or cell.kind != "user":
                 known = ", ".join(sorted(self.user_cells)) or "none"
-                raise LoopedError(
-                    f"{where}: error: unknown data label '{name}'"
-                    + suggest(name, self.user_cells)
-                    + f" (data labels: {known})"
-                )
-            values = value if isinstance(value, (list, tuple)) else [value]
-            if any(isinstance(v, bool) or not isinstance(v, int) for v in values):
-                raise LoopedError(f"{where}: error: '{name}' needs integer values, got {value!r}")
-            if len(values) != cell.length:
-                raise LoopedError(
-                    f"{where}: error: '{name}' has {cell.length} cell"
-                    f"{'s' if cell.length != 1 else ''}, got {len(values)} value"
-                    f"{'s' if len(values) != 1 else ''}"
-                )
-            for v in values:
-                if not low <= v <= high:
-                    raise LoopedError(
-                        f"{where}: error: value {v} for '{name}' does not fit in {self.bits} bits "
-                        f"(expected {low} .. {high})"
-                    )
+                raise AsmError(loc, f"unknown data label '{name}'{suggest(name, self.user_cells)} "
+                                    f"(expected one of: {known})")
+            values = list(value) if isinstance(value, (list, tuple)) else [value]
+            self._check_setting(cell, values, loc)
             memory[cell.offset : cell.offset + cell.length] = values
         return dataclasses.replace(self, memory=tuple(memory))
+
+    def _check_setting(self, cell: Cell, values: list, loc: SourceLoc | None) -> None:
+        low, high = self.value_range()
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+            raise AsmError(loc, f"'{cell.name}' takes integers, got {values if cell.length > 1 else values[0]!r}")
+        if len(values) != cell.length:
+            shape = "one value" if cell.length == 1 else f"a list of {cell.length} values"
+            raise AsmError(loc, f"'{cell.name}' has {cell.length} cell{'s' * (cell.length != 1)}: "
+                                f"expected {shape}, got {len(values)}")
+        for v in values:
+            if not low <= v <= high:
+                raise AsmError(loc, f"value {v} for '{cell.name}' does not fit in {self.bits} bits "
+                                    f"(expected {low} .. {high})")
 
 
 def suggest(name: str, candidates) -> str:
