@@ -329,7 +329,7 @@ def test_with_settings_errors_fit_the_cells():
         ({"y": 1}, "unknown data label 'y'"),
         ({"#T": 1}, "unknown data label '#T'"),
         ({"#5": 1}, "unknown data label '#5'"),
-        ({"xs": [1]}, "'xs' has 2 cells, got 1 value"),
+        ({"xs": [1]}, "'xs' has 2 cells"),
         ({"x": 300}, "does not fit in 8 bits"),
     ]:
         with pytest.raises(LoopedError, match=message):
