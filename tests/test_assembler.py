@@ -341,3 +341,24 @@ def test_instructions_are_plain_program_instructions():
     assert all(isinstance(i, Instruction) for i in p.code)
     assert all(0 <= i.a < len(p.memory) and 0 <= i.b < len(p.memory) and 0 <= i.c < len(p.code)
                for i in p.code)
+
+
+# -- the examples of docs/language.md -----------------------------------------------------------
+
+def test_language_doc_examples_assemble_and_halt():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text()
+    blocks = re.findall(r"```asm\n(.*?)```", doc, re.S)
+    assert len(blocks) >= 4
+    results = []
+    for block in blocks:
+        program = assemble(block, "doc.asm")
+        state = oracle.run(program, max_steps=10_000)
+        assert state.halted
+        results.append((program.outputs(state.memory), state.steps))
+    assert results[0] == ({"x": 21, "y": 42}, 7)
+    assert results[1][0]["table"] == [1, 2, 3, 4, 5, 6]
+    assert results[2][0]["m"] == 8
+    assert results[3] == ({"n": 0, "k": 5}, 19)

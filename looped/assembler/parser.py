@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from looped import limits
 from looped.program import AsmError, SourceLoc, suggest
 
-from .lexer import INT_HELP, NAME_RE, Token, tokenize
+from .lexer import INT_HELP, Token, tokenize
 from .macros import MNEMONICS, RESERVED
 
 DIRECTIVES = (".isa", ".bits", ".data", ".code", ".zero")
@@ -90,12 +90,10 @@ class _Line:
 
     def end_col(self) -> int:
         """Column just after the last token (where a missing operand would go)."""
-        stripped = self.text.rstrip()
-        # cut the comment, if any, by looking at the last token
         if self.tokens:
             last = self.tokens[-1]
             return last.col + len(last.text)
-        return len(stripped) + 1
+        return len(self.text.rstrip()) + 1
 
     def error(self, tok: Token | None, message: str) -> AsmError:
         return AsmError(self.loc(tok.col if tok else self.end_col()), message)
