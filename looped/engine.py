@@ -15,7 +15,7 @@ import numpy as np
 
 import kernels
 from looped.card import Card, card_width, decode_memory, decode_pc, encode
-from looped.layout import subleq_layout
+from looped.layout import decode_signed, decode_unsigned, subleq_layout
 from looped.limits import MAX_COLUMNS
 from looped.machine import LoopedMachine, build_machine
 from looped.program import LoopedError, Program
@@ -97,8 +97,6 @@ def trace(programs: Sequence[Program], n_steps: int, backend: str = kernels.DEFA
     observe = _Observer(mem_rows, pc_rows)
     _, (mem_bits, pc_bits), steps = loop.trace(X0, halt, n_steps, observe)
     mem_bits, pc_bits = np.asarray(mem_bits), np.asarray(pc_bits)
-    from looped.layout import decode_signed, decode_unsigned
-
     pcs = decode_unsigned(pc_bits)  # [T, B]
     memories = []
     for i, card in enumerate(cards):
@@ -106,6 +104,33 @@ def trace(programs: Sequence[Program], n_steps: int, backend: str = kernels.DEFA
         pcs[:, i] -= card.layout.zone("code").start
         memories.append(decode_signed(mem_bits[:, i, zone.start : zone.start + len(card.program.memory)]))
     return pcs, memories, np.asarray(steps)
+
+
+def trace_steps(program: Program, max_steps: int, backend: str = kernels.DEFAULT_BACKEND,
+                chunk: int = 256):
+    """Yield (step, pc before, pc after, memory after) for each instruction the transformer
+    executes, until the halt or `max_steps`. Runs in scanned chunks of `chunk` instructions."""
+    (card,) = batch_cards([program])
+    machine, loop = loop_for(card.layout.n, program.bits, backend)
+    observe = _Observer(card.layout["mem"].slice, card.layout["pc"].slice)
+    zone, code0 = card.layout.zone("memory"), card.layout.zone("code").start
+    halt = np.array([card.halt_token], np.int32)
+    X = jnp.asarray(card.X[None], machine.dtype)
+    step, pc = 0, 0
+    while step < max_steps and pc != program.halt_index:
+        length = min(chunk, max_steps - step)
+        state, (mem_bits, pc_bits), steps = loop.trace(X, halt, length, observe)
+        mems = decode_signed(np.asarray(mem_bits)[:, 0, zone.start : zone.start + len(program.memory)])
+        pcs = decode_unsigned(np.asarray(pc_bits)[:, 0]) - code0
+        for t in range(length):
+            if pcs[t] == pc and pc == program.halt_index:
+                return
+            step += 1
+            yield step, pc, int(pcs[t]), [int(v) for v in mems[t]]
+            pc = int(pcs[t])
+            if pc == program.halt_index:
+                return
+        X = state.X
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,72 @@
+"""The exported machine: the initial state and every weight as plain arrays in one `.npz`.
+
+Keys (see ../shared/spec/interfaces.md): `X` [n, d], `lam`, `n_layers`, `layer{i}/n_heads`,
+`layer{i}/head{h}/wq|wk|wv`, `layer{i}/w1|b1|w2|b2`, and `layout`, a JSON string that says how to
+read the state. Arrays are float32 up to the float32 word-size limit, float64 above it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from looped.card import Card, encode
+from looped.engine import batch_cards
+from looped.machine import build_machine, stack_arrays
+from looped.program import Program
+
+
+def layout_json(card: Card) -> dict:
+    program, layout = card.program, card.layout
+    mem0 = layout.zone("memory").start
+    return {
+        "bits": layout.bits,
+        "n": layout.n,
+        "d": layout.d,
+        "addr_bits": layout.addr_bits,
+        "rows": {name: [r.start, r.stop] for name, r in layout.rows.items()},
+        "zones": {name: [z.start, z.stop] for name, z in layout.zones.items()},
+        "pc_token": 0,
+        "halt_pc": card.halt_token,
+        "labels": {name: [mem0 + c.offset, c.length] for name, c in program.user_cells.items()},
+        "cells": {name: [mem0 + c.offset, c.length, c.kind] for name, c in program.cells.items()},
+        "code_labels": {name: layout.zone("code").start + i for name, i in program.code_labels.items()},
+        "source": [
+            {"token": card.code_token(k), "loc": str(inst.loc) if inst.loc else None, "text": inst.source}
+            for k, inst in enumerate(program.code)
+        ],
+    }
+
+
+def machine_arrays(program: Program) -> dict[str, np.ndarray]:
+    (card,) = batch_cards([program])
+    machine = build_machine(card.layout.n, program.bits)
+    dtype = np.dtype(machine.dtype)
+    arrays: dict[str, np.ndarray] = {
+        "X": card.X.astype(dtype),
+        "lam": np.asarray(machine.lam, dtype),
+        "n_layers": np.asarray(len(machine.stack.layers)),
+    }
+    for i, layer in enumerate(stack_arrays(machine.stack)):
+        arrays[f"layer{i}/n_heads"] = np.asarray(len(layer["heads"]))
+        for h, head in enumerate(layer["heads"]):
+            for key in ("wq", "wk", "wv"):
+                arrays[f"layer{i}/head{h}/{key}"] = head[key].astype(dtype)
+        for key in ("w1", "b1", "w2", "b2"):
+            arrays[f"layer{i}/{key}"] = layer[key].astype(dtype)
+    arrays["layout"] = np.asarray(json.dumps(layout_json(card)))
+    return arrays
+
+
+def export(program: Program, path: str) -> None:
+    np.savez(path, **machine_arrays(program))
+
+
+def load_card(path: str) -> tuple[np.ndarray, dict]:
+    """The initial state and layout of an exported machine."""
+    with np.load(path) as data:
+        return np.asarray(data["X"]), json.loads(str(data["layout"]))
+
+
+__all__ = ["export", "machine_arrays", "layout_json", "load_card", "encode"]
