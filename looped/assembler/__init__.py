@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from looped.program import AsmError, LoopedError, Program
+from looped.program import AsmError, Program, SourceLoc
 
 from .linker import SCRATCH_T, const_name, link
 from .parser import parse
@@ -31,8 +31,8 @@ def assemble_file(path: str | os.PathLike) -> Program:
         with open(name, encoding="utf-8") as f:
             source = f.read()
     except UnicodeDecodeError as err:
-        raise LoopedError(f"{name}: error: the file is not UTF-8 text ({err.reason} at byte "
-                          f"{err.start})") from None
+        raise AsmError(SourceLoc(name, 1, 1), f"the file is not UTF-8 text ({err.reason} at "
+                                              f"byte {err.start})") from None
     except OSError as err:
-        raise LoopedError(f"{name}: error: cannot read the program ({err.strerror})") from None
+        raise AsmError(SourceLoc(name, 1, 1), f"cannot read the program ({err.strerror})") from None
     return assemble(source, name)
