@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from kernels.common import as_array, lattice_distance, matmul
 
@@ -44,7 +45,7 @@ def apply_layer(p, X, lam):
 
 def make_step(stack, lam: float, dtype):
     params = [layer_params(lay, dtype) for lay in stack.layers]
-    rows = jnp.asarray(stack.corrected_rows)
+    rows = np.asarray(stack.corrected_rows)  # numpy: valid whether or not x64 is enabled later
     check = stack.health_layer
     lam = jnp.asarray(lam, dtype)
 

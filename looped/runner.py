@@ -10,6 +10,7 @@ report progress between chunks.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -119,12 +120,17 @@ class Loop:
         max_steps = MAX_STEPS if max_steps is None else int(max_steps)
         halt_pc = jnp.asarray(halt_pc, jnp.int32)
         state = self.start(X0, halt_pc)
+        # With a progress display, chunks start small and grow to about a quarter second each.
+        chunk = min(chunk_steps, 256) if progress is not None else chunk_steps
         while True:
-            state = self._chunk(state, halt_pc, jnp.int32(max_steps), jnp.int32(chunk_steps))
+            started = time.perf_counter()
+            state = self._chunk(state, halt_pc, jnp.int32(max_steps), jnp.int32(chunk))
             steps, done, bad = (np.asarray(a) for a in (state.steps, state.done, state.bad_step))
             self._check(state, bad)
             if progress is not None:
                 progress(steps, done)
+                elapsed = max(time.perf_counter() - started, 1e-3)
+                chunk = int(min(chunk_steps, max(16, chunk * 0.25 / elapsed)))
             if np.all(done | (steps >= max_steps)):
                 return state
 

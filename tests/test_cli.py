@@ -160,3 +160,22 @@ def test_console_script_error_has_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "looped.cli", "run", str(bad)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith(f"{bad}:") and ": error: " in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _assembler_cases():
+    import test_assembler_errors  # the catalogue of every mistake a user can make in a program
+
+    return test_assembler_errors.CASES
+
+
+@pytest.mark.parametrize("source, line, col, fragment", _assembler_cases(),
+                         ids=[c[3][:40] for c in _assembler_cases()])
+def test_every_program_error_through_the_command(capsys, tmp_path, source, line, col, fragment):
+    path = tmp_path / "prog.asm"
+    path.write_text(source)
+    for command in (["run", str(path), "--json"], ["export", str(path), "-o", str(tmp_path / "m.npz")]):
+        code, out, err = run(capsys, *command)
+        assert code == 2 and out == "", command
+        assert err.startswith(f"{path}:{line}:{col}: error: ") and fragment in err
+        assert "Traceback" not in err
+    assert not (tmp_path / "m.npz").exists()  # nothing ran, nothing was written
