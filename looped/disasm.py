@@ -140,9 +140,16 @@ def format_program(program: Program) -> str:
             out.append(_line("    halt", f"{i}: halt column (subleq {data_operand(inst.a)}, "
                                           f"{data_operand(inst.b)}, {i}: loops on itself)"))
             continue
-        text = f"    subleq {data_operand(inst.a)}, {data_operand(inst.b)}"
-        if inst.c != i + 1:
-            text += f", {code_operand(inst.c, inst.source)}"
+        a_text, b_text = data_operand(inst.a), data_operand(inst.b)
+        if inst.b in const_at and memory[inst.a] == 0 and inst.a in const_at:
+            # A literal may not be written as B, so the jumps the assembler made with a constant
+            # B (mem[b] - 0 is unchanged) are shown as the macros that make them.
+            target = code_operand(inst.c, inst.source)
+            text = f"    jmp {target}" if memory[inst.b] == 0 else f"    jle {b_text}, {target}"
+        else:
+            text = f"    subleq {a_text}, {b_text}"
+            if inst.c != i + 1:
+                text += f", {code_operand(inst.c, inst.source)}"
         comment = f"{i}"
         if inst.loc != previous_loc or inst.source != getattr(code[i - 1], "source", None):
             if inst.source:

@@ -5,6 +5,7 @@ import random
 import pytest
 
 from looped import limits, oracle
+from looped.program import AsmError
 from looped.assembler import assemble, assemble_file
 from looped.program import Instruction, LoopedError, wrap
 
@@ -268,10 +269,11 @@ def test_literal_operand_as_source_is_a_constant():
     assert out == {"x": wrap(-128 + 127 - 65, 8)}
 
 
-def test_subleq_zero_into_a_constant_is_allowed_as_it_changes_nothing():
-    p = assemble("subleq 0, 0, end\nsubleq 0, -5\nend: halt\n", "t.asm")
-    state = oracle.run(p)
-    assert state.steps == 1 and list(state.memory) == list(p.memory)
+def test_a_literal_as_b_is_an_error_even_when_it_would_not_change():
+    # The spec: writing to a constant (a literal as B) is an error; `jmp` is how to jump.
+    with pytest.raises(AsmError) as info:
+        assemble("subleq 0, 0, end\nend: halt\n", "t.asm")
+    assert "cannot write to the constant 0" in str(info.value) and "t.asm:1:11" in str(info.value)
 
 
 def test_jle_jgt_accept_literals():

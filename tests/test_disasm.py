@@ -44,8 +44,8 @@ def test_listing_shows_data_constants_scratch_and_code():
     assert code[0] == "start:"
     assert code[1].split(";")[0].strip() == "subleq arr+2, __T"
     assert "0: mov x, arr+2  (line 7)" in code[1]
-    assert any(line.split(";")[0].strip() == "subleq 0, 0, done" for line in code)  # jgt's jump
-    assert any(line.split(";")[0].strip() == "subleq 0, 0, halt" for line in code)  # mid halt
+    assert any(line.split(";")[0].strip() == "jmp done" for line in code)  # jgt's jump
+    assert any(line.split(";")[0].strip() == "jmp halt" for line in code)  # mid halt
     assert code[-2] == "done:"
     assert code[-1].split(";")[0].strip() == "halt" and "halt column" in code[-1]
 

@@ -422,8 +422,6 @@ class Parser:
             raise AsmError(operand.loc, f"'halt' is not a data cell ('{op}' needs a data label "
                                         f"or a number as its {ordinal} operand)")
         if role == "w" and operand.is_literal:
-            if op == "subleq" and operands[0].is_literal and operands[0].value == 0:
-                return  # subleq 0, K: subtracts 0, so the constant K is left unchanged
             written = "B is written (mem[B] -= mem[A])" if op == "subleq" else \
                 f"'{op}' writes its {ordinal} operand"
             raise AsmError(operand.loc, f"cannot write to the constant {operand.text}: "
