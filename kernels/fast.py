@@ -3,18 +3,30 @@
 It exploits the structure of the hand-set weights, read off the weights themselves or promised by
 the layers' hints (looped/layers.py), and is checked against the dense kernel by the tests:
 
-* Zero blocks are skipped: every matrix is cut down to its non-zero input rows and output
-  columns once, when the step is built.
-* `queries="scratch"` heads: only the scratch tokens query (s x n scores instead of n x n).
+* The scratch tokens S = X[:s] and the other tokens R = X[s:] are kept apart: most updates touch
+  only S, which is a handful of rows.
+* On R only a few features are ever written (for SUBLEQ: mem, pc and the transient write
+  buffer) and a few more are read. Each contiguous run of them is transposed once per step into a
+  feature-major block [run, n-s]: read-only *blocks* and written *slabs*. All updates on R go to
+  the slabs, which are written back once at the end; the rest of the card is never touched.
+  (Feature-major, every elementwise op runs along the tokens: XLA's CPU code for ops on narrow
+  column slices of a token-major card was measured several times slower.)
+* Zero blocks are skipped: every matrix is cut down to its non-zero input rows and output columns
+  once, when the step is built. Maps whose columns each have a few non-zeros (copy maps,
+  projections, most MLP units) run as sums of row slices instead of matmuls; hidden units are
+  reordered so that those slices are contiguous (no gathers).
+* `queries="scratch"` heads: only the scratch tokens query, and the products are reassociated so
+  that nothing of size n x k x k is formed: scores = (wk q^T)^T R^T[k_rows], read-out =
+  (softmax . R^T[v_rows]) wv. Cost O(n (|k_rows| + |v_rows|)).
 * `keys="scratch+self"` heads: each token's softmax runs over the scratch tokens and itself
-  (n x (s+1) scores).
+  (n x (s+1) scores, the self score as the bilinear form x_q (wq wk^T) x_k).
 * MLP parts with `tokens="scratch"` run on the scratch tokens only.
 * MLP parts whose units each read one row and write only that row (error correction, clears)
-  run elementwise instead of as a matmul.
+  run elementwise.
 
 Only the weights of keys that the hints drop are skipped, so the raw state can differ from the
-dense kernel's by the softmax leak (far below the error-correction tolerance); the decoded state
-is identical.
+dense kernel's by the softmax leak and by float rounding in a different summation order (far below
+the error-correction tolerance); the decoded state is identical.
 """
 
 from __future__ import annotations
@@ -25,7 +37,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kernels.common import as_array, lattice_distance, matmul
+from kernels.common import PRECISION, as_array, lattice_distance, matmul
+
+# A linear map whose columns each have at most this many non-zeros runs as a sum of column
+# slices (elementwise, fused by XLA) instead of a matmul.
+SPARSE_TERMS = 4
 
 
 def as_index(idx: np.ndarray):
@@ -39,6 +55,8 @@ def as_index(idx: np.ndarray):
 def add_columns(X, cols, update):
     """X with `update` added on the columns `cols`: a slice update where they are contiguous."""
     if isinstance(cols, slice):
+        if cols.start == 0 and cols.stop == X.shape[-1]:
+            return X + update
         return jax.lax.dynamic_update_slice(X, X[:, cols] + update, (0, cols.start))
     return X.at[:, cols].add(update)
 
@@ -49,6 +67,186 @@ def nonzero_rows(w: np.ndarray) -> np.ndarray:
 
 def nonzero_cols(w: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.any(w != 0, axis=0))
+
+
+def runs(idx) -> list[tuple[int, int, int]]:
+    """Split an index list into (position, first, length) runs that are contiguous ascending
+    (step 1) or constant (length counted, step 0 flagged by a negative length)."""
+    idx = [int(i) for i in idx]
+    out, p = [], 0
+    while p < len(idx):
+        q = p + 1
+        if q < len(idx) and idx[q] == idx[p]:
+            while q < len(idx) and idx[q] == idx[p]:
+                q += 1
+            out.append((p, idx[p], -(q - p)))
+        else:
+            while q < len(idx) and idx[q] == idx[q - 1] + 1:
+                q += 1
+            out.append((p, idx[p], q - p))
+        p = q
+    return out
+
+
+def take(x, idx):
+    """x[idx] (rows of a feature-major array) for a static index list, as slices and broadcasts
+    of single rows (no gather)."""
+    pieces = []
+    for _, first, length in runs(idx):
+        if length < 0:
+            pieces.append(jnp.broadcast_to(x[first : first + 1], (-length,) + x.shape[1:]))
+        else:
+            pieces.append(x[first : first + length])
+    return pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces, axis=0)
+
+
+def add_rows(x, rows, update):
+    """x with `update` added on the rows `rows` of a feature-major array."""
+    if isinstance(rows, slice):
+        if rows.start == 0 and rows.stop == x.shape[0]:
+            return x + update
+        return jax.lax.dynamic_update_slice(x, x[rows] + update, (rows.start, 0))
+    return x.at[rows].add(update)
+
+
+def contract(a, b):
+    """a [p, r] @ b [r, q] for two state-dependent operands (an outer product when r == 1).
+    (Measured on CPU: writing the other contractions with one scratch token as broadcast products
+    and sums was slower than dots, batched or not.)"""
+    (p, r), q = a.shape, b.shape[1]
+    if r == 1:
+        return a * b
+    return matmul(a, b)
+
+
+def contract_tokens(a, b):
+    """a [p, t] . b [q, t] over the tokens -> [p, q]."""
+    return jax.lax.dot_general(a, b, (((1,), (1,)), ((), ())), precision=PRECISION)
+
+
+# ---- the non-scratch tokens: read-only input plus written slabs -----------------------------------
+#
+# On the non-scratch tokens everything is feature-major: R^T [d, n-s], so that a feature block is a
+# contiguous run of memory and every elementwise op runs along the tokens (XLA's CPU code for ops on
+# narrow column slices of a token-major card is several times slower).
+
+
+class Tokens:
+    """The current values of R^T. Feature rows that some layer writes on R live in *slabs*, the
+    ones that are only read in read-only blocks; each is one contiguous run of features,
+    transposed once per step."""
+
+    def __init__(self, written: np.ndarray, read: np.ndarray):
+        written = np.unique(np.asarray(written, int))
+        read = np.setdiff1d(np.asarray(read, int), written)
+        self.slabs = [(first, length) for _, first, length in runs(written)]
+        self.blocks = [(first, length) for _, first, length in runs(read)]
+        self.where = {}  # feature -> (source, offset); sources: slabs, then read-only blocks
+        for k, (first, length) in enumerate(self.slabs + self.blocks):
+            for o in range(length):
+                self.where[first + o] = (k, o)
+
+    def open(self, R) -> "TokenState":
+        pieces = [R[:, first : first + length].T for first, length in self.slabs + self.blocks]
+        pieces = list(jax.lax.optimization_barrier(pieces))  # transpose once, not in every consumer
+        return TokenState(self, pieces[: len(self.slabs)], pieces[len(self.slabs) :])
+
+
+@dataclass
+class TokenState:
+    layout: Tokens
+    slabs: list  # [length, n-s] current values of the written features
+    blocks: list  # [length, n-s] the read-only features
+
+    def take(self, cols):
+        """R^T[cols] (current values, [len(cols), n-s]) for a static list of features."""
+        cols = [int(c) for c in cols]
+        sources = self.slabs + self.blocks
+        pieces, p = [], 0
+        while p < len(cols):  # group consecutive features by source
+            src = self.layout.where[cols[p]][0]
+            q = p + 1
+            while q < len(cols) and self.layout.where[cols[q]][0] == src:
+                q += 1
+            pieces.append(take(sources[src], [self.layout.where[c][1] for c in cols[p:q]]))
+            p = q
+        return pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces, axis=0)
+
+    def add(self, cols, update):
+        """Add update [len(cols), n-s] on the features `cols` (all of them in slabs)."""
+        cols = [int(c) for c in cols]
+        slabs = list(self.slabs)
+        for k in range(len(slabs)):
+            mine = [j for j, c in enumerate(cols) if self.layout.where[c][0] == k]
+            if not mine:
+                continue
+            part = take(update, mine) if len(mine) < len(cols) else update
+            slabs[k] = add_rows(slabs[k], as_index([self.layout.where[cols[j]][1] for j in mine]), part)
+        return TokenState(self.layout, slabs, self.blocks)
+
+    def close(self, X, S):
+        """The new card: X with the slabs written back (transposed) and the scratch rows S."""
+        s = S.shape[0]
+        slabs = jax.lax.optimization_barrier(self.slabs)  # computed once, then copied in place
+        for (first, _), slab in zip(self.layout.slabs, slabs):
+            X = jax.lax.dynamic_update_slice(X, slab.T.astype(X.dtype), (s, first))
+        return jax.lax.dynamic_update_slice(X, S.astype(X.dtype), (0, 0))
+
+
+# ---- linear maps ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Linear:
+    """w^T @ x[rows] for a static w [len(rows), c] on feature-major x, as a matmul or as a sum
+    of row slices."""
+
+    rows: np.ndarray  # input features
+    wt: jax.Array | None  # [c, len(rows)] for the matmul form
+    terms: list  # sparse form: [(input features [c], coefficients [c, 1] or None)]
+    c: int
+
+    @classmethod
+    def build(cls, rows: np.ndarray, w: np.ndarray, dtype, sparse: bool = True) -> "Linear":
+        rows, w = np.asarray(rows), np.asarray(w)
+        nnz = (w != 0).sum(axis=0)
+        if sparse and w.shape[1] and nnz.max(initial=0) <= SPARSE_TERMS:
+            terms = []
+            for k in range(int(nnz.max(initial=0))):
+                idx, coef = np.empty(w.shape[1], int), np.zeros(w.shape[1])
+                for j in range(w.shape[1]):
+                    nz = np.flatnonzero(w[:, j])
+                    if k < len(nz):
+                        idx[j], coef[j] = rows[nz[k]], w[nz[k], j]
+                    else:  # pad with a zero coefficient on a feature this map reads anyway
+                        idx[j], coef[j] = rows[nz[0]] if len(nz) else rows[0], 0.0
+                terms.append((idx, None if np.all(coef == 1.0) else as_array(coef[:, None], dtype)))
+            return cls(rows, None, terms, w.shape[1])
+        return cls(rows, as_array(w.T, dtype), [], w.shape[1])
+
+    def __call__(self, take_fn):
+        """take_fn(features) -> values [len(features), t]; returns [c, t]."""
+        if self.wt is not None:
+            return matmul(self.wt, take_fn(self.rows))
+        out = None
+        for idx, coef in self.terms:
+            term = take_fn(idx)
+            term = term if coef is None else term * coef
+            out = term if out is None else out + term
+        return out
+
+
+def _sort_units(w1: np.ndarray, w2: np.ndarray, b1: np.ndarray):
+    """Reorder hidden units so that units with the same input pattern and successive rows sit
+    next to each other (their column slices are then contiguous)."""
+
+    def key(u):
+        nz = np.flatnonzero(w1[:, u])
+        out = np.flatnonzero(w2[u])
+        return (tuple(np.round(w1[nz, u], 9)), tuple(np.round(w2[u, out], 9)), len(nz), tuple(nz), tuple(out))
+
+    order = sorted(range(w1.shape[1]), key=key)
+    return w1[:, order], w2[order], b1[order]
 
 
 # ---- attention ------------------------------------------------------------------------------------
@@ -67,49 +265,58 @@ class SparseHead:
     wv: jax.Array  # [len(v_rows), len(v_cols)]
     queries: str
     keys: str
+    # on the non-scratch tokens (all-query heads): self score x_q M x_k with M = wq wk^T
+    self_m: Linear | None = None  # x_k -> x_k @ M^T, [t, len(q_rows)]
+    v_rest: Linear | None = None  # x -> x[v_rows] @ wv
 
     @classmethod
     def build(cls, head, dtype) -> "SparseHead":
         q_rows, k_rows = nonzero_rows(head.wq), nonzero_rows(head.wk)
         v_rows, v_cols = nonzero_rows(head.wv), nonzero_cols(head.wv)
-        return cls(
-            as_index(q_rows), as_index(k_rows), as_index(v_rows), as_index(v_cols),
-            as_array(head.wq[q_rows], dtype),
-            as_array(head.wk[k_rows], dtype),
-            as_array(head.wv[np.ix_(v_rows, v_cols)], dtype),
-            head.queries, head.keys,
-        )
+        wq, wk, wv = head.wq[q_rows], head.wk[k_rows], head.wv[np.ix_(v_rows, v_cols)]
+        self_m = v_rest = None
+        if head.queries != "scratch":
+            self_m = Linear.build(k_rows, (wq @ wk.T).T, dtype)
+            v_rest = Linear.build(v_rows, wv, dtype)
+        return cls(q_rows, k_rows, v_rows, v_cols, as_array(wq, dtype), as_array(wk, dtype),
+                   as_array(wv, dtype), head.queries, head.keys, self_m, v_rest)
 
-    def project(self, X, rows, w):
-        return matmul(X[:, rows], w)
+    def attend_scratch(self, S, T: TokenState, lam):
+        """The scratch tokens' read-out [s, len(v_cols)]: softmax over every key, scratch and rest.
 
-    def __call__(self, S, R, lam):
-        """The head's updates on the columns `v_cols` of the scratch tokens S [s, d] and of the
-        other tokens R [n-s, d] (None where the head leaves them alone)."""
-        qr, kr, vr = self.q_rows, self.k_rows, self.v_rows
-        k_scratch, k_rest = self.project(S, kr, self.wk), self.project(R, kr, self.wk)
-        v_scratch, v_rest = self.project(S, vr, self.wv), self.project(R, vr, self.wv)
+        scores on the rest = u^T @ R^T[k_rows] with u = wk @ q^T; read-out = (p @ R[:, v_rows]) @ wv."""
+        q = matmul(S[:, as_index(self.q_rows)], self.wq)  # [s, k]
+        u = matmul(self.wk, q.T)  # [kr, s]
+        sc_s = lam * contract(S[:, as_index(self.k_rows)], u)  # [s_keys, s_queries]
+        sc_r = lam * contract(u.T, T.take(self.k_rows))  # [s_queries, n-s]
+        m = jnp.maximum(jnp.max(sc_s, axis=0), jnp.max(sc_r, axis=1))  # [s]
+        e_s, e_r = jnp.exp(sc_s - m), jnp.exp(sc_r - m[:, None])
+        z = jnp.sum(e_s, axis=0) + jnp.sum(e_r, axis=1)  # [s]
+        pooled = contract(e_s.T, S[:, as_index(self.v_rows)]) + contract_tokens(e_r, T.take(self.v_rows))  # [s, vr]
+        return matmul(pooled / z[:, None], self.wv)
 
-        def attend_all(q):  # queries q against every key
-            scores = lam * jnp.concatenate([matmul(q, k_scratch.T), matmul(q, k_rest.T)], axis=-1)
-            weights = jax.nn.softmax(scores, axis=-1)
-            s = k_scratch.shape[0]
-            return matmul(weights[:, :s], v_scratch) + matmul(weights[:, s:], v_rest)
-
-        q_scratch = self.project(S, qr, self.wq)
-        if self.queries == "scratch":
-            return attend_all(q_scratch), None
-        q_rest = self.project(R, qr, self.wq)
+    def attend_rest(self, S, T: TokenState, lam):
+        """The other tokens' read-out, feature-major [len(v_cols), n-s] (all-query heads)."""
+        take_r = T.take
+        k_s = matmul(S[:, as_index(self.k_rows)], self.wk)  # [s, k]
+        v_s = matmul(S[:, as_index(self.v_rows)], self.wv)  # [s, c]
+        u = matmul(self.wq, k_s.T)  # [qr, s]
+        xq = take_r(self.q_rows)  # [qr, n-s]
+        sc_s = lam * contract(u.T, xq)  # [s, n-s]
+        v_r = self.v_rest(take_r)  # [c, n-s]
         if self.keys == "scratch+self":
-            # Each other token weighs the scratch keys and its own key only. (The scratch tokens
-            # are few and attend over all keys, as in the dense formula.)
-            scores = lam * jnp.concatenate(
-                [matmul(q_rest, k_scratch.T), jnp.sum(q_rest * k_rest, axis=-1, keepdims=True)], axis=-1
-            )
-            weights = jax.nn.softmax(scores, axis=-1)
-            s = k_scratch.shape[0]
-            return attend_all(q_scratch), matmul(weights[:, :s], v_scratch) + weights[:, s:] * v_rest
-        return attend_all(q_scratch), attend_all(q_rest)
+            sc_self = lam * jnp.sum(xq * self.self_m(take_r), axis=0, keepdims=True)  # [1, n-s]
+            m = jnp.maximum(jnp.max(sc_s, axis=0, keepdims=True), sc_self)
+            e_s, e_self = jnp.exp(sc_s - m), jnp.exp(sc_self - m)
+            z = jnp.sum(e_s, axis=0, keepdims=True) + e_self
+            return (contract(v_s.T, e_s) + e_self * v_r) / z
+        # Every key (O(n^2); no SUBLEQ head takes this path).
+        q_r = matmul(self.wq.T, xq)  # [k, n-s]
+        k_r = matmul(self.wk.T, take_r(self.k_rows))  # [k, n-s]
+        scores = jnp.concatenate([sc_s, lam * contract_tokens(k_r.T, q_r.T)], axis=0)  # keys x queries
+        p = jax.nn.softmax(scores, axis=0)
+        s = k_s.shape[0]
+        return contract(v_s.T, p[:s]) + matmul(v_r, p[s:])
 
 
 # ---- MLP parts -------------------------------------------------------------------------------------
@@ -140,6 +347,8 @@ class SparseMLP:
     w2: jax.Array
     b2: jax.Array
     rowwise: bool
+    first: Linear | None = None  # sparse forms for the non-scratch tokens
+    second: Linear | None = None
 
     @classmethod
     def build(cls, parts, dtype) -> "SparseMLP":
@@ -158,26 +367,43 @@ class SparseMLP:
                 cin[i, : len(units)] = w1[r, units]
                 bias[i, : len(units)] = b1[units]
                 cout[i, : len(units)] = w2[units, r]
-            return cls(parts[0].tokens, as_index(rows), as_index(rows), as_array(cin, dtype), as_array(bias, dtype),
+            return cls(parts[0].tokens, rows, rows, as_array(cin, dtype), as_array(bias, dtype),
                        as_array(cout, dtype), as_array(b2[rows], dtype), True)
+        w1, w2, b1 = _sort_units(w1, w2, b1)
         in_rows = nonzero_rows(w1)
         out_cols = np.union1d(nonzero_cols(w2), np.flatnonzero(b2))
+        first = second = None
+        if parts[0].tokens == "all":
+            first = Linear.build(in_rows, w1[in_rows], dtype)
+            second = Linear.build(np.arange(w2.shape[0]), w2[:, out_cols], dtype)
         return cls(
-            parts[0].tokens, as_index(in_rows), as_index(out_cols),
+            parts[0].tokens, in_rows, out_cols,
             as_array(w1[in_rows], dtype), as_array(b1, dtype),
-            as_array(w2[:, out_cols], dtype), as_array(b2[out_cols], dtype), False,
+            as_array(w2[:, out_cols], dtype), as_array(b2[out_cols], dtype), False, first, second,
         )
 
-    def __call__(self, A):
-        """The update on `out_cols` for the tokens of A."""
+    def rowwise_update(self, x, axis: int = -1):
+        """Elementwise update of x, whose rows run along `axis` (-1: token-major, 0: feature-major)."""
+        shape = (-1,) if axis == -1 else (-1, 1)
+        out = self.b2.reshape(shape)
+        for u in range(self.w1.shape[1]):  # a few units per row: unrolled, fused elementwise
+            w1, b1, w2 = (a[:, u].reshape(shape) for a in (self.w1, self.b1, self.w2))
+            out = out + jax.nn.relu(x * w1 + b1) * w2
+        return out
+
+    def on_scratch(self, A):
+        """The update on `out_cols` for the scratch tokens A [s, d]."""
         if self.rowwise:
-            x = A[:, self.in_rows]  # [t, R]
-            out = self.b2
-            for u in range(self.w1.shape[1]):  # a few units per row: unrolled, fused elementwise
-                out = out + jax.nn.relu(x * self.w1[:, u] + self.b1[:, u]) * self.w2[:, u]
-            return out
-        hidden = jax.nn.relu(matmul(A[:, self.in_rows], self.w1) + self.b1)
+            return self.rowwise_update(A[:, as_index(self.in_rows)])
+        hidden = jax.nn.relu(matmul(A[:, as_index(self.in_rows)], self.w1) + self.b1)
         return matmul(hidden, self.w2) + self.b2
+
+    def on_rest(self, T: TokenState):
+        """The update on `out_cols` for the other tokens, feature-major."""
+        if self.rowwise:
+            return self.rowwise_update(T.take(self.in_rows), axis=0)
+        hidden = jax.nn.relu(self.first(T.take) + self.b1[:, None])
+        return self.second(lambda idx: take(hidden, idx)) + self.b2[:, None]
 
 
 def _is_rowwise(part) -> bool:
@@ -200,37 +426,68 @@ def _mlp_groups(layer, dtype) -> list[SparseMLP]:
 # ---- the step ---------------------------------------------------------------------------------------
 
 
-def make_step(stack, lam: float, dtype):
+def written_on_rest(layers) -> np.ndarray:
+    """Columns that some layer writes on the non-scratch tokens."""
+    cols = set()
+    for heads, mlps in layers:
+        for h in heads:
+            if h.queries != "scratch":
+                cols |= set(np.asarray(h.v_cols).tolist())
+        for m in mlps:
+            if m.tokens == "all":
+                cols |= set(np.asarray(m.out_cols).tolist())
+    return np.array(sorted(cols), dtype=int)
+
+
+def read_on_rest(layers, health_rows) -> np.ndarray:
+    """Features that some layer reads on the non-scratch tokens."""
+    cols = set(np.asarray(health_rows).tolist())
+    for heads, mlps in layers:
+        for h in heads:
+            cols |= set(np.asarray(h.k_rows).tolist()) | set(np.asarray(h.v_rows).tolist())
+            if h.queries != "scratch":
+                cols |= set(np.asarray(h.q_rows).tolist())
+        for m in mlps:
+            if m.tokens == "all":
+                cols |= set(np.asarray(m.in_rows).tolist())
+    return np.array(sorted(cols), dtype=int)
+
+
+def build_layers(stack, dtype):
+    return [([SparseHead.build(h, dtype) for h in lay.heads], _mlp_groups(lay, dtype)) for lay in stack.layers]
+
+
+def make_step(stack, lam: float, dtype, rest_heads=None):
+    """`rest_heads(head, S, T, lam)` may replace the scratch-query read-out (the Pallas kernel)."""
     s = stack.scratch_tokens
-    layers = [
-        ([SparseHead.build(h, dtype) for h in lay.heads], _mlp_groups(lay, dtype)) for lay in stack.layers
-    ]
-    rows = jnp.asarray(stack.corrected_rows)
+    layers = build_layers(stack, dtype)
+    rows = np.asarray(stack.corrected_rows)
+    tokens = Tokens(written_on_rest(layers), read_on_rest(layers, rows))
     check = stack.health_layer
     lam = jnp.asarray(lam, dtype)
+    attend_scratch = rest_heads or (lambda head, S, T, lam: head.attend_scratch(S, T, lam))
 
-    def apply(layer, S, R):
+    def apply(layer, S, T: TokenState):
         heads, mlps = layer
-        AS, AR = S, R
+        AS, AT = S, T
         for head in heads:
-            dS, dR = head(S, R, lam)
-            AS = add_columns(AS, head.v_cols, dS)
-            AR = AR if dR is None else add_columns(AR, head.v_cols, dR)
-        S, R = AS, AR
+            AS = add_columns(AS, as_index(head.v_cols), attend_scratch(head, S, T, lam))
+            if head.queries != "scratch":
+                AT = AT.add(head.v_cols, head.attend_rest(S, T, lam))
+        S, T = AS, AT
         for mlp in mlps:
-            S = add_columns(S, mlp.out_cols, mlp(AS))
+            S = add_columns(S, as_index(mlp.out_cols), mlp.on_scratch(AS))
             if mlp.tokens == "all":
-                R = add_columns(R, mlp.out_cols, mlp(AR))
-        return S, R
+                T = T.add(mlp.out_cols, mlp.on_rest(AT))
+        return S, T
 
     def step(X):
-        # The scratch tokens and the others are kept apart: most updates touch only the former.
-        S, R = X[:s], X[s:]
+        S, T = X[:s], tokens.open(X[s:])
         health = jnp.zeros((), dtype)
         for i, layer in enumerate(layers):
             if i == check:
-                health = jnp.maximum(lattice_distance(S[:, rows]), lattice_distance(R[:, rows]))
-            S, R = apply(layer, S, R)
-        return jnp.concatenate([S, R], axis=0), health
+                health = jnp.maximum(lattice_distance(S[:, as_index(rows)]), lattice_distance(T.take(rows)))
+            S, T = apply(layer, S, T)
+        return T.close(X, S), health
 
     return step
