@@ -351,6 +351,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def enable_compilation_cache() -> None:
+    """Keep compiled machines on disk between runs (a cold `looped run` is mostly compilation).
+    LOOPED_CACHE_DIR moves the cache; LOOPED_CACHE_DIR="" turns it off."""
+    folder = os.environ.get("LOOPED_CACHE_DIR",
+                            os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "looped", "xla"))
+    if not folder:
+        return
+    try:
+        import jax
+
+        os.makedirs(folder, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    except (OSError, AttributeError):
+        pass  # no cache: only slower
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -358,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "command", None):
             parser.print_help()
             return EXIT_USAGE
+        if args.command in ("run", "trace"):
+            enable_compilation_cache()
         return args.func(args)
     except LoopedError as e:
         print(str(e), file=sys.stderr)

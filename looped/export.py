@@ -8,13 +8,15 @@ read the state. Arrays are float32 up to the float32 word-size limit, float64 ab
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 
 import numpy as np
 
 from looped.card import Card, encode
 from looped.engine import batch_cards
 from looped.machine import build_machine, stack_arrays
-from looped.program import Program
+from looped.program import AsmError, Program, SourceLoc
 
 
 def layout_json(card: Card) -> dict:
@@ -65,8 +67,18 @@ def export(program: Program, path: str) -> None:
 
 def load_card(path: str) -> tuple[np.ndarray, dict]:
     """The initial state and layout of an exported machine."""
-    with np.load(path) as data:
-        return np.asarray(data["X"]), json.loads(str(data["layout"]))
+    where = SourceLoc(path, 1, 1)
+    if not os.path.isfile(path):
+        raise AsmError(where, "no such file (expected a .npz written by `looped export`)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            X, layout = np.asarray(data["X"]), json.loads(str(data["layout"]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
+        raise AsmError(where, "not an exported machine (expected a .npz written by `looped export`)") from None
+    if not {"rows", "zones", "halt_pc", "bits"} <= set(layout):
+        raise AsmError(where, "the layout lacks rows, zones, halt_pc or bits (expected a .npz written "
+                              "by `looped export`)")
+    return X, layout
 
 
 __all__ = ["export", "machine_arrays", "layout_json", "load_card", "encode"]

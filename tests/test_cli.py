@@ -179,3 +179,11 @@ def test_every_program_error_through_the_command(capsys, tmp_path, source, line,
         assert err.startswith(f"{path}:{line}:{col}: error: ") and fragment in err
         assert "Traceback" not in err
     assert not (tmp_path / "m.npz").exists()  # nothing ran, nothing was written
+
+
+def test_disasm_refuses_what_is_not_an_exported_machine(capsys, tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_text("garbage")
+    for path in (bad, tmp_path / "missing.npz"):
+        code, out, err = run(capsys, "disasm", str(path))
+        assert code == 2 and out == "" and err.startswith(f"{path}:1:1: error: ")
