@@ -457,15 +457,18 @@ def build_layers(stack, dtype):
     return [([SparseHead.build(h, dtype) for h in lay.heads], _mlp_groups(lay, dtype)) for lay in stack.layers]
 
 
-def make_step(stack, lam: float, dtype, rest_heads=None):
-    """`rest_heads(head, S, T, lam)` may replace the scratch-query read-out (the Pallas kernel)."""
+def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None):
+    """One instruction for one card. kernels/pallas.py passes replacements for two hot parts:
+    `attend_scratch(head, S, T, lam)` (a head's scratch-query read-out) and
+    `rowwise_rest(mlp, x)` (a row-wise MLP group's update on the non-scratch tokens)."""
     s = stack.scratch_tokens
     layers = build_layers(stack, dtype)
     rows = np.asarray(stack.corrected_rows)
     tokens = Tokens(written_on_rest(layers), read_on_rest(layers, rows))
     check = stack.health_layer
     lam = jnp.asarray(lam, dtype)
-    attend_scratch = rest_heads or (lambda head, S, T, lam: head.attend_scratch(S, T, lam))
+    attend_scratch = attend_scratch or (lambda head, S, T, lam: head.attend_scratch(S, T, lam))
+    rowwise_rest = rowwise_rest or (lambda mlp, x: mlp.rowwise_update(x, axis=0))
 
     def apply(layer, S, T: TokenState):
         heads, mlps = layer
@@ -478,7 +481,8 @@ def make_step(stack, lam: float, dtype, rest_heads=None):
         for mlp in mlps:
             S = add_columns(S, as_index(mlp.out_cols), mlp.on_scratch(AS))
             if mlp.tokens == "all":
-                T = T.add(mlp.out_cols, mlp.on_rest(AT))
+                update = rowwise_rest(mlp, AT.take(mlp.in_rows)) if mlp.rowwise else mlp.on_rest(AT)
+                T = T.add(mlp.out_cols, update)
         return S, T
 
     def step(X):
