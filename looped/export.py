@@ -23,12 +23,7 @@ def layout_json(card: Card) -> dict:
     program, layout = card.program, card.layout
     mem0 = layout.zone("memory").start
     return {
-        "bits": layout.bits,
-        "n": layout.n,
-        "d": layout.d,
-        "addr_bits": layout.addr_bits,
-        "rows": {name: [r.start, r.stop] for name, r in layout.rows.items()},
-        "zones": {name: [z.start, z.stop] for name, z in layout.zones.items()},
+        **layout.to_json(),  # bits, n, d, addr_bits, rows, zones
         "pc_token": 0,
         "halt_pc": card.halt_token,
         "labels": {name: [mem0 + c.offset, c.length] for name, c in program.user_cells.items()},
