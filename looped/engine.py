@@ -19,6 +19,7 @@ from looped.layout import decode_signed, decode_unsigned, subleq_layout
 from looped.limits import MAX_COLUMNS
 from looped.machine import LoopedMachine, build_machine
 from looped.program import LoopedError, Program
+from looped import sharding
 from looped.runner import Loop
 
 
@@ -59,14 +60,16 @@ def batch_cards(programs: Sequence[Program], n: int | None = None) -> list[Card]
 
 
 def run(programs: Sequence[Program], backend: str = kernels.DEFAULT_BACKEND, max_steps: int | None = None,
-        progress: Callable | None = None, n: int | None = None) -> list[Result]:
-    """Run programs of one word size as a single batch; each halts on its own."""
+        progress: Callable | None = None, n: int | None = None, shard: bool | None = None) -> list[Result]:
+    """Run programs of one word size as a single batch; each halts on its own. `shard`: split the
+    batch over all devices (None: when there are several; see looped/sharding.py)."""
     if not programs:
         return []
     cards = batch_cards(programs, n)
     machine, loop = loop_for(cards[0].layout.n, programs[0].bits, backend)
     X0 = jnp.asarray(np.stack([c.X for c in cards]), machine.dtype)
     halt = np.array([c.halt_token for c in cards], np.int32)
+    X0, halt = _place(X0, halt, cards[0].layout, machine.dtype, shard)
     state = loop.run(X0, halt, max_steps=max_steps, progress=progress)
     X = np.asarray(state.X)
     steps, done, worst = (np.asarray(a) for a in (state.steps, state.done, state.worst))
@@ -82,7 +85,7 @@ def run(programs: Sequence[Program], backend: str = kernels.DEFAULT_BACKEND, max
 
 
 def trace(programs: Sequence[Program], n_steps: int, backend: str = kernels.DEFAULT_BACKEND,
-          n: int | None = None):
+          n: int | None = None, shard: bool | None = None):
     """Decoded (pc, memory) after each of `n_steps` instructions for a batch of programs.
 
     Returns (pcs [n_steps, B] code indices, memories: list over programs of [n_steps, m_i] arrays,
@@ -92,18 +95,26 @@ def trace(programs: Sequence[Program], n_steps: int, backend: str = kernels.DEFA
     machine, loop = loop_for(layout0.n, programs[0].bits, backend)
     X0 = jnp.asarray(np.stack([c.X for c in cards]), machine.dtype)
     halt = np.array([c.halt_token for c in cards], np.int32)
+    X0, halt = _place(X0, halt, layout0, machine.dtype, shard)
     mem_rows, pc_rows = layout0["mem"].slice, layout0["pc"].slice
 
     observe = _Observer(mem_rows, pc_rows)
     _, (mem_bits, pc_bits), steps = loop.trace(X0, halt, n_steps, observe)
     mem_bits, pc_bits = np.asarray(mem_bits), np.asarray(pc_bits)
-    pcs = decode_unsigned(pc_bits)  # [T, B]
+    pcs = decode_unsigned(pc_bits)[:, : len(cards)]  # [T, B] (without sharding's padding)
     memories = []
     for i, card in enumerate(cards):
         zone = card.layout.zone("memory")
         pcs[:, i] -= card.layout.zone("code").start
         memories.append(decode_signed(mem_bits[:, i, zone.start : zone.start + len(card.program.memory)]))
-    return pcs, memories, np.asarray(steps)
+    return pcs, memories, np.asarray(steps)[:, : len(cards)]
+
+
+def _place(X0, halt, layout, dtype, shard: bool | None):
+    """Split the batch over all devices when `shard` says so (padded with idle cards)."""
+    if not sharding.should_shard(shard):
+        return X0, halt
+    return sharding.place(X0, halt, lambda X: int(decode_pc(layout, X)), dtype=dtype)
 
 
 def trace_steps(program: Program, max_steps: int, backend: str = kernels.DEFAULT_BACKEND,
