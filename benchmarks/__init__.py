@@ -1,0 +1,1 @@
+"""Benchmarks of the looped transformer (see benchmarks/run_all.py)."""
