@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,3 +25,45 @@ def lattice_distance(values):
 
 def as_array(w: np.ndarray, dtype):
     return jnp.asarray(np.asarray(w), dtype=dtype)
+
+
+def _same(x):
+    return x
+
+
+@dataclass(frozen=True)
+class Step:
+    """How a backend executes one instruction on one card.
+
+    A backend may keep the card in its own representation while a run lasts (the fast kernel keeps
+    the few columns that change transposed, apart from the read-only rest): `open` turns a card
+    X [n, d] into that state, `advance` executes one instruction on it and reports the health
+    figure, `close` turns it back into a card, and `scratch` gives the scratch tokens' rows
+    [s, d] (where the program counter lives). Called on a card, a Step is simply
+    `X -> (X', health)`."""
+
+    advance: Callable[[Any], tuple[Any, Any]]
+    scratch_tokens: int
+    open: Callable[[Any], Any] = _same
+    close: Callable[[Any], Any] = _same
+    scratch: Callable[[Any], Any] | None = None
+
+    def scratch_rows(self, state):
+        return self.scratch(state) if self.scratch is not None else state[: self.scratch_tokens]
+
+    def __call__(self, X):
+        state, health = self.advance(self.open(X))
+        return self.close(state), health
+
+    def batched(self) -> "BatchOps":
+        """The four operations for a batch of cards [B, ...]."""
+        return BatchOps(jax.vmap(self.open), jax.vmap(self.advance), jax.vmap(self.close),
+                        jax.vmap(self.scratch_rows))
+
+
+@dataclass(frozen=True)
+class BatchOps:
+    open: Callable
+    advance: Callable
+    close: Callable
+    scratch_rows: Callable

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kernels.common import as_array, lattice_distance, matmul
+from kernels.common import Step, as_array, lattice_distance, matmul
 
 
 def layer_params(layer, dtype) -> dict:
@@ -49,7 +49,7 @@ def make_step(stack, lam: float, dtype):
     check = stack.health_layer
     lam = jnp.asarray(lam, dtype)
 
-    def step(X):
+    def advance(X):
         health = jnp.zeros((), dtype)
         for i, p in enumerate(params):
             if i == check:
@@ -57,4 +57,4 @@ def make_step(stack, lam: float, dtype):
             X = apply_layer(p, X, lam)
         return X, health
 
-    return step
+    return Step(advance, scratch_tokens=stack.scratch_tokens)

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kernels.common import PRECISION, as_array, lattice_distance, matmul
+from kernels.common import PRECISION, Step, as_array, lattice_distance, matmul
 
 # A linear map whose columns each have at most this many non-zeros runs as a sum of column
 # slices (elementwise, fused by XLA) instead of a matmul.
@@ -485,13 +485,23 @@ def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None):
                 T = T.add(mlp.out_cols, update)
         return S, T
 
-    def step(X):
-        S, T = X[:s], tokens.open(X[s:])
+    # While a run lasts the card is kept as {card, scratch rows, slabs, read-only blocks}: the slabs
+    # and scratch rows are all that changes, so nothing is transposed or written back per step.
+    def open_card(X):
+        T = tokens.open(X[s:])
+        return {"card": X, "scratch": X[:s], "slabs": T.slabs, "blocks": T.blocks}
+
+    def advance(state):
+        S, T = state["scratch"], TokenState(tokens, state["slabs"], state["blocks"])
         health = jnp.zeros((), dtype)
         for i, layer in enumerate(layers):
             if i == check:
                 health = jnp.maximum(lattice_distance(S[:, as_index(rows)]), lattice_distance(T.take(rows)))
             S, T = apply(layer, S, T)
-        return T.close(X, S), health
+        return {"card": state["card"], "scratch": S, "slabs": T.slabs, "blocks": T.blocks}, health
 
-    return step
+    def close_card(state):
+        T = TokenState(tokens, state["slabs"], state["blocks"])
+        return T.close(state["card"], state["scratch"])
+
+    return Step(advance, scratch_tokens=s, open=open_card, close=close_card, scratch=lambda state: state["scratch"])

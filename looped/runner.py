@@ -1,23 +1,25 @@
 """The loop: apply one instruction's step to a batch of cards until each halts or hits its limit.
 
-The runner knows no instruction set. It is given a `step(X) -> (X', health)` for one card (from a
-kernel), where the program counter lives (`pc_token`, `pc_rows`), each card's halt address, and a
-bound on the health figure. Each card stops on its own: once its program counter reaches its halt
-column, or its step count reaches `max_steps`, its state is frozen. The batch stops when every card
+The runner knows no instruction set. It is given a kernel's `Step` for one card, where the program
+counter lives (`pc_token`, `pc_rows`), each card's halt address, and a bound on the health figure.
+Each card stops on its own: once its program counter reaches its halt column, or its step count
+reaches `max_steps`, its step count stops. The batch stops when every card
 has stopped. The loop runs on the device (`lax.while_loop` under `jit`) in chunks, so long runs can
 report progress between chunks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kernels.common import Step
 from looped.program import LoopedError
 
 # The health figure may not exceed this before error correction: values further than the
@@ -37,9 +39,9 @@ class NumericalHealthError(LoopedError):
 
 @dataclass
 class LoopState:
-    X: jax.Array  # [B, n, d]
+    X: Any  # [B, ...] the cards in the kernel's representation while running; cards [B, n, d] when returned
     steps: jax.Array  # [B] int32, instructions executed
-    done: jax.Array  # [B] bool, program counter at the halt column
+    done: jax.Array  # [B] bool, the program counter has reached the halt column
     worst: jax.Array  # [B] largest health figure seen
     bad_step: jax.Array  # [B] int32, first step whose health crossed the bound, or -1
 
@@ -51,31 +53,40 @@ def _pc_decoder(pc_token: int, pc_rows: slice):
     width = pc_rows.stop - pc_rows.start
     weights = jnp.asarray([1 << (width - 1 - i) for i in range(width)], dtype=jnp.int32)
 
-    def decode(X):  # [B, n, d] -> [B]
-        return jnp.sum((X[:, pc_token, pc_rows] > 0).astype(jnp.int32) * weights, axis=-1)
+    def decode(scratch_rows):  # [B, s, d] -> [B]
+        return jnp.sum((scratch_rows[:, pc_token, pc_rows] > 0).astype(jnp.int32) * weights, axis=-1)
 
     return decode
 
 
 class Loop:
-    """A jitted loop around one `step`. Build once per machine and backend; call many times."""
+    """A jitted loop around one kernel `Step` (kernels/common.py). Build once per machine and
+    backend; call many times.
 
-    def __init__(self, step: Callable, pc_token: int, pc_rows: slice, health_bound: float = HEALTH_BOUND):
+    Cards that have halted are stepped on with the rest: the halt column is a fixed point of the
+    machine, so their decoded state does not change, and their step counts and health stop. Every
+    card that has not halted has executed exactly as many instructions as the loop has iterated,
+    so the loop stops at `max_steps` with each such card after exactly `max_steps` instructions.
+    Nothing has to be copied to freeze a card."""
+
+    def __init__(self, step: Step, pc_token: int, pc_rows: slice, health_bound: float = HEALTH_BOUND):
+        if not 0 <= pc_token < step.scratch_tokens:
+            raise ValueError("the program counter must live on a scratch token")
         self.bound = health_bound
-        self._decode_pc = _pc_decoder(pc_token, pc_rows)
-        batched = jax.vmap(step)
+        decode_pc = _pc_decoder(pc_token, pc_rows)
+        ops = step.batched()
+        self._decode_pc = lambda X: decode_pc(ops.scratch_rows(X))
 
         def advance(state: LoopState, halt_pc, max_steps) -> LoopState:
-            X1, health = batched(state.X)
+            X, health = ops.advance(state.X)
             active = ~state.done & (state.steps < max_steps)
-            X = jnp.where(active[:, None, None], X1, state.X)
             steps = state.steps + active.astype(jnp.int32)
             health = jnp.where(active, health, 0).astype(state.worst.dtype)
             crossed = active & (health > health_bound) & (state.bad_step < 0)
             return LoopState(
                 X=X,
                 steps=steps,
-                done=self._decode_pc(X) == halt_pc,
+                done=state.done | (self._decode_pc(X) == halt_pc),
                 worst=jnp.maximum(state.worst, health),
                 bad_step=jnp.where(crossed, steps, state.bad_step),
             )
@@ -92,26 +103,38 @@ class Loop:
 
             return jax.lax.while_loop(cond, body, (state, jnp.int32(0)))[0]
 
+        def close(state: LoopState):
+            return ops.close(state.X)
+
         def trace(state: LoopState, halt_pc, n_steps, observe):
             def body(state, _):
                 state = advance(state, halt_pc, jnp.int32(MAX_STEPS))
-                return state, (observe(state.X), state.steps, state.worst)
+                return state, (observe(close(state)), state.steps, state.worst)
 
             return jax.lax.scan(body, state, None, length=n_steps)
 
+        def start(X0, halt_pc):
+            B = X0.shape[0]
+            X = ops.open(X0)
+            return LoopState(
+                X=X,
+                steps=jnp.zeros(B, jnp.int32),
+                done=self._decode_pc(X) == halt_pc,
+                worst=jnp.zeros(B, X0.dtype),
+                bad_step=jnp.full(B, -1, jnp.int32),
+            )
+
+        self._start = jax.jit(start)
         self._chunk = jax.jit(chunk)
         self._trace = jax.jit(trace, static_argnames=("n_steps", "observe"))
+        self._close = jax.jit(close)
 
     def start(self, X0, halt_pc) -> LoopState:
-        X0 = jnp.asarray(X0)
-        B = X0.shape[0]
-        return LoopState(
-            X=X0,
-            steps=jnp.zeros(B, jnp.int32),
-            done=self._decode_pc(X0) == jnp.asarray(halt_pc, jnp.int32),
-            worst=jnp.zeros(B, X0.dtype),
-            bad_step=jnp.full(B, -1, jnp.int32),
-        )
+        return self._start(jnp.asarray(X0), jnp.asarray(halt_pc, jnp.int32))
+
+    def finish(self, state: LoopState) -> LoopState:
+        """The state with its cards back in the card representation [B, n, d]."""
+        return dataclasses.replace(state, X=self._close(state))
 
     def run(self, X0, halt_pc, max_steps: int | None = None, chunk_steps: int = 1 << 14,
             progress: Callable[[np.ndarray, np.ndarray], None] | None = None) -> LoopState:
@@ -132,11 +155,11 @@ class Loop:
                 elapsed = max(time.perf_counter() - started, 1e-3)
                 chunk = int(min(chunk_steps, max(16, chunk * 0.25 / elapsed)))
             if np.all(done | (steps >= max_steps)):
-                return state
+                return self.finish(state)
 
     def trace(self, X0, halt_pc, n_steps: int, observe: Callable):
-        """Run exactly `n_steps` loop iterations (halted cards stay frozen) and return
-        (final state, observe(X) after each iteration [n_steps, B, ...], steps [n_steps, B])."""
+        """Run exactly `n_steps` loop iterations and return (final state, observe(cards) after
+        each iteration [n_steps, B, ...], steps [n_steps, B]). Halted cards keep their state."""
         halt_pc = jnp.asarray(halt_pc, jnp.int32)
         state = self.start(X0, halt_pc)
         state, (observed, steps, worst) = self._trace(state, halt_pc, n_steps, observe)
@@ -144,7 +167,7 @@ class Loop:
         if np.any(worst > self.bound):
             t, card = np.argwhere(worst > self.bound)[0]
             raise NumericalHealthError(int(card), int(np.asarray(steps)[t, card]), float(worst[t, card]), self.bound)
-        return state, observed, steps
+        return self.finish(state), observed, steps
 
     def _check(self, state: LoopState, bad: np.ndarray) -> None:
         if np.any(bad >= 0):
