@@ -1,8 +1,9 @@
 """Ways to evaluate one instruction (a stack of layers) on one punch card.
 
-Every backend exposes `make_step(stack, lam, dtype) -> step`, where `step(X) -> (X', health)`
-maps one card [n, d] to the next and reports the health figure (see kernels/common.py). The
-runner vmaps and loops it. Kernels know layers, nothing about instruction sets.
+Every backend exposes `make_step(stack, lam, dtype) -> Step` (kernels/common.py): called on a card
+X [n, d] it returns (X', health), the next card and the health figure; for long runs the runner
+uses its open/advance/close form, which lets a backend keep the card in its own representation.
+The runner vmaps and loops it. Kernels know layers, nothing about instruction sets.
 """
 
 import importlib
