@@ -52,7 +52,7 @@ def main(quick: bool = False, program: str | None = None) -> dict:
     import_s = time.perf_counter() - t
 
     from looped.assembler import assemble_file
-    from looped.engine import loop_for, run
+    from looped.engine import _loop_for, run
 
     program_obj = assemble_file(path)
     t = time.perf_counter()
@@ -65,7 +65,7 @@ def main(quick: bool = False, program: str | None = None) -> dict:
         "python_import_jax_and_engine_s": import_s,
         "in_process_first_run_s": first, "in_process_warm_run_s": warm,
         "compile_and_build_s": first - warm,
-        "cache_info": str(loop_for.cache_info()),
+        "cache_info": str(_loop_for.cache_info()),
     })
 
 

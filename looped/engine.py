@@ -10,6 +10,7 @@ import functools
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -40,8 +41,14 @@ class Result:
         return {"status": self.status, "steps": self.steps, "memory": self.outputs}
 
 
-@functools.lru_cache(maxsize=32)
 def loop_for(n: int, bits: int, backend: str) -> tuple[LoopedMachine, Loop]:
+    machine = build_machine(n, bits)  # sets the dtype (and switches JAX to 64 bits when needed)
+    # Kernels traced before JAX switched to 64 bits must not be reused after it: key on the mode.
+    return _loop_for(n, bits, backend, bool(jax.config.jax_enable_x64))
+
+
+@functools.lru_cache(maxsize=32)
+def _loop_for(n: int, bits: int, backend: str, x64: bool) -> tuple[LoopedMachine, Loop]:
     machine = build_machine(n, bits)
     step = kernels.make_step(backend, machine.stack, machine.lam, machine.dtype)
     layout = machine.layout
