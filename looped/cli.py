@@ -223,9 +223,14 @@ def format_instruction(program: Program, inst, names: list[str]) -> str:
 def cmd_export(args) -> int:
     from looped.export import export
 
+    return _write_file(args, export)
+
+
+def _write_file(args, write) -> int:
+    """Assemble the program with its settings and write `args.output` with `write(program, path)`."""
     (program,) = instances(args)
     _writable(args.output)
-    export(program, args.output)
+    write(program, args.output)
     print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK
 
@@ -245,11 +250,7 @@ def cmd_disasm(args) -> int:
 def cmd_card(args) -> int:
     from looped.draw import draw_card
 
-    (program,) = instances(args)
-    _writable(args.output)
-    draw_card(program, args.output)
-    print(f"wrote {args.output}", file=sys.stderr)
-    return EXIT_OK
+    return _write_file(args, draw_card)
 
 
 # ---- argument parsing ---------------------------------------------------------------------------------
