@@ -72,11 +72,7 @@ def run(programs: Sequence[Program], backend: str = kernels.DEFAULT_BACKEND, max
     batch over all devices (None: when there are several; see looped/sharding.py)."""
     if not programs:
         return []
-    cards = batch_cards(programs, n)
-    machine, loop = loop_for(cards[0].layout.n, programs[0].bits, backend)
-    X0 = jnp.asarray(np.stack([c.X for c in cards]), machine.dtype)
-    halt = np.array([c.halt_token for c in cards], np.int32)
-    X0, halt = _place(X0, halt, cards[0].layout, machine.dtype, shard)
+    cards, loop, X0, halt = _prepare(programs, backend, n, shard)
     state = loop.run(X0, halt, max_steps=max_steps, progress=progress)
     X = np.asarray(state.X)
     steps, done, worst = (np.asarray(a) for a in (state.steps, state.done, state.worst))
@@ -97,15 +93,8 @@ def trace(programs: Sequence[Program], n_steps: int, backend: str = kernels.DEFA
 
     Returns (pcs [n_steps, B] code indices, memories: list over programs of [n_steps, m_i] arrays,
     steps [n_steps, B]). Halted programs repeat their final state."""
-    cards = batch_cards(programs, n)
-    layout0 = cards[0].layout
-    machine, loop = loop_for(layout0.n, programs[0].bits, backend)
-    X0 = jnp.asarray(np.stack([c.X for c in cards]), machine.dtype)
-    halt = np.array([c.halt_token for c in cards], np.int32)
-    X0, halt = _place(X0, halt, layout0, machine.dtype, shard)
-    mem_rows, pc_rows = layout0["mem"].slice, layout0["pc"].slice
-
-    observe = _Observer(mem_rows, pc_rows)
+    cards, loop, X0, halt = _prepare(programs, backend, n, shard)
+    observe = _Observer(cards[0].layout["mem"].slice, cards[0].layout["pc"].slice)
     _, (mem_bits, pc_bits), steps = loop.trace(X0, halt, n_steps, observe)
     mem_bits, pc_bits = np.asarray(mem_bits), np.asarray(pc_bits)
     pcs = decode_unsigned(pc_bits)[:, : len(cards)]  # [T, B] (without sharding's padding)
@@ -117,11 +106,17 @@ def trace(programs: Sequence[Program], n_steps: int, backend: str = kernels.DEFA
     return pcs, memories, np.asarray(steps)[:, : len(cards)]
 
 
-def _place(X0, halt, layout, dtype, shard: bool | None):
-    """Split the batch over all devices when `shard` says so (padded with idle cards)."""
-    if not sharding.should_shard(shard):
-        return X0, halt
-    return sharding.place(X0, halt, lambda X: int(decode_pc(layout, X)), dtype=dtype)
+def _prepare(programs: Sequence[Program], backend: str, n: int | None, shard: bool | None):
+    """The cards, the loop for their machine, and the batch's initial states and halt addresses,
+    split over all devices when `shard` says so (padded with idle cards)."""
+    cards = batch_cards(programs, n)
+    layout = cards[0].layout
+    machine, loop = loop_for(layout.n, programs[0].bits, backend)
+    X0 = jnp.asarray(np.stack([c.X for c in cards]), machine.dtype)
+    halt = np.array([c.halt_token for c in cards], np.int32)
+    if sharding.should_shard(shard):
+        X0, halt = sharding.place(X0, halt, lambda X: int(decode_pc(layout, X)), dtype=machine.dtype)
+    return cards, loop, X0, halt
 
 
 def trace_steps(program: Program, max_steps: int, backend: str = kernels.DEFAULT_BACKEND,
