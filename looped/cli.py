@@ -293,7 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Assemble PROGRAM.asm, encode it on a punch card and run it on the "
                                      "looped transformer until it halts or reaches --max-steps. Prints "
                                      "the final value of every data label.",
-                         epilog="Exit status: 0 every instance halted; 3 one or more hit the step limit; "
+                         epilog="Examples: looped run programs/gcd.asm --set a=12 --set b=18 --json; "
+                                "looped run programs/gcd.asm --sets pairs.jsonl --json. "
+                                "Exit status: 0 every instance halted; 3 one or more hit the step limit; "
                                 "2 error in the program or arguments; 1 anything else.")
     program_args(run, sets_file=True)
     engine_args(run, DEFAULT_MAX_STEPS)
