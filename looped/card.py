@@ -72,9 +72,3 @@ def decode_pc(layout: Layout, X: np.ndarray) -> np.ndarray:
     """The program counter as a token index, of state(s) X [..., n, d]."""
     return decode_unsigned(np.asarray(X)[..., 0, layout["pc"].slice])
 
-
-def decode_instructions(layout: Layout, X: np.ndarray) -> list[tuple[int, int, int]]:
-    """The (a, b, c) token addresses held in each code token of one state X [n, d]."""
-    zone = layout.zone("code")
-    rows = [layout[f"instr.{f}"].slice for f in "abc"]
-    return [tuple(int(decode_unsigned(X[t, s])) for s in rows) for t in range(zone.start, zone.stop)]

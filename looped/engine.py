@@ -42,7 +42,7 @@ class Result:
 
 
 def loop_for(n: int, bits: int, backend: str) -> tuple[LoopedMachine, Loop]:
-    machine = build_machine(n, bits)  # sets the dtype (and switches JAX to 64 bits when needed)
+    build_machine(n, bits)  # fixes the dtype (and switches JAX to 64 bits when needed) first
     # Kernels traced before JAX switched to 64 bits must not be reused after it: key on the mode.
     return _loop_for(n, bits, backend, bool(jax.config.jax_enable_x64))
 
@@ -96,14 +96,21 @@ def trace(programs: Sequence[Program], n_steps: int, backend: str = kernels.DEFA
     cards, loop, X0, halt = _prepare(programs, backend, n, shard)
     observe = _Observer(cards[0].layout["mem"].slice, cards[0].layout["pc"].slice)
     _, (mem_bits, pc_bits), steps = loop.trace(X0, halt, n_steps, observe)
+    pcs, memories = _decode_trace(cards, mem_bits, pc_bits)
+    return pcs, memories, np.asarray(steps)[:, : len(cards)]
+
+
+def _decode_trace(cards: Sequence[Card], mem_bits, pc_bits):
+    """A trace's recorded sign bits -> code-index pcs [T, B] and each card's memory [T, m_i]
+    (cards past len(cards), sharding's padding, are dropped)."""
     mem_bits, pc_bits = np.asarray(mem_bits), np.asarray(pc_bits)
-    pcs = decode_unsigned(pc_bits)[:, : len(cards)]  # [T, B] (without sharding's padding)
+    pcs = decode_unsigned(pc_bits)[:, : len(cards)]
     memories = []
     for i, card in enumerate(cards):
         zone = card.layout.zone("memory")
         pcs[:, i] -= card.layout.zone("code").start
         memories.append(decode_signed(mem_bits[:, i, zone.start : zone.start + len(card.program.memory)]))
-    return pcs, memories, np.asarray(steps)[:, : len(cards)]
+    return pcs, memories
 
 
 def _prepare(programs: Sequence[Program], backend: str, n: int | None, shard: bool | None):
@@ -123,24 +130,17 @@ def trace_steps(program: Program, max_steps: int, backend: str = kernels.DEFAULT
                 chunk: int = 256):
     """Yield (step, pc before, pc after, memory after) for each instruction the transformer
     executes, until the halt or `max_steps`. Runs in scanned chunks of `chunk` instructions."""
-    (card,) = batch_cards([program])
-    machine, loop = loop_for(card.layout.n, program.bits, backend)
-    observe = _Observer(card.layout["mem"].slice, card.layout["pc"].slice)
-    zone, code0 = card.layout.zone("memory"), card.layout.zone("code").start
-    halt = np.array([card.halt_token], np.int32)
-    X = jnp.asarray(card.X[None], machine.dtype)
+    cards, loop, X, halt = _prepare([program], backend, None, shard=False)
+    observe = _Observer(cards[0].layout["mem"].slice, cards[0].layout["pc"].slice)
     step, pc = 0, 0
     while step < max_steps and pc != program.halt_index:
         length = min(chunk, max_steps - step)
-        state, (mem_bits, pc_bits), steps = loop.trace(X, halt, length, observe)
-        mems = decode_signed(np.asarray(mem_bits)[:, 0, zone.start : zone.start + len(program.memory)])
-        pcs = decode_unsigned(np.asarray(pc_bits)[:, 0]) - code0
+        state, (mem_bits, pc_bits), _ = loop.trace(X, halt, length, observe)
+        pcs, (mems,) = _decode_trace(cards, mem_bits, pc_bits)
         for t in range(length):
-            if pcs[t] == pc and pc == program.halt_index:
-                return
             step += 1
-            yield step, pc, int(pcs[t]), [int(v) for v in mems[t]]
-            pc = int(pcs[t])
+            yield step, pc, int(pcs[t, 0]), [int(v) for v in mems[t]]
+            pc = int(pcs[t, 0])
             if pc == program.halt_index:
                 return
         X = state.X
