@@ -43,7 +43,6 @@ def dense_formula_flops(stack, n: int) -> int:
 
 
 def step_flops(backend: str, n: int, bits: int, batch: int) -> float:
-    import jax
 
     _, f, X0 = step_loop(backend, n, bits, batch=batch, steps=1)
     cost = f.lower(X0).compile().cost_analysis()

@@ -113,8 +113,7 @@ def contract(a, b):
     """a [p, r] @ b [r, q] for two state-dependent operands (an outer product when r == 1).
     (Measured on CPU: writing the other contractions with one scratch token as broadcast products
     and sums was slower than dots, batched or not.)"""
-    (p, r), q = a.shape, b.shape[1]
-    if r == 1:
+    if a.shape[1] == 1:
         return a * b
     return matmul(a, b)
 

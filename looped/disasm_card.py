@@ -6,7 +6,6 @@ memory tokens, instructions from the `instr` rows of the command tokens.
 
 from __future__ import annotations
 
-import numpy as np
 
 from looped.export import load_card
 from looped.layout import decode_signed, decode_unsigned

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 
 from looped.engine import batch_cards
 from looped.program import Program

@@ -8,7 +8,7 @@ import pytest
 from looped import oracle
 from looped.assembler import assemble, assemble_file
 from looped.disasm import format_program
-from looped.program import Cell, Instruction, Program
+from looped.program import Instruction, Program
 from looped.random_programs import random_program
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "programs"
