@@ -32,6 +32,14 @@ def _same(x):
 
 
 @dataclass(frozen=True)
+class BatchOps:
+    open: Callable
+    advance: Callable
+    close: Callable
+    scratch_rows: Callable
+
+
+@dataclass(frozen=True)
 class Step:
     """How a backend executes one instruction on one card.
 
@@ -47,6 +55,10 @@ class Step:
     open: Callable[[Any], Any] = _same
     close: Callable[[Any], Any] = _same
     scratch: Callable[[Any], Any] | None = None
+    # A native evaluation of a whole batch (kernels/batched.py), used from `min_batch` cards up;
+    # smaller batches vmap the per-card form.
+    batch: BatchOps | None = None
+    min_batch: int = 1
 
     def scratch_rows(self, state):
         return self.scratch(state) if self.scratch is not None else state[: self.scratch_tokens]
@@ -55,15 +67,9 @@ class Step:
         state, health = self.advance(self.open(X))
         return self.close(state), health
 
-    def batched(self) -> "BatchOps":
-        """The four operations for a batch of cards [B, ...]."""
+    def batched(self, batch_size: int | None = None) -> "BatchOps":
+        """The four operations for a batch of `batch_size` cards [B, ...]."""
+        if self.batch is not None and batch_size is not None and batch_size >= self.min_batch:
+            return self.batch
         return BatchOps(jax.vmap(self.open), jax.vmap(self.advance), jax.vmap(self.close),
                         jax.vmap(self.scratch_rows))
-
-
-@dataclass(frozen=True)
-class BatchOps:
-    open: Callable
-    advance: Callable
-    close: Callable
-    scratch_rows: Callable

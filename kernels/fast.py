@@ -456,8 +456,9 @@ def build_layers(stack, dtype):
     return [([SparseHead.build(h, dtype) for h in lay.heads], _mlp_groups(lay, dtype)) for lay in stack.layers]
 
 
-def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None):
-    """One instruction for one card. kernels/pallas.py passes replacements for two hot parts:
+def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, batch: bool = True):
+    """One instruction for one card, and (with `batch`) the batch-innermost evaluation of
+    kernels/batched.py for large batches. kernels/pallas.py passes replacements for two hot parts:
     `attend_scratch(head, S, T, lam)` (a head's scratch-query read-out) and
     `rowwise_rest(mlp, x)` (a row-wise MLP group's update on the non-scratch tokens)."""
     s = stack.scratch_tokens
@@ -503,4 +504,8 @@ def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None):
         T = TokenState(tokens, state["slabs"], state["blocks"])
         return T.close(state["card"], state["scratch"])
 
-    return Step(advance, scratch_tokens=s, open=open_card, close=close_card, scratch=lambda state: state["scratch"])
+    from kernels import batched  # (it builds on this module's helpers)
+
+    batch_ops = batched.make_batch_ops(stack, lam, dtype) if batch else None
+    return Step(advance, scratch_tokens=s, open=open_card, close=close_card, scratch=lambda state: state["scratch"],
+                batch=batch_ops, min_batch=batched.MIN_BATCH)

@@ -164,4 +164,4 @@ def rowwise_rest(mlp: fast.SparseMLP, x):
 def make_step(stack, lam: float, dtype):
     if jnp.dtype(dtype) != jnp.float32:  # the kernels compute in float32; wider words stay in XLA
         return fast.make_step(stack, lam, dtype)
-    return fast.make_step(stack, lam, dtype, attend_scratch=attend_scratch, rowwise_rest=rowwise_rest)
+    return fast.make_step(stack, lam, dtype, attend_scratch=attend_scratch, rowwise_rest=rowwise_rest, batch=False)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from looped.layout import Layout, bits_of, decode_signed, decode_unsigned, position_code, subleq_layout
+from looped.layout import (Layout, bits_array, decode_signed, decode_unsigned, position_code, position_codes,
+                           subleq_layout)
 from looped.program import Program
 
 
@@ -48,17 +49,16 @@ def encode(program: Program, layout: Layout | None = None) -> Card:
     if mem_zone.size < len(program.memory) or code_zone.size < len(program.code):
         raise ValueError("layout too small for program")
     X = np.zeros((layout.n, layout.d))
-    for t in range(1, layout.n):
-        X[t, r["pos"].slice] = position_code(t, L)
+    X[:, r["pos"].slice] = position_codes(np.arange(layout.n), L)
     X[0, r["ind"].slice] = 1.0
     X[0, r["pc"].slice] = position_code(code_zone.start, L)
-    for i, value in enumerate(program.memory):
-        X[mem_zone.start + i, r["mem"].slice] = bits_of(value, N)
-    for k, inst in enumerate(program.code):
-        t = code_zone.start + k
-        X[t, r["instr.a"].slice] = position_code(mem_zone.start + inst.a, L)
-        X[t, r["instr.b"].slice] = position_code(mem_zone.start + inst.b, L)
-        X[t, r["instr.c"].slice] = position_code(code_zone.start + inst.c, L)
+    memory = slice(mem_zone.start, mem_zone.start + len(program.memory))
+    X[memory, r["mem"].slice] = bits_array(program.memory, N)
+    code = slice(code_zone.start, code_zone.start + len(program.code))
+    a, b, c = (np.array([getattr(inst, f) for inst in program.code], dtype=np.int64) for f in "abc")
+    X[code, r["instr.a"].slice] = position_codes(mem_zone.start + a, L)
+    X[code, r["instr.b"].slice] = position_codes(mem_zone.start + b, L)
+    X[code, r["instr.c"].slice] = position_codes(code_zone.start + c, L)
     return Card(program, layout, X)
 
 

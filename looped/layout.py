@@ -23,6 +23,7 @@ Between instructions every scratch block except `pc` is exactly zero.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -119,6 +120,7 @@ class _RowAllocator:
         return block
 
 
+@functools.lru_cache(maxsize=1024)  # a batch encodes many programs of one shape
 def subleq_layout(n_memory: int, n_code: int, bits: int, n: int | None = None) -> Layout:
     """The SUBLEQ card: 1 scratch token, `n_memory` memory tokens, `n_code` command tokens (the
     halt column included), then padding up to `n` tokens (default: no padding)."""
@@ -155,6 +157,19 @@ def bits_of(value: int, width: int) -> np.ndarray:
     """`value` modulo 2^width as ±1 bits, most significant first."""
     value &= (1 << width) - 1
     return np.array([1.0 if (value >> (width - 1 - i)) & 1 else -1.0 for i in range(width)])
+
+
+def bits_array(values, width: int) -> np.ndarray:
+    """bits_of for many values at once: [len(values), width]."""
+    values = np.asarray(values, dtype=np.int64) & ((1 << width) - 1)
+    shifts = np.arange(width - 1, -1, -1, dtype=np.int64)
+    return np.where((values[:, None] >> shifts) & 1, 1.0, -1.0)
+
+
+def position_codes(tokens, L: int) -> np.ndarray:
+    """position_code for many tokens at once: [len(tokens), L]."""
+    tokens = np.asarray(tokens, dtype=np.int64)
+    return np.where(tokens[:, None] == 0, 0.0, bits_array(tokens, L))
 
 
 def position_code(token: int, L: int) -> np.ndarray:

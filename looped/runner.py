@@ -74,11 +74,14 @@ class Loop:
             raise ValueError("the program counter must live on a scratch token")
         self.bound = health_bound
         decode_pc = _pc_decoder(pc_token, pc_rows)
-        ops = step.batched()
-        self._decode_pc = lambda X: decode_pc(ops.scratch_rows(X))
+        # The kernel may evaluate large batches natively rather than as a vmap of one card: the
+        # batch size is static under jit, so the choice is made when a shape is traced.
+        ops_for = lambda B: step.batched(B)  # noqa: E731
+        self._decode_pc = lambda X, B: decode_pc(ops_for(B).scratch_rows(X))
 
         def advance(state: LoopState, halt_pc, max_steps) -> LoopState:
-            X, health = ops.advance(state.X)
+            B = state.steps.shape[0]
+            X, health = ops_for(B).advance(state.X)
             active = ~state.done & (state.steps < max_steps)
             steps = state.steps + active.astype(jnp.int32)
             health = jnp.where(active, health, 0).astype(state.worst.dtype)
@@ -86,7 +89,7 @@ class Loop:
             return LoopState(
                 X=X,
                 steps=steps,
-                done=state.done | (self._decode_pc(X) == halt_pc),
+                done=state.done | (self._decode_pc(X, B) == halt_pc),
                 worst=jnp.maximum(state.worst, health),
                 bad_step=jnp.where(crossed, steps, state.bad_step),
             )
@@ -104,7 +107,7 @@ class Loop:
             return jax.lax.while_loop(cond, body, (state, jnp.int32(0)))[0]
 
         def close(state: LoopState):
-            return ops.close(state.X)
+            return ops_for(state.steps.shape[0]).close(state.X)
 
         def trace(state: LoopState, halt_pc, n_steps, observe):
             def body(state, _):
@@ -115,11 +118,11 @@ class Loop:
 
         def start(X0, halt_pc):
             B = X0.shape[0]
-            X = ops.open(X0)
+            X = ops_for(B).open(X0)
             return LoopState(
                 X=X,
                 steps=jnp.zeros(B, jnp.int32),
-                done=self._decode_pc(X) == halt_pc,
+                done=self._decode_pc(X, B) == halt_pc,
                 worst=jnp.zeros(B, X0.dtype),
                 bad_step=jnp.full(B, -1, jnp.int32),
             )

@@ -1,0 +1,455 @@
+"""The fast evaluation for a whole batch at once: the batch is the innermost axis.
+
+kernels/fast.py evaluates one card, and a batch is its vmap: every operation then works on
+[B, features, tokens] arrays whose innermost axis is the card's token count (31 for n = 32), and
+the contractions between two state-dependent operands become batched matrix products of tiny
+matrices. On a CPU both are slow (measured: the same elementwise correction takes 3x longer on
+[64, 13, 31] than on [13, 31, 64]; XLA's batched dots loop over the batch).
+
+Here every piece of state is feature-major with the batch innermost, [features, tokens, B], so
+that:
+
+* every elementwise op runs along contiguous runs of B cards (vectorised, no remainder per card);
+* a contraction between two state-dependent operands is a broadcast product summed over a leading
+  axis (a fused loop, no batched dot);
+* a linear map by a weight matrix is one matrix product with all tokens of all cards as columns
+  (or a sum of row slices when each output reads at most a few inputs).
+
+It exploits the same structure as kernels/fast.py (the layers' hints and the zero blocks of the
+weights), and computes the same machine: the tests compare it with the dense kernel per step.
+Written features on the non-scratch tokens live in *pieces*: the coarsest split of them such that
+every layer writes whole pieces, so an update is a plain elementwise add (no scatter, no partial
+copies); the features that are only read are kept in read-only runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kernels.common import PRECISION, BatchOps, as_array
+from kernels.fast import SPARSE_TERMS, _is_rowwise, _rowwise, _sort_units, nonzero_cols, nonzero_rows, runs, take
+
+# Batches at least this large use this evaluation; smaller ones the vmapped per-card kernel
+# (measured with benchmarks/batch_throughput.py: below it the per-card form is as fast or faster).
+MIN_BATCH = 8
+
+
+# ---- linear maps along the feature axis --------------------------------------------------------------
+
+
+@dataclass
+class FeatureMap:
+    """y[c] = sum_r w[r, c] x[rows[r]] for a static w, on arrays whose leading axis is features.
+    As a sum of row slices where each output reads at most SPARSE_TERMS inputs, else one matmul
+    with every other axis flattened into its columns."""
+
+    rows: np.ndarray
+    c: int
+    wt: jax.Array | None  # [c, len(rows)]
+    terms: list  # [(features [c], coefficients [c] or None)]
+
+    @classmethod
+    def build(cls, rows, w: np.ndarray, dtype) -> "FeatureMap":
+        rows, w = np.asarray(rows, int), np.asarray(w, float)
+        nnz = (w != 0).sum(axis=0)
+        if w.shape[1] and nnz.max(initial=0) <= SPARSE_TERMS:
+            terms = []
+            for k in range(int(nnz.max(initial=0))):
+                idx, coef = np.empty(w.shape[1], int), np.zeros(w.shape[1])
+                for j in range(w.shape[1]):
+                    nz = np.flatnonzero(w[:, j])
+                    if k < len(nz):
+                        idx[j], coef[j] = rows[nz[k]], w[nz[k], j]
+                    else:  # a zero coefficient on a feature this map reads anyway
+                        idx[j] = rows[nz[0]] if len(nz) else rows[0]
+                terms.append((idx, None if np.all(coef == 1.0) else coef))
+            return cls(rows, w.shape[1], None, terms)
+        return cls(rows, w.shape[1], as_array(w.T, dtype), [])
+
+    def __call__(self, take_fn):
+        """take_fn(features) -> [len(features), ...]; returns [c, ...]."""
+        if self.wt is not None:
+            x = take_fn(self.rows)
+            y = jnp.matmul(self.wt, x.reshape(x.shape[0], -1), precision=PRECISION)
+            return y.reshape((self.c,) + x.shape[1:])
+        out = None
+        for idx, coef in self.terms:
+            term = take_fn(idx)
+            if coef is not None:
+                term = term * jnp.asarray(coef, term.dtype).reshape((-1,) + (1,) * (term.ndim - 1))
+            out = term if out is None else out + term
+        return out
+
+
+def fold(op, x, axis: int):
+    """Reduce x over `axis` with `op` as one chain of elementwise ops on its slices, which XLA
+    fuses into a single vectorised loop over the remaining axes. (Measured: XLA's CPU reductions
+    over a leading or middle axis, handed to its YNN library, cost up to 100x more at these sizes;
+    a tree of halving slices is split into one kernel per level.)"""
+    axis = axis % x.ndim
+    x = jax.lax.optimization_barrier(x)  # its slices, not its producers, are read by the chain
+    out = jax.lax.index_in_dim(x, 0, axis, keepdims=False)
+    for i in range(1, x.shape[axis]):
+        out = op(out, jax.lax.index_in_dim(x, i, axis, keepdims=False))
+    # Materialised: otherwise XLA fuses the chain into each broadcasting consumer and redoes it
+    # for every element (measured: the softmax's exp recomputed the max over all tokens per token).
+    return jax.lax.optimization_barrier(out)
+
+
+def total(x, axis: int):
+    return fold(jnp.add, x, axis)
+
+
+def largest(x, axis: int):
+    return fold(jnp.maximum, x, axis)
+
+
+def weighted_total(weights, parts):
+    """sum_j weights[j] * x[j] over the leading axis, where x is the concatenation of `parts`
+    (never formed): weights [r, ...a], parts [r_i, ...b] broadcastable -> [...]."""
+    out, o = None, 0
+    for part in parts:
+        for j in range(part.shape[0]):
+            term = weights[o + j] * part[j]
+            out = term if out is None else out + term
+        o += part.shape[0]
+    return out
+
+
+def leading(v, ndim: int):
+    """A per-feature vector [c] shaped to broadcast against [c, ...] arrays of `ndim` axes."""
+    return v.reshape((-1,) + (1,) * (ndim - 1))
+
+
+# ---- state: scratch tokens and the pieces of the other tokens ----------------------------------------
+
+
+class Pieces:
+    """Where each feature of the non-scratch tokens lives: written features in pieces that every
+    writing layer covers whole, read-only features in contiguous runs."""
+
+    def __init__(self, write_sets: list[np.ndarray], read: np.ndarray):
+        written = sorted(set().union(*[set(np.asarray(w).tolist()) for w in write_sets]))
+        groups = [written] if written else []
+        for w in write_sets:  # refine: each piece lies wholly inside or outside every write set
+            w = set(np.asarray(w).tolist())
+            groups = [g for group in groups for g in ([f for f in group if f in w], [f for f in group if f not in w]) if g]
+        spans = []
+        for group in groups:
+            spans += [(first, length) for _, first, length in runs(sorted(group))]
+        self.n_written = len(spans)
+        read_only = sorted(set(np.asarray(read).tolist()) - set(written))
+        spans += [(first, length) for _, first, length in runs(read_only)]
+        self.spans = spans
+        self.where = {first + o: (k, o) for k, (first, length) in enumerate(spans) for o in range(length)}
+
+    def open(self, R):
+        """R [B, t, d] -> pieces [length, t, B]."""
+        return tuple(jnp.transpose(R[:, :, first : first + length], (2, 1, 0)) for first, length in self.spans)
+
+    def take(self, pieces, features):
+        """Current values of `features` [len, t, B]."""
+        out = self.parts(pieces, features)
+        return out[0] if len(out) == 1 else jnp.concatenate(out, axis=0)
+
+    def parts(self, pieces, features):
+        """Current values of `features` as consecutive parts (their concatenation, not formed)."""
+        features = [int(f) for f in features]
+        out, p = [], 0
+        while p < len(features):  # consecutive features from the same piece
+            k = self.where[features[p]][0]
+            q = p + 1
+            while q < len(features) and self.where[features[q]][0] == k:
+                q += 1
+            out.append(take(pieces[k], [self.where[f][1] for f in features[p:q]]))
+            p = q
+        return out
+
+    def add(self, pieces, features, update):
+        """Add update on `features` (sorted, a union of whole pieces): an array [len(features), t, B]
+        or a list of parts whose concatenation is one."""
+        features = [int(f) for f in features]
+        pieces = list(pieces)
+        update = rows_of(update)
+        p = 0
+        while p < len(features):
+            k, offset = self.where[features[p]]
+            length = self.spans[k][1]
+            if offset != 0 or features[p : p + length] != list(range(features[p], features[p] + length)):
+                raise ValueError("a write must cover whole pieces")  # guaranteed by the refinement
+            pieces[k] = pieces[k] + update(p, p + length)
+            p += length
+        return tuple(pieces)
+
+    def close(self, X, pieces, s: int):
+        for (first, length), piece in zip(self.spans[: self.n_written], pieces[: self.n_written]):
+            X = X.at[:, s:, first : first + length].set(jnp.transpose(piece, (2, 1, 0)).astype(X.dtype))
+        return X
+
+
+def rows_of(value):
+    """(start, stop) -> rows [start, stop) of an array or of the concatenation of a list of parts
+    (a part itself where one matches exactly)."""
+    if not isinstance(value, (list, tuple)):
+        return lambda start, stop: value[start:stop]
+    bounds = np.cumsum([0] + [p.shape[0] for p in value])
+
+    def rows(start, stop):
+        for k, part in enumerate(value):
+            if bounds[k] == start and bounds[k + 1] == stop:
+                return part
+        return jnp.concatenate(value, axis=0)[start:stop]
+
+    return rows
+
+
+def scatter_rows(d: int, updates: list[tuple[np.ndarray, jax.Array]], like):
+    """A [d, ...] array that holds each update on its features and zeros elsewhere (fused by XLA
+    into the add that consumes it)."""
+    rows: dict[int, jax.Array] = {}
+    for cols, upd in updates:
+        for j, c in enumerate(np.asarray(cols).tolist()):
+            rows[c] = upd[j : j + 1] if c not in rows else rows[c] + upd[j : j + 1]
+    zero = jnp.zeros((1,) + like.shape[1:], like.dtype)
+    pieces, c = [], 0
+    while c < d:
+        if c in rows:
+            pieces.append(rows[c])
+            c += 1
+        else:
+            e = c
+            while e < d and e not in rows:
+                e += 1
+            pieces.append(jnp.broadcast_to(zero, (e - c,) + like.shape[1:]))
+            c = e
+    return jnp.concatenate(pieces, axis=0)
+
+
+# ---- attention -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Head:
+    """A head cut to the rows it reads and writes, with its query-key form precomputed."""
+
+    queries: str
+    keys: str
+    q_rows: np.ndarray
+    k_rows: np.ndarray
+    v_rows: np.ndarray
+    v_cols: np.ndarray
+    query_keys: FeatureMap  # x_q[q_rows] -> wk wq^T x_q: dotted with x_k[k_rows] gives the score
+    key_queries: FeatureMap  # x_k[k_rows] -> wq wk^T x_k: dotted with x_q[q_rows]
+    value: FeatureMap  # x[v_rows] -> wv^T x[v_rows]
+
+    @classmethod
+    def build(cls, head, dtype) -> "Head":
+        q_rows, k_rows = nonzero_rows(head.wq), nonzero_rows(head.wk)
+        v_rows, v_cols = nonzero_rows(head.wv), nonzero_cols(head.wv)
+        wq, wk = head.wq[q_rows], head.wk[k_rows]
+        return cls(
+            head.queries, head.keys, q_rows, k_rows, v_rows, v_cols,
+            FeatureMap.build(q_rows, (wk @ wq.T).T, dtype),
+            FeatureMap.build(k_rows, (wq @ wk.T).T, dtype),
+            FeatureMap.build(v_rows, head.wv[np.ix_(v_rows, v_cols)], dtype),
+        )
+
+    def scratch_readout(self, S, rest, lam):
+        """What the scratch tokens read [len(v_cols), s, B], their softmax over every key.
+        S [d, s, B]; rest(features) -> the features' values on the other tokens, as parts [r_i, t, B]."""
+        u = self.query_keys(lambda f: take(S, f))[:, :, None]  # [kr, s, 1, B]
+        sc_r = lam * weighted_total(u, [p[:, None] for p in rest(self.k_rows)])  # [s, t, B]
+        sc_s = lam * weighted_total(u, [take(S, self.k_rows)[:, None]])  # [s queries, s keys, B]
+        m = jnp.maximum(largest(sc_r, axis=1), largest(sc_s, axis=1))[:, None]  # [s, 1, B]
+        e_r, e_s = jnp.exp(sc_r - m), jnp.exp(sc_s - m)
+        z = total(e_r, axis=1) + total(e_s, axis=1)  # [s, B]
+        v_s = take(S, self.v_rows)[:, None]  # [vr, 1, s keys, B]
+        pooled = [total(e_r * p[:, None], axis=2) for p in rest(self.v_rows)]  # [r_i, s, B]
+        pooled = (jnp.concatenate(pooled, axis=0) if len(pooled) > 1 else pooled[0]) + total(e_s * v_s, axis=2)
+        return self.value(positions(pooled / z, self.v_rows))
+
+    def rest_readout(self, S, rest, lam):
+        """What the other tokens read [len(v_cols), t, B] from the scratch tokens and themselves
+        (keys="scratch+self")."""
+        whole = lambda f: _joined(rest(f))  # noqa: E731
+        u = self.key_queries(lambda f: take(S, f))[:, :, None]  # [qr, s, 1, B]
+        x_q = rest(self.q_rows)  # parts [r_i, t, B]
+        sc_s = lam * weighted_total(u, [p[:, None] for p in x_q])  # [s, t, B]
+        sc_self = lam * weighted_total(self.key_queries(whole), x_q)  # [t, B]
+        m = jnp.maximum(largest(sc_s, axis=0), sc_self)
+        e_s, e_self = jnp.exp(sc_s - m), jnp.exp(sc_self - m)
+        z = total(e_s, axis=0) + e_self
+        v_s = self.value(lambda f: take(S, f))[:, :, None]  # [c, s, 1, B]
+        v_r = self.value(whole)  # [c, t, B]
+        return (weighted_total(jnp.moveaxis(v_s, 1, 0), [e_s]) + e_self * v_r) / z
+
+
+def _joined(parts):
+    return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=0)
+
+
+def positions(x, rows):
+    """take_fn over an array x [len(rows), ...] whose leading axis holds the features `rows`."""
+    where = {int(r): i for i, r in enumerate(np.asarray(rows).tolist())}
+    return lambda features: take(x, [where[int(f)] for f in features])
+
+
+# ---- MLP parts -----------------------------------------------------------------------------------
+
+
+@dataclass
+class MLPGroup:
+    """MLP parts of one token set, either row-wise (each unit reads and writes one feature:
+    elementwise) or general (two feature maps)."""
+
+    tokens: str
+    in_rows: np.ndarray
+    out_cols: np.ndarray
+    rowwise: tuple | None  # (coefficient in, bias, coefficient out) [rows, units], bias out [rows]
+    first: FeatureMap | None = None
+    b1: jax.Array | None = None
+    second: FeatureMap | None = None
+    b2: jax.Array | None = None
+
+    @classmethod
+    def build(cls, parts, dtype) -> "MLPGroup":
+        w1 = np.concatenate([p.w1 for p in parts], axis=1)
+        b1 = np.concatenate([p.b1 for p in parts])
+        w2 = np.concatenate([p.w2 for p in parts], axis=0)
+        b2 = np.sum([p.b2 for p in parts], axis=0)
+        unit_rows = _rowwise(w1, w2)
+        if unit_rows is not None and set(np.flatnonzero(b2)) <= set(unit_rows.tolist()):
+            rows = np.unique(unit_rows)
+            U = max(int(np.sum(unit_rows == r)) for r in rows)
+            cin, bias, cout = (np.zeros((len(rows), U)) for _ in range(3))
+            for i, r in enumerate(rows):
+                units = np.flatnonzero(unit_rows == r)
+                cin[i, : len(units)], bias[i, : len(units)], cout[i, : len(units)] = w1[r, units], b1[units], w2[units, r]
+            tables = tuple(as_array(a, dtype) for a in (cin, bias, cout, b2[rows]))
+            return cls(parts[0].tokens, rows, rows, tables)
+        w1, w2, b1 = _sort_units(w1, w2, b1)
+        in_rows = nonzero_rows(w1)
+        live = np.flatnonzero(np.any(w1 != 0, axis=0) | (b1 > 0))  # units that can ever fire
+        out_cols = np.union1d(nonzero_cols(w2[live]), np.flatnonzero(b2))
+        return cls(parts[0].tokens, in_rows, out_cols, None,
+                   FeatureMap.build(in_rows, w1[np.ix_(in_rows, live)], dtype), as_array(b1[live], dtype),
+                   FeatureMap.build(np.arange(len(live)), w2[np.ix_(live, out_cols)], dtype),
+                   as_array(b2[out_cols], dtype))
+
+    def rest_update(self, parts_fn):
+        """The update on out_cols of the other tokens, whose features parts_fn gives as parts:
+        row-wise groups work part by part and return a list of parts."""
+        if self.rowwise is None:
+            return self.update(lambda f: _joined(parts_fn(f)))
+        out, o = [], 0
+        for x in parts_fn(self.in_rows):
+            out.append(self._rowwise(x, o))
+            o += x.shape[0]
+        return out
+
+    def _rowwise(self, x, offset: int = 0):
+        """Row-wise update of x, whose rows are features in_rows[offset : offset + len(x)]."""
+        cin, bias, cout, b2 = (a[offset : offset + x.shape[0]] for a in self.rowwise)
+        out = leading(b2, x.ndim)
+        for u in range(cin.shape[1]):  # a few units per feature, unrolled and fused
+            out = out + jax.nn.relu(x * leading(cin[:, u], x.ndim) + leading(bias[:, u], x.ndim)) * leading(cout[:, u], x.ndim)
+        return out
+
+    def update(self, take_fn):
+        """The update on out_cols [len(out_cols), ...] of tokens whose features take_fn gives."""
+        if self.rowwise is not None:
+            return self._rowwise(take_fn(self.in_rows))
+        hidden = self.first(take_fn)
+        hidden = jax.nn.relu(hidden + leading(self.b1, hidden.ndim))
+        out = self.second(lambda idx: take(hidden, idx))
+        return out + leading(self.b2, out.ndim)
+
+
+def mlp_groups(layer, dtype) -> list[MLPGroup]:
+    groups = []
+    parts = [p for p in layer.parts if p.hidden > 0]
+    for tokens in ("scratch", "all"):
+        chosen = [p for p in parts if p.tokens == tokens]
+        rowwise = [p for p in chosen if _is_rowwise(p)]
+        other = [p for p in chosen if not _is_rowwise(p)]
+        groups += [MLPGroup.build(group, dtype) for group in (rowwise, other) if group]
+    return groups
+
+
+# ---- the batch step --------------------------------------------------------------------------------
+
+
+def lattice_distance_per_card(x):
+    """Largest distance from {-1, 0, +1} over every axis but the last (the batch) -> [B]."""
+    distance = jnp.abs(x - jnp.clip(jnp.round(x), -1.0, 1.0))
+    while distance.ndim > 1:
+        distance = largest(distance, axis=0)
+    return distance
+
+
+def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
+    """open/advance/close/scratch_rows for a batch of cards [B, n, d], batch innermost."""
+    s, d = stack.scratch_tokens, stack.layers[0].d
+    layers = [([Head.build(h, dtype) for h in lay.heads], mlp_groups(lay, dtype)) for lay in stack.layers]
+    corrected = np.asarray(stack.corrected_rows)
+    check = stack.health_layer
+    write_sets, read = [], set(corrected.tolist())
+    for heads, mlps in layers:
+        for h in heads:
+            read |= set(h.k_rows.tolist()) | set(h.v_rows.tolist())
+            if h.queries != "scratch":
+                if h.keys != "scratch+self":
+                    raise ValueError("the batched kernel evaluates all-query heads only with keys='scratch+self'")
+                write_sets.append(h.v_cols)
+                read |= set(h.q_rows.tolist())
+        for m in mlps:
+            if m.tokens == "all":
+                write_sets.append(m.out_cols)
+                read |= set(m.in_rows.tolist())
+    pieces_of = Pieces(write_sets, np.array(sorted(read)))
+    lam = jnp.asarray(lam, dtype)
+
+    def apply(layer, S, P):
+        heads, mlps = layer
+        rest = lambda f: pieces_of.parts(P, f)  # noqa: E731
+        scratch_updates, AP = [], P
+        for head in heads:
+            scratch_updates.append((head.v_cols, head.scratch_readout(S, rest, lam)))
+            if head.queries != "scratch":
+                AP = pieces_of.add(AP, head.v_cols, head.rest_readout(S, rest, lam))
+        AS = S + scatter_rows(d, scratch_updates, S) if scratch_updates else S
+        rest_a = lambda f: pieces_of.parts(AP, f)  # noqa: E731
+        mlp_updates, NP = [], AP
+        for m in mlps:
+            mlp_updates.append((m.out_cols, m.update(lambda f: take(AS, f))))
+            if m.tokens == "all":
+                NP = pieces_of.add(NP, m.out_cols, m.rest_update(rest_a))
+        S = AS + scatter_rows(d, mlp_updates, AS) if mlp_updates else AS
+        return S, NP
+
+    def open_cards(X):  # [B, n, d]
+        return {"card": X, "scratch": jnp.transpose(X[:, :s], (2, 1, 0)), "pieces": pieces_of.open(X[:, s:])}
+
+    def advance(state):
+        S, P = state["scratch"], state["pieces"]
+        health = jnp.zeros(S.shape[-1], S.dtype)
+        for i, layer in enumerate(layers):
+            if i == check:
+                health = lattice_distance_per_card(take(S, corrected))
+                for part in pieces_of.parts(P, corrected):
+                    health = jnp.maximum(health, lattice_distance_per_card(part))
+            S, P = apply(layer, S, P)
+        return {"card": state["card"], "scratch": S, "pieces": P}, health
+
+    def close(state):
+        X = pieces_of.close(state["card"], state["pieces"], s)
+        return X.at[:, :s].set(jnp.transpose(state["scratch"], (2, 1, 0)).astype(X.dtype))
+
+    def scratch_rows(state):
+        return jnp.transpose(state["scratch"], (2, 1, 0))  # [B, s, d]
+
+    return BatchOps(open_cards, advance, close, scratch_rows)
