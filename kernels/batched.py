@@ -36,6 +36,7 @@ from kernels.fast import SPARSE_TERMS, _is_rowwise, _rowwise, _sort_units, nonze
 # Batches at least this large use this evaluation; smaller ones the vmapped per-card kernel
 # (measured with benchmarks/batch_throughput.py: below it the per-card form is as fast or faster).
 MIN_BATCH = 8
+EXP = set()
 
 
 # ---- linear maps along the feature axis --------------------------------------------------------------
@@ -56,7 +57,7 @@ class FeatureMap:
     def build(cls, rows, w: np.ndarray, dtype) -> "FeatureMap":
         rows, w = np.asarray(rows, int), np.asarray(w, float)
         nnz = (w != 0).sum(axis=0)
-        if w.shape[1] and nnz.max(initial=0) <= SPARSE_TERMS:
+        if w.shape[1] and nnz.max(initial=0) <= (64 if 'sparse64' in EXP else SPARSE_TERMS):
             terms = []
             for k in range(int(nnz.max(initial=0))):
                 idx, coef = np.empty(w.shape[1], int), np.zeros(w.shape[1])
@@ -85,19 +86,31 @@ class FeatureMap:
         return out
 
 
+def materialize(x):
+    """x, computed once into a buffer of its own before its consumers run.
+
+    XLA:CPU fuses cheap producers (slices, maxima, sums) into every consumer and recomputes them
+    per element: the softmax's max over all tokens was being redone for every token. An
+    optimisation barrier does not stop that on CPU; a conditional is a boundary no fusion
+    crosses. Both branches return x, so the predicate (read off x itself) never matters.
+    (Measured with a read head at batch 64: 12 us without, 6 us with.)"""
+    leaves = jax.tree_util.tree_leaves(x)
+    if not leaves:
+        return x
+    probe = jnp.isfinite(leaves[0].reshape(-1)[0])
+    return jax.lax.cond(probe, lambda v: v, lambda v: jax.tree_util.tree_map(lambda a: a * 1, v), x)
+
+
 def fold(op, x, axis: int):
     """Reduce x over `axis` with `op` as one chain of elementwise ops on its slices, which XLA
     fuses into a single vectorised loop over the remaining axes. (Measured: XLA's CPU reductions
     over a leading or middle axis, handed to its YNN library, cost up to 100x more at these sizes;
     a tree of halving slices is split into one kernel per level.)"""
     axis = axis % x.ndim
-    x = jax.lax.optimization_barrier(x)  # its slices, not its producers, are read by the chain
     out = jax.lax.index_in_dim(x, 0, axis, keepdims=False)
     for i in range(1, x.shape[axis]):
         out = op(out, jax.lax.index_in_dim(x, i, axis, keepdims=False))
-    # Materialised: otherwise XLA fuses the chain into each broadcasting consumer and redoes it
-    # for every element (measured: the softmax's exp recomputed the max over all tokens per token).
-    return jax.lax.optimization_barrier(out)
+    return out
 
 
 def total(x, axis: int):
@@ -264,8 +277,9 @@ class Head:
         u = self.query_keys(lambda f: take(S, f))[:, :, None]  # [kr, s, 1, B]
         sc_r = lam * weighted_total(u, [p[:, None] for p in rest(self.k_rows)])  # [s, t, B]
         sc_s = lam * weighted_total(u, [take(S, self.k_rows)[:, None]])  # [s queries, s keys, B]
-        m = jnp.maximum(largest(sc_r, axis=1), largest(sc_s, axis=1))[:, None]  # [s, 1, B]
-        e_r, e_s = jnp.exp(sc_r - m), jnp.exp(sc_s - m)
+        sc_r, sc_s = materialize((sc_r, sc_s))
+        m = materialize(jnp.maximum(largest(sc_r, axis=1), largest(sc_s, axis=1))[:, None])  # [s, 1, B]
+        e_r, e_s = materialize((jnp.exp(sc_r - m), jnp.exp(sc_s - m)))
         z = total(e_r, axis=1) + total(e_s, axis=1)  # [s, B]
         v_s = take(S, self.v_rows)[:, None]  # [vr, 1, s keys, B]
         pooled = [total(e_r * p[:, None], axis=2) for p in rest(self.v_rows)]  # [r_i, s, B]
@@ -280,9 +294,10 @@ class Head:
         x_q = rest(self.q_rows)  # parts [r_i, t, B]
         sc_s = lam * weighted_total(u, [p[:, None] for p in x_q])  # [s, t, B]
         sc_self = lam * weighted_total(self.key_queries(whole), x_q)  # [t, B]
+        sc_s, sc_self = materialize((sc_s, sc_self))
         m = jnp.maximum(largest(sc_s, axis=0), sc_self)
         e_s, e_self = jnp.exp(sc_s - m), jnp.exp(sc_self - m)
-        z = total(e_s, axis=0) + e_self
+        e_s, e_self, z = materialize((e_s, e_self, total(e_s, axis=0) + e_self))
         v_s = self.value(lambda f: take(S, f))[:, :, None]  # [c, s, 1, B]
         v_r = self.value(whole)  # [c, t, B]
         return (weighted_total(jnp.moveaxis(v_s, 1, 0), [e_s]) + e_self * v_r) / z
@@ -365,6 +380,8 @@ class MLPGroup:
             return self._rowwise(take_fn(self.in_rows))
         hidden = self.first(take_fn)
         hidden = jax.nn.relu(hidden + leading(self.b1, hidden.ndim))
+        if "hidden" in EXP and self.first.wt is None and hidden.ndim == 3:  # sparse sums on the other tokens: read by several outputs
+            hidden = materialize(hidden)
         out = self.second(lambda idx: take(hidden, idx))
         return out + leading(self.b2, out.ndim)
 
@@ -422,6 +439,7 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
             if head.queries != "scratch":
                 AP = pieces_of.add(AP, head.v_cols, head.rest_readout(S, rest, lam))
         AS = S + scatter_rows(d, scratch_updates, S) if scratch_updates else S
+        AS, AP = materialize((AS, AP))  # the MLP reads them many times
         rest_a = lambda f: pieces_of.parts(AP, f)  # noqa: E731
         mlp_updates, NP = [], AP
         for m in mlps:
