@@ -198,9 +198,11 @@ class Pieces:
             p += length
         return tuple(pieces)
 
-    def close(self, X, pieces, s: int):
+    def close(self, X, pieces, start: int):
+        """X [B, n, d] with the written pieces put back on tokens start, start + 1, ..."""
         for (first, length), piece in zip(self.spans[: self.n_written], pieces[: self.n_written]):
-            X = X.at[:, s:, first : first + length].set(jnp.transpose(piece, (2, 1, 0)).astype(X.dtype))
+            t = piece.shape[1]
+            X = X.at[:, start : start + t, first : first + length].set(jnp.transpose(piece, (2, 1, 0)).astype(X.dtype))
         return X
 
 
@@ -271,26 +273,27 @@ class Head:
             FeatureMap.build(v_rows, head.wv[np.ix_(v_rows, v_cols)], dtype),
         )
 
-    def scratch_readout(self, S, rest, lam):
+    def scratch_readout(self, scratch, rest, lam):
         """What the scratch tokens read [len(v_cols), s, B], their softmax over every key.
-        S [d, s, B]; rest(features) -> the features' values on the other tokens, as parts [r_i, t, B]."""
-        u = self.query_keys(lambda f: take(S, f))[:, :, None]  # [kr, s, 1, B]
+        scratch(features) -> [len, s, B]; rest(features) -> the features' values on the other
+        tokens, as parts [r_i, t, B]."""
+        u = self.query_keys(scratch)[:, :, None]  # [kr, s, 1, B]
         sc_r = lam * weighted_total(u, [p[:, None] for p in rest(self.k_rows)])  # [s, t, B]
-        sc_s = lam * weighted_total(u, [take(S, self.k_rows)[:, None]])  # [s queries, s keys, B]
+        sc_s = lam * weighted_total(u, [scratch(self.k_rows)[:, None]])  # [s queries, s keys, B]
         sc_r, sc_s = materialize((sc_r, sc_s))
         m = materialize(jnp.maximum(largest(sc_r, axis=1), largest(sc_s, axis=1))[:, None])  # [s, 1, B]
         e_r, e_s = materialize((jnp.exp(sc_r - m), jnp.exp(sc_s - m)))
         z = total(e_r, axis=1) + total(e_s, axis=1)  # [s, B]
-        v_s = take(S, self.v_rows)[:, None]  # [vr, 1, s keys, B]
+        v_s = scratch(self.v_rows)[:, None]  # [vr, 1, s keys, B]
         pooled = [total(e_r * p[:, None], axis=2) for p in rest(self.v_rows)]  # [r_i, s, B]
         pooled = (jnp.concatenate(pooled, axis=0) if len(pooled) > 1 else pooled[0]) + total(e_s * v_s, axis=2)
         return self.value(positions(pooled / z, self.v_rows))
 
-    def rest_readout(self, S, rest, lam):
+    def rest_readout(self, scratch, rest, lam):
         """What the other tokens read [len(v_cols), t, B] from the scratch tokens and themselves
         (keys="scratch+self")."""
         whole = lambda f: _joined(rest(f))  # noqa: E731
-        u = self.key_queries(lambda f: take(S, f))[:, :, None]  # [qr, s, 1, B]
+        u = self.key_queries(scratch)[:, :, None]  # [qr, s, 1, B]
         x_q = rest(self.q_rows)  # parts [r_i, t, B]
         sc_s = lam * weighted_total(u, [p[:, None] for p in x_q])  # [s, t, B]
         sc_self = lam * weighted_total(self.key_queries(whole), x_q)  # [t, B]
@@ -298,7 +301,7 @@ class Head:
         m = jnp.maximum(largest(sc_s, axis=0), sc_self)
         e_s, e_self = jnp.exp(sc_s - m), jnp.exp(sc_self - m)
         e_s, e_self, z = materialize((e_s, e_self, total(e_s, axis=0) + e_self))
-        v_s = self.value(lambda f: take(S, f))[:, :, None]  # [c, s, 1, B]
+        v_s = self.value(scratch)[:, :, None]  # [c, s, 1, B]
         v_r = self.value(whole)  # [c, t, B]
         return (weighted_total(jnp.moveaxis(v_s, 1, 0), [e_s]) + e_self * v_r) / z
 
@@ -414,60 +417,67 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
     layers = [([Head.build(h, dtype) for h in lay.heads], mlp_groups(lay, dtype)) for lay in stack.layers]
     corrected = np.asarray(stack.corrected_rows)
     check = stack.health_layer
-    write_sets, read = [], set(corrected.tolist())
+    # Both token sets keep their features in pieces that every layer writes whole (class Pieces).
+    rest_writes, rest_reads = [], set(corrected.tolist())
+    scratch_writes = []
     for heads, mlps in layers:
         for h in heads:
-            read |= set(h.k_rows.tolist()) | set(h.v_rows.tolist())
+            scratch_writes.append(h.v_cols)
+            rest_reads |= set(h.k_rows.tolist()) | set(h.v_rows.tolist())
             if h.queries != "scratch":
                 if h.keys != "scratch+self":
                     raise ValueError("the batched kernel evaluates all-query heads only with keys='scratch+self'")
-                write_sets.append(h.v_cols)
-                read |= set(h.q_rows.tolist())
+                rest_writes.append(h.v_cols)
+                rest_reads |= set(h.q_rows.tolist())
         for m in mlps:
+            scratch_writes.append(m.out_cols)
             if m.tokens == "all":
-                write_sets.append(m.out_cols)
-                read |= set(m.in_rows.tolist())
-    pieces_of = Pieces(write_sets, np.array(sorted(read)))
+                rest_writes.append(m.out_cols)
+                rest_reads |= set(m.in_rows.tolist())
+    rest_of = Pieces(rest_writes, np.array(sorted(rest_reads)))
+    scratch_of = Pieces(scratch_writes, np.arange(d))  # every feature: the runner reads the pc here
     lam = jnp.asarray(lam, dtype)
 
     def apply(layer, S, P):
         heads, mlps = layer
-        rest = lambda f: pieces_of.parts(P, f)  # noqa: E731
-        scratch_updates, AP = [], P
+        scratch = lambda f: scratch_of.take(S, f)  # noqa: E731
+        rest = lambda f: rest_of.parts(P, f)  # noqa: E731
+        AS, AP = S, P
         for head in heads:
-            scratch_updates.append((head.v_cols, head.scratch_readout(S, rest, lam)))
+            AS = scratch_of.add(AS, head.v_cols, head.scratch_readout(scratch, rest, lam))
             if head.queries != "scratch":
-                AP = pieces_of.add(AP, head.v_cols, head.rest_readout(S, rest, lam))
-        AS = S + scatter_rows(d, scratch_updates, S) if scratch_updates else S
+                AP = rest_of.add(AP, head.v_cols, head.rest_readout(scratch, rest, lam))
         AS, AP = materialize((AS, AP))  # the MLP reads them many times
-        rest_a = lambda f: pieces_of.parts(AP, f)  # noqa: E731
-        mlp_updates, NP = [], AP
+        scratch_a = lambda f: scratch_of.take(AS, f)  # noqa: E731
+        rest_a = lambda f: rest_of.parts(AP, f)  # noqa: E731
+        S, P = AS, AP
         for m in mlps:
-            mlp_updates.append((m.out_cols, m.update(lambda f: take(AS, f))))
+            S = scratch_of.add(S, m.out_cols, m.update(scratch_a))
             if m.tokens == "all":
-                NP = pieces_of.add(NP, m.out_cols, m.rest_update(rest_a))
-        S = AS + scatter_rows(d, mlp_updates, AS) if mlp_updates else AS
-        return S, NP
+                P = rest_of.add(P, m.out_cols, m.rest_update(rest_a))
+        return S, P
 
     def open_cards(X):  # [B, n, d]
-        return {"card": X, "scratch": jnp.transpose(X[:, :s], (2, 1, 0)), "pieces": pieces_of.open(X[:, s:])}
+        return {"card": X, "scratch": scratch_of.open(X[:, :s]), "pieces": rest_of.open(X[:, s:])}
 
     def advance(state):
         S, P = state["scratch"], state["pieces"]
-        health = jnp.zeros(S.shape[-1], S.dtype)
+        health = None
         for i, layer in enumerate(layers):
             if i == check:
-                health = lattice_distance_per_card(take(S, corrected))
-                for part in pieces_of.parts(P, corrected):
-                    health = jnp.maximum(health, lattice_distance_per_card(part))
+                for part in scratch_of.parts(S, corrected) + rest_of.parts(P, corrected):
+                    distance = lattice_distance_per_card(part)
+                    health = distance if health is None else jnp.maximum(health, distance)
             S, P = apply(layer, S, P)
+        if health is None:
+            health = jnp.zeros(S[0].shape[-1], S[0].dtype)
         return {"card": state["card"], "scratch": S, "pieces": P}, health
 
     def close(state):
-        X = pieces_of.close(state["card"], state["pieces"], s)
-        return X.at[:, :s].set(jnp.transpose(state["scratch"], (2, 1, 0)).astype(X.dtype))
+        X = rest_of.close(state["card"], state["pieces"], s)
+        return scratch_of.close(X, state["scratch"], 0)
 
     def scratch_rows(state):
-        return jnp.transpose(state["scratch"], (2, 1, 0))  # [B, s, d]
+        return jnp.transpose(scratch_of.take(state["scratch"], np.arange(d)), (2, 1, 0))  # [B, s, d]
 
     return BatchOps(open_cards, advance, close, scratch_rows)
