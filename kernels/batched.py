@@ -133,6 +133,17 @@ def weighted_total(weights, parts):
     return out
 
 
+def contract(a, b, axis: int):
+    """sum_i a_i * b_i over `axis` of two broadcastable arrays, as one chain of products of their
+    slices (the product array is never formed)."""
+    out = None
+    for i in range(max(a.shape[axis], b.shape[axis])):
+        ai = jax.lax.index_in_dim(a, min(i, a.shape[axis] - 1), axis, keepdims=False)
+        bi = jax.lax.index_in_dim(b, min(i, b.shape[axis] - 1), axis, keepdims=False)
+        out = ai * bi if out is None else out + ai * bi
+    return out
+
+
 def leading(v, ndim: int):
     """A per-feature vector [c] shaped to broadcast against [c, ...] arrays of `ndim` axes."""
     return v.reshape((-1,) + (1,) * (ndim - 1))
@@ -285,8 +296,8 @@ class Head:
         e_r, e_s = materialize((jnp.exp(sc_r - m), jnp.exp(sc_s - m)))
         z = total(e_r, axis=1) + total(e_s, axis=1)  # [s, B]
         v_s = scratch(self.v_rows)[:, None]  # [vr, 1, s keys, B]
-        pooled = [total(e_r * p[:, None], axis=2) for p in rest(self.v_rows)]  # [r_i, s, B]
-        pooled = (jnp.concatenate(pooled, axis=0) if len(pooled) > 1 else pooled[0]) + total(e_s * v_s, axis=2)
+        pooled = [contract(e_r[None], p[:, None], axis=2) for p in rest(self.v_rows)]  # [r_i, s, B]
+        pooled = _joined(pooled) + contract(e_s[None], v_s, axis=2)
         return self.value(positions(pooled / z, self.v_rows))
 
     def rest_readout(self, scratch, rest, lam):
@@ -332,6 +343,10 @@ class MLPGroup:
     b1: jax.Array | None = None
     second: FeatureMap | None = None
     b2: jax.Array | None = None
+    # Unit by unit, where every unit reads and every output sums a few terms: [(feature, coef)],
+    # bias per unit; [(unit, coef)], bias per output. Evaluated as expressions of single
+    # feature rows, which XLA fuses into one loop per output piece (nothing in between formed).
+    units: tuple | None = None
 
     @classmethod
     def build(cls, parts, dtype) -> "MLPGroup":
@@ -353,14 +368,22 @@ class MLPGroup:
         in_rows = nonzero_rows(w1)
         live = np.flatnonzero(np.any(w1 != 0, axis=0) | (b1 > 0))  # units that can ever fire
         out_cols = np.union1d(nonzero_cols(w2[live]), np.flatnonzero(b2))
+        w1, b1, w2, b2 = w1[:, live], b1[live], w2[np.ix_(live, out_cols)], b2[out_cols]
+        units = None
+        if max((w1 != 0).sum(axis=0).max(initial=0), (w2 != 0).sum(axis=0).max(initial=0)) <= SPARSE_TERMS:
+            units = ([[(int(f), float(w1[f, u])) for f in np.flatnonzero(w1[:, u])] for u in range(w1.shape[1])],
+                     [float(b) for b in b1],
+                     [[(int(u), float(w2[u, o])) for u in np.flatnonzero(w2[:, o])] for o in range(w2.shape[1])],
+                     [float(b) for b in b2])
         return cls(parts[0].tokens, in_rows, out_cols, None,
-                   FeatureMap.build(in_rows, w1[np.ix_(in_rows, live)], dtype), as_array(b1[live], dtype),
-                   FeatureMap.build(np.arange(len(live)), w2[np.ix_(live, out_cols)], dtype),
-                   as_array(b2[out_cols], dtype))
+                   FeatureMap.build(in_rows, w1[in_rows], dtype), as_array(b1, dtype),
+                   FeatureMap.build(np.arange(len(live)), w2, dtype), as_array(b2, dtype), units)
 
     def rest_update(self, parts_fn):
         """The update on out_cols of the other tokens, whose features parts_fn gives as parts:
         row-wise groups work part by part and return a list of parts."""
+        if self.rowwise is None and self.units is not None:
+            return self._by_units(lambda f: parts_fn([f])[0][0])
         if self.rowwise is None:
             return self.update(lambda f: _joined(parts_fn(f)))
         out, o = [], 0
@@ -368,6 +391,13 @@ class MLPGroup:
             out.append(self._rowwise(x, o))
             o += x.shape[0]
         return out
+
+    def _by_units(self, row):
+        """The update [len(out_cols), ...] from row(feature) -> that feature's values [...]."""
+        reads, b1, writes, b2 = self.units
+        hidden = [jax.nn.relu(sum(coef * row(f) for f, coef in terms) + b) for terms, b in zip(reads, b1)]
+        out = [sum(coef * hidden[u] for u, coef in terms) + b for terms, b in zip(writes, b2)]
+        return jnp.stack(out)
 
     def _rowwise(self, x, offset: int = 0):
         """Row-wise update of x, whose rows are features in_rows[offset : offset + len(x)]."""
