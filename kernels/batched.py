@@ -36,7 +36,6 @@ from kernels.fast import SPARSE_TERMS, _is_rowwise, _rowwise, _sort_units, nonze
 # Batches at least this large use this evaluation; smaller ones the vmapped per-card kernel
 # (measured with benchmarks/batch_throughput.py: below it the per-card form is as fast or faster).
 MIN_BATCH = 8
-EXP = set()
 
 
 # ---- linear maps along the feature axis --------------------------------------------------------------
@@ -57,7 +56,7 @@ class FeatureMap:
     def build(cls, rows, w: np.ndarray, dtype) -> "FeatureMap":
         rows, w = np.asarray(rows, int), np.asarray(w, float)
         nnz = (w != 0).sum(axis=0)
-        if w.shape[1] and nnz.max(initial=0) <= (64 if 'sparse64' in EXP else SPARSE_TERMS):
+        if w.shape[1] and nnz.max(initial=0) <= SPARSE_TERMS:
             terms = []
             for k in range(int(nnz.max(initial=0))):
                 idx, coef = np.empty(w.shape[1], int), np.zeros(w.shape[1])
@@ -86,19 +85,20 @@ class FeatureMap:
         return out
 
 
-def materialize(x):
-    """x, computed once into a buffer of its own before its consumers run.
+def materializer(probe):
+    """keep(x): x, computed once into a buffer of its own before its consumers run.
 
     XLA:CPU fuses cheap producers (slices, maxima, sums) into every consumer and recomputes them
     per element: the softmax's max over all tokens was being redone for every token. An
     optimisation barrier does not stop that on CPU; a conditional is a boundary no fusion
-    crosses. Both branches return x, so the predicate (read off x itself) never matters.
+    crosses. Both branches return x, so the predicate `probe` (a boolean read off the state,
+    shared by every boundary of a step) never matters.
     (Measured with a read head at batch 64: 12 us without, 6 us with.)"""
-    leaves = jax.tree_util.tree_leaves(x)
-    if not leaves:
-        return x
-    probe = jnp.isfinite(leaves[0].reshape(-1)[0])
-    return jax.lax.cond(probe, lambda v: v, lambda v: jax.tree_util.tree_map(lambda a: a * 1, v), x)
+
+    def keep(x):
+        return jax.lax.cond(probe, lambda v: v, lambda v: jax.tree_util.tree_map(lambda a: a * 1, v), x)
+
+    return keep
 
 
 def fold(op, x, axis: int):
@@ -284,23 +284,23 @@ class Head:
             FeatureMap.build(v_rows, head.wv[np.ix_(v_rows, v_cols)], dtype),
         )
 
-    def scratch_readout(self, scratch, rest, lam):
+    def scratch_readout(self, scratch, rest, lam, keep):
         """What the scratch tokens read [len(v_cols), s, B], their softmax over every key.
         scratch(features) -> [len, s, B]; rest(features) -> the features' values on the other
         tokens, as parts [r_i, t, B]."""
         u = self.query_keys(scratch)[:, :, None]  # [kr, s, 1, B]
         sc_r = lam * weighted_total(u, [p[:, None] for p in rest(self.k_rows)])  # [s, t, B]
         sc_s = lam * weighted_total(u, [scratch(self.k_rows)[:, None]])  # [s queries, s keys, B]
-        sc_r, sc_s = materialize((sc_r, sc_s))
-        m = materialize(jnp.maximum(largest(sc_r, axis=1), largest(sc_s, axis=1))[:, None])  # [s, 1, B]
-        e_r, e_s = materialize((jnp.exp(sc_r - m), jnp.exp(sc_s - m)))
+        sc_r, sc_s = keep((sc_r, sc_s))
+        m = keep(jnp.maximum(largest(sc_r, axis=1), largest(sc_s, axis=1))[:, None])  # [s, 1, B]
+        e_r, e_s = keep((jnp.exp(sc_r - m), jnp.exp(sc_s - m)))
         z = total(e_r, axis=1) + total(e_s, axis=1)  # [s, B]
         v_s = scratch(self.v_rows)[:, None]  # [vr, 1, s keys, B]
         pooled = [contract(e_r[None], p[:, None], axis=2) for p in rest(self.v_rows)]  # [r_i, s, B]
         pooled = _joined(pooled) + contract(e_s[None], v_s, axis=2)
         return self.value(positions(pooled / z, self.v_rows))
 
-    def rest_readout(self, scratch, rest, lam):
+    def rest_readout(self, scratch, rest, lam, keep):
         """What the other tokens read [len(v_cols), t, B] from the scratch tokens and themselves
         (keys="scratch+self")."""
         whole = lambda f: _joined(rest(f))  # noqa: E731
@@ -308,10 +308,10 @@ class Head:
         x_q = rest(self.q_rows)  # parts [r_i, t, B]
         sc_s = lam * weighted_total(u, [p[:, None] for p in x_q])  # [s, t, B]
         sc_self = lam * weighted_total(self.key_queries(whole), x_q)  # [t, B]
-        sc_s, sc_self = materialize((sc_s, sc_self))
+        sc_s, sc_self = keep((sc_s, sc_self))
         m = jnp.maximum(largest(sc_s, axis=0), sc_self)
         e_s, e_self = jnp.exp(sc_s - m), jnp.exp(sc_self - m)
-        e_s, e_self, z = materialize((e_s, e_self, total(e_s, axis=0) + e_self))
+        e_s, e_self, z = keep((e_s, e_self, total(e_s, axis=0) + e_self))
         v_s = self.value(scratch)[:, :, None]  # [c, s, 1, B]
         v_r = self.value(whole)  # [c, t, B]
         return (weighted_total(jnp.moveaxis(v_s, 1, 0), [e_s]) + e_self * v_r) / z
@@ -413,8 +413,6 @@ class MLPGroup:
             return self._rowwise(take_fn(self.in_rows))
         hidden = self.first(take_fn)
         hidden = jax.nn.relu(hidden + leading(self.b1, hidden.ndim))
-        if "hidden" in EXP and self.first.wt is None and hidden.ndim == 3:  # sparse sums on the other tokens: read by several outputs
-            hidden = materialize(hidden)
         out = self.second(lambda idx: take(hidden, idx))
         return out + leading(self.b2, out.ndim)
 
@@ -452,7 +450,8 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
     scratch_writes = []
     for heads, mlps in layers:
         for h in heads:
-            scratch_writes.append(h.v_cols)
+            if h.queries != "others":
+                scratch_writes.append(h.v_cols)
             rest_reads |= set(h.k_rows.tolist()) | set(h.v_rows.tolist())
             if h.queries != "scratch":
                 if h.keys != "scratch+self":
@@ -468,16 +467,17 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
     scratch_of = Pieces(scratch_writes, np.arange(d))  # every feature: the runner reads the pc here
     lam = jnp.asarray(lam, dtype)
 
-    def apply(layer, S, P):
+    def apply(layer, S, P, keep):
         heads, mlps = layer
         scratch = lambda f: scratch_of.take(S, f)  # noqa: E731
         rest = lambda f: rest_of.parts(P, f)  # noqa: E731
         AS, AP = S, P
         for head in heads:
-            AS = scratch_of.add(AS, head.v_cols, head.scratch_readout(scratch, rest, lam))
+            if head.queries != "others":
+                AS = scratch_of.add(AS, head.v_cols, head.scratch_readout(scratch, rest, lam, keep))
             if head.queries != "scratch":
-                AP = rest_of.add(AP, head.v_cols, head.rest_readout(scratch, rest, lam))
-        AS, AP = materialize((AS, AP))  # the MLP reads them many times
+                AP = rest_of.add(AP, head.v_cols, head.rest_readout(scratch, rest, lam, keep))
+        AS, AP = keep((AS, AP))  # the MLP reads them many times
         scratch_a = lambda f: scratch_of.take(AS, f)  # noqa: E731
         rest_a = lambda f: rest_of.parts(AP, f)  # noqa: E731
         S, P = AS, AP
@@ -492,13 +492,14 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
 
     def advance(state):
         S, P = state["scratch"], state["pieces"]
+        keep = materializer(jnp.isfinite(S[0].reshape(-1)[0]))
         health = None
         for i, layer in enumerate(layers):
             if i == check:
                 for part in scratch_of.parts(S, corrected) + rest_of.parts(P, corrected):
                     distance = lattice_distance_per_card(part)
                     health = distance if health is None else jnp.maximum(health, distance)
-            S, P = apply(layer, S, P)
+            S, P = apply(layer, S, P, keep)
         if health is None:
             health = jnp.zeros(S[0].shape[-1], S[0].dtype)
         return {"card": state["card"], "scratch": S, "pieces": P}, health

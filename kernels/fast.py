@@ -474,7 +474,8 @@ def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, 
         heads, mlps = layer
         AS, AT = S, T
         for head in heads:
-            AS = add_columns(AS, as_index(head.v_cols), attend_scratch(head, S, T, lam))
+            if head.queries != "others":
+                AS = add_columns(AS, as_index(head.v_cols), attend_scratch(head, S, T, lam))
             if head.queries != "scratch":
                 AT = AT.add(head.v_cols, head.attend_rest(S, T, lam))
         S, T = AS, AT

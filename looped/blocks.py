@@ -64,6 +64,9 @@ def write(layout: Layout, pointer: Rows, source: Rows, target: Rows, buffer: Row
         wq=projection(layout.d, {layout["pos"]: 1.0}),
         wk=projection(layout.d, {layout["pos"]: 1.0, pointer: 1.0 + 1.0 / L}),
         wv=copy_map(layout.d, [(target, buffer), (source, buffer)]),
+        # The scratch token's own query is zero (its position code): it would gather an average
+        # into `buffer`, which the layer's MLP clears. Kernels may skip it.
+        queries="others",
         keys="scratch+self",
         name="write",
     )

@@ -62,6 +62,37 @@ def encode(program: Program, layout: Layout | None = None) -> Card:
     return Card(program, layout, X)
 
 
+def encode_many(programs: list[Program], n: int) -> tuple[list[Card], np.ndarray]:
+    """Programs of one word size on cards of width n, encoded together (a batch of thousands of
+    small programs is encoded in a few array operations): the cards and their states [B, n, d]."""
+    layouts = [subleq_layout(len(p.memory), len(p.code), p.bits, n) for p in programs]
+    first = layouts[0]
+    if any(lay.bits != first.bits for lay in layouts):
+        raise ValueError("encode_many needs programs of one word size")
+    L, N, r, B = first.addr_bits, first.bits, first.rows, len(programs)
+    X = np.zeros((B, n, first.d))
+    X[:, :, r["pos"].slice] = position_codes(np.arange(n), L)
+    X[:, 0, r["ind"].slice] = 1.0
+    mem_start = np.array([lay.zone("memory").start for lay in layouts], dtype=np.int64)
+    code_start = np.array([lay.zone("code").start for lay in layouts], dtype=np.int64)
+    X[:, 0, r["pc"].slice] = position_codes(code_start, L)
+
+    def rows_of(sizes):  # (card, offset within the card's zone) of every item, all cards at once
+        sizes = np.asarray(sizes, dtype=np.int64)
+        card = np.repeat(np.arange(B), sizes)
+        return card, np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+
+    card, offset = rows_of([len(p.memory) for p in programs])
+    X[card, mem_start[card] + offset, r["mem"].slice] = bits_array([v for p in programs for v in p.memory], N)
+    card, offset = rows_of([len(p.code) for p in programs])
+    fields = np.array([(i.a, i.b, i.c) for p in programs for i in p.code], dtype=np.int64).reshape(-1, 3)
+    token = code_start[card] + offset
+    X[card, token, r["instr.a"].slice] = position_codes(mem_start[card] + fields[:, 0], L)
+    X[card, token, r["instr.b"].slice] = position_codes(mem_start[card] + fields[:, 1], L)
+    X[card, token, r["instr.c"].slice] = position_codes(code_start[card] + fields[:, 2], L)
+    return [Card(p, lay, X[i]) for i, (p, lay) in enumerate(zip(programs, layouts))], X
+
+
 def decode_memory(layout: Layout, X: np.ndarray, n_memory: int) -> np.ndarray:
     """Signed values of the first `n_memory` memory tokens of state(s) X [..., n, d]."""
     zone = layout.zone("memory")

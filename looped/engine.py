@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import kernels
-from looped.card import Card, card_width, decode_memory, decode_pc, encode
+from looped.card import Card, card_width, decode_memory, decode_pc, encode_many
 from looped.layout import decode_signed, decode_unsigned, subleq_layout
 from looped.limits import MAX_COLUMNS
 from looped.machine import LoopedMachine, build_machine
@@ -57,13 +57,18 @@ def _loop_for(n: int, bits: int, backend: str, x64: bool) -> tuple[LoopedMachine
 
 def batch_cards(programs: Sequence[Program], n: int | None = None) -> list[Card]:
     """Encode programs on cards of one width (the widest program's, or `n`)."""
+    return _encode(programs, n)[0]
+
+
+def _encode(programs: Sequence[Program], n: int | None) -> tuple[list[Card], np.ndarray]:
+    """The cards of batch_cards and their states stacked [B, n, d]."""
     bits = {p.bits for p in programs}
     if len(bits) != 1:
         raise LoopedError(f"error: a batch needs one word size, got {sorted(bits)}")
     n = max(card_width(p) for p in programs) if n is None else n
     if n > MAX_COLUMNS:
         raise LoopedError(f"error: card of {n} columns exceeds the limit of {MAX_COLUMNS}")
-    return [encode(p, subleq_layout(len(p.memory), len(p.code), p.bits, n)) for p in programs]
+    return encode_many(list(programs), n)
 
 
 def run(programs: Sequence[Program], backend: str = kernels.DEFAULT_BACKEND, max_steps: int | None = None,
@@ -116,10 +121,10 @@ def _decode_trace(cards: Sequence[Card], mem_bits, pc_bits):
 def _prepare(programs: Sequence[Program], backend: str, n: int | None, shard: bool | None):
     """The cards, the loop for their machine, and the batch's initial states and halt addresses,
     split over all devices when `shard` says so (padded with idle cards)."""
-    cards = batch_cards(programs, n)
+    cards, X = _encode(programs, n)
     layout = cards[0].layout
     machine, loop = loop_for(layout.n, programs[0].bits, backend)
-    X0 = jnp.asarray(np.stack([c.X for c in cards]), machine.dtype)
+    X0 = jnp.asarray(X, machine.dtype)
     halt = np.array([c.halt_token for c in cards], np.int32)
     if sharding.should_shard(shard):
         X0, halt = sharding.place(X0, halt, lambda X: int(decode_pc(layout, X)), dtype=machine.dtype)

@@ -15,6 +15,8 @@ that compare the fast and dense kernels:
 
 * Head.queries == "scratch": only scratch tokens' attention output matters; on the other tokens
   the head writes only into rows that the same layer's MLP clears.
+* Head.queries == "others": the mirror image: only the other tokens' attention output matters;
+  on the scratch tokens the head writes only into rows that the same layer's MLP clears.
 * Head.keys == "scratch+self": every query token puts all but a negligible weight on the scratch
   tokens and on itself.
 * MLP.tokens == "scratch": the MLP changes only scratch tokens (provided the rows the heads write
@@ -37,7 +39,7 @@ class Head:
     wq: np.ndarray  # [d, k]
     wk: np.ndarray  # [d, k]
     wv: np.ndarray  # [d, d]
-    queries: str = "all"  # or "scratch"
+    queries: str = "all"  # or "scratch" or "others"
     keys: str = "all"  # or "scratch+self"
     name: str = ""
 
