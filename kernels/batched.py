@@ -308,12 +308,17 @@ class Head:
         x_q = rest(self.q_rows)  # parts [r_i, t, B]
         sc_s = lam * weighted_total(u, [p[:, None] for p in x_q])  # [s, t, B]
         sc_self = lam * weighted_total(self.key_queries(whole), x_q)  # [t, B]
+        v_s = self.value(scratch)[:, :, None]  # [c, s, 1, B]
+        v_r = self.value(whole)  # [c, t, B]
+        if sc_s.shape[0] == 1:
+            # Two keys, the scratch token and itself: the softmax is a logistic of the difference
+            # (one exp per token instead of two, no max or sum).
+            w = keep(jax.nn.sigmoid(sc_s[0] - sc_self))  # [t, B]
+            return v_r + w * (v_s[:, 0] - v_r)
         sc_s, sc_self = keep((sc_s, sc_self))
         m = jnp.maximum(largest(sc_s, axis=0), sc_self)
         e_s, e_self = jnp.exp(sc_s - m), jnp.exp(sc_self - m)
         e_s, e_self, z = keep((e_s, e_self, total(e_s, axis=0) + e_self))
-        v_s = self.value(scratch)[:, :, None]  # [c, s, 1, B]
-        v_r = self.value(whole)  # [c, t, B]
         return (weighted_total(jnp.moveaxis(v_s, 1, 0), [e_s]) + e_self * v_r) / z
 
 
