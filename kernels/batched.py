@@ -492,22 +492,32 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
                 P = rest_of.add(P, m.out_cols, m.rest_update(rest_a))
         return S, P
 
+    # Corrected features that no layer writes on the other tokens keep their distance from the
+    # lattice for the whole run: it is measured once, when the cards are opened.
+    fixed = [f for f in corrected.tolist() if rest_of.where[f][0] >= rest_of.n_written]
+    moving = [f for f in corrected.tolist() if rest_of.where[f][0] < rest_of.n_written]
+
+    def health_of(parts, B, dtype):
+        health = jnp.zeros(B, dtype)
+        for part in parts:
+            health = jnp.maximum(health, lattice_distance_per_card(part))
+        return health
+
     def open_cards(X):  # [B, n, d]
-        return {"card": X, "scratch": scratch_of.open(X[:, :s]), "pieces": rest_of.open(X[:, s:])}
+        P = rest_of.open(X[:, s:])
+        return {"card": X, "scratch": scratch_of.open(X[:, :s]), "pieces": P,
+                "fixed_health": health_of(rest_of.parts(P, fixed), X.shape[0], X.dtype)}
 
     def advance(state):
         S, P = state["scratch"], state["pieces"]
         keep = materializer(jnp.isfinite(S[0].reshape(-1)[0]))
-        health = None
+        health = state["fixed_health"]
         for i, layer in enumerate(layers):
             if i == check:
-                for part in scratch_of.parts(S, corrected) + rest_of.parts(P, corrected):
-                    distance = lattice_distance_per_card(part)
-                    health = distance if health is None else jnp.maximum(health, distance)
+                parts = scratch_of.parts(S, corrected) + rest_of.parts(P, moving)
+                health = jnp.maximum(health, health_of(parts, health.shape[0], health.dtype))
             S, P = apply(layer, S, P, keep)
-        if health is None:
-            health = jnp.zeros(S[0].shape[-1], S[0].dtype)
-        return {"card": state["card"], "scratch": S, "pieces": P}, health
+        return {**state, "scratch": S, "pieces": P}, health
 
     def close(state):
         X = rest_of.close(state["card"], state["pieces"], s)

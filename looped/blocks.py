@@ -169,14 +169,16 @@ def branch(layout: Layout, pc: Rows, target: Rows, flag: Rows) -> MLP:
     return units.mlp()
 
 
-def error_correction(layout: Layout, *blocks: Rows, tolerance: float = CORRECTION_TOLERANCE) -> MLP:
+def error_correction(layout: Layout, *blocks: Rows, tolerance: float = CORRECTION_TOLERANCE,
+                     tokens: str = "all") -> MLP:
     """On every token: snap each row of `blocks` to -1, 0 or +1 when it is within `tolerance`.
+    `tokens="scratch"` for rows that are zero on every other token (0 is a fixed point).
 
     g(x) = [r(x+1-e) - r(x+e) + r(x-e) - r(x-1+e)] / (1-2e) is a staircase, flat on the
     e-neighbourhoods of -1, 0, +1 with values 0, 1, 2; the layer adds g(x) - 1 - x, the -1 being
     the broadcast output bias and -x = r(-x) - r(x)."""
     e = tolerance
-    units = Units(layout.d, "error correction", "all")
+    units = Units(layout.d, "error correction " + " ".join(b.name for b in blocks), tokens)
     scale = 1.0 / (1.0 - 2.0 * e)
     rows = [row for block in blocks for row in block.indices]
     for row in rows:

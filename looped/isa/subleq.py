@@ -50,7 +50,13 @@ def subleq_stack(layout: Layout) -> Stack:
             blocks.clear(layout, r["flag"], r["fetched"]),
             d=d,
         ),
-        layer("correct", blocks.error_correction(layout, r["mem"], r["pc"]), d=d),
+        layer(
+            "correct",
+            blocks.error_correction(layout, r["mem"]),
+            # The program counter lives on the scratch token; its rows are zero everywhere else.
+            blocks.error_correction(layout, r["pc"], tokens="scratch"),
+            d=d,
+        ),
     )
     assert buf.size >= max(r["buf.instr"].size, r["buf.a"].size + r["buf.b"].size)
     corrected = tuple(list(r["mem"].indices) + list(r["pc"].indices))
