@@ -73,7 +73,8 @@ def emit(name: str, data: dict, plot=None) -> dict:
 
 def step_loop(backend: str, n: int, bits: int, batch: int, steps: int, seed: int = 0):
     """A jitted function running `steps` instructions of `backend` on a batch of random cards of
-    width n (vmap of the kernel's step in a fori_loop: the kernel's cost, no runner)."""
+    width n (the kernel's batch operations, as the runner uses them, in a fori_loop: the kernel's
+    cost, no runner)."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -86,8 +87,8 @@ def step_loop(backend: str, n: int, bits: int, batch: int, steps: int, seed: int
     machine = build_machine(n, bits)
     programs = long_random_programs(seed, batch, bits, min_steps=8)
     X0 = jnp.asarray(np.stack([c.X for c in batch_cards(programs, n)]), machine.dtype)
-    step = jax.vmap(kernels.make_step(backend, machine.stack, machine.lam, machine.dtype))
-    f = jax.jit(lambda X: jax.lax.fori_loop(0, steps, lambda i, X: step(X)[0], X))
+    ops = kernels.make_step(backend, machine.stack, machine.lam, machine.dtype).batched(batch, n)
+    f = jax.jit(lambda X: ops.close(jax.lax.fori_loop(0, steps, lambda i, s: ops.advance(s)[0], ops.open(X))))
     return (lambda: f(X0).block_until_ready()), f, X0
 
 

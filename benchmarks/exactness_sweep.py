@@ -43,7 +43,7 @@ def sweep(dtype_name: str, bits_list, count: int) -> list[dict]:
         n = 1 + len(programs[0].memory) + len(programs[0].code)
         layout = subleq_layout(0, 0, bits, n)
         step = kernels.make_step("fast", subleq_stack(layout), inverse_temperature(n, bits), dtype)
-        loop = Loop(step, pc_token=0, pc_rows=layout["pc"].slice, health_bound=float("inf"))  # measure, don't stop
+        loop = Loop(step, pc_token=0, pc_rows=layout["pc"].slice, health_bound=float("inf"), width=layout.n)  # measure, don't stop
         cards = [encode(p, subleq_layout(len(p.memory), len(p.code), bits, n)) for p in programs]
         state = loop.run(jnp.asarray(np.stack([c.X for c in cards]), dtype), [c.halt_token for c in cards],
                          max_steps=STEPS)

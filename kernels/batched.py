@@ -33,9 +33,16 @@ import numpy as np
 from kernels.common import PRECISION, BatchOps, as_array
 from kernels.fast import SPARSE_TERMS, _is_rowwise, _rowwise, _sort_units, nonzero_cols, nonzero_rows, runs, take
 
-# Batches at least this large use this evaluation; smaller ones the vmapped per-card kernel
-# (measured with benchmarks/batch_throughput.py: below it the per-card form is as fast or faster).
-MIN_BATCH = 8
+
+
+def preferred(batch: int, width: int) -> bool:
+    """Whether the fast backend should evaluate `batch` cards of `width` tokens this way rather
+    than as a vmap of kernels/fast.py. Measured on a 2-core CPU (16-bit words): this form is
+    faster for cards up to a few hundred tokens at any batch size (1.6x at n = 64, batch 1) and
+    for 16 cards or more at any width; one wide card is cheaper per card (kernels/fast.py keeps the
+    tokens innermost, where its reductions over tokens vectorise)."""
+    return width <= 384 or batch >= 16
+
 
 
 # ---- linear maps along the feature axis --------------------------------------------------------------
@@ -101,12 +108,24 @@ def materializer(probe):
     return keep
 
 
-def fold(op, x, axis: int):
-    """Reduce x over `axis` with `op` as one chain of elementwise ops on its slices, which XLA
-    fuses into a single vectorised loop over the remaining axes. (Measured: XLA's CPU reductions
+# Reductions chain at most this many slices; longer axes are folded in groups of this size first.
+CHAIN = 32
+
+
+def fold(op, x, axis: int, identity: float):
+    """Reduce x over `axis` with `op` as chains of elementwise ops on its slices, which XLA fuses
+    into one vectorised loop over the remaining axes per chain. (Measured: XLA's CPU reductions
     over a leading or middle axis, handed to its YNN library, cost up to 100x more at these sizes;
-    a tree of halving slices is split into one kernel per level.)"""
+    a tree of halving slices is split into one kernel per level.) An axis longer than CHAIN is
+    padded with `identity`, split into groups of CHAIN and reduced group-wise first."""
     axis = axis % x.ndim
+    while x.shape[axis] > CHAIN:
+        groups = -(-x.shape[axis] // CHAIN)
+        pad = groups * CHAIN - x.shape[axis]
+        if pad:
+            filler = jnp.full(x.shape[:axis] + (pad,) + x.shape[axis + 1 :], identity, x.dtype)
+            x = jnp.concatenate([x, filler], axis=axis)
+        x = fold(op, x.reshape(x.shape[:axis] + (groups, CHAIN) + x.shape[axis + 1 :]), axis + 1, identity)
     out = jax.lax.index_in_dim(x, 0, axis, keepdims=False)
     for i in range(1, x.shape[axis]):
         out = op(out, jax.lax.index_in_dim(x, i, axis, keepdims=False))
@@ -114,11 +133,11 @@ def fold(op, x, axis: int):
 
 
 def total(x, axis: int):
-    return fold(jnp.add, x, axis)
+    return fold(jnp.add, x, axis, 0.0)
 
 
 def largest(x, axis: int):
-    return fold(jnp.maximum, x, axis)
+    return fold(jnp.maximum, x, axis, -jnp.inf)
 
 
 def weighted_total(weights, parts):
@@ -135,7 +154,9 @@ def weighted_total(weights, parts):
 
 def contract(a, b, axis: int):
     """sum_i a_i * b_i over `axis` of two broadcastable arrays, as one chain of products of their
-    slices (the product array is never formed)."""
+    slices (the product array is never formed; over a long axis, it is, and summed by total)."""
+    if max(a.shape[axis], b.shape[axis]) > CHAIN:
+        return total(a * b, axis)
     out = None
     for i in range(max(a.shape[axis], b.shape[axis])):
         ai = jax.lax.index_in_dim(a, min(i, a.shape[axis] - 1), axis, keepdims=False)

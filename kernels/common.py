@@ -55,10 +55,10 @@ class Step:
     open: Callable[[Any], Any] = _same
     close: Callable[[Any], Any] = _same
     scratch: Callable[[Any], Any] | None = None
-    # A native evaluation of a whole batch (kernels/batched.py), used from `min_batch` cards up;
-    # smaller batches vmap the per-card form.
+    # A native evaluation of a whole batch (kernels/batched.py), used where `prefer_batch(batch
+    # size, card width)` says so; elsewhere the per-card form is vmapped.
     batch: BatchOps | None = None
-    min_batch: int = 1
+    prefer_batch: Callable[[int, int], bool] | None = None
 
     def scratch_rows(self, state):
         return self.scratch(state) if self.scratch is not None else state[: self.scratch_tokens]
@@ -67,9 +67,9 @@ class Step:
         state, health = self.advance(self.open(X))
         return self.close(state), health
 
-    def batched(self, batch_size: int | None = None) -> "BatchOps":
-        """The four operations for a batch of `batch_size` cards [B, ...]."""
-        if self.batch is not None and batch_size is not None and batch_size >= self.min_batch:
+    def batched(self, batch_size: int | None = None, width: int | None = None) -> "BatchOps":
+        """The four operations for a batch of `batch_size` cards of `width` tokens [B, ...]."""
+        if self.batch is not None and batch_size is not None and width is not None and self.prefer_batch(batch_size, width):
             return self.batch
         return BatchOps(jax.vmap(self.open), jax.vmap(self.advance), jax.vmap(self.close),
                         jax.vmap(self.scratch_rows))

@@ -52,7 +52,7 @@ def _loop_for(n: int, bits: int, backend: str, x64: bool) -> tuple[LoopedMachine
     machine = build_machine(n, bits)
     step = kernels.make_step(backend, machine.stack, machine.lam, machine.dtype)
     layout = machine.layout
-    return machine, Loop(step, pc_token=0, pc_rows=layout["pc"].slice)
+    return machine, Loop(step, pc_token=0, pc_rows=layout["pc"].slice, width=layout.n)
 
 
 def batch_cards(programs: Sequence[Program], n: int | None = None) -> list[Card]:
@@ -79,16 +79,20 @@ def run(programs: Sequence[Program], backend: str = kernels.DEFAULT_BACKEND, max
         return []
     cards, loop, X0, halt = _prepare(programs, backend, n, shard)
     state = loop.run(X0, halt, max_steps=max_steps, progress=progress)
-    X = np.asarray(state.X)
-    steps, done, worst = (np.asarray(a) for a in (state.steps, state.done, state.worst))
+    X = np.asarray(state.X)[: len(cards)]
+    steps, done, worst = (np.asarray(a).tolist() for a in (state.steps, state.done, state.worst))
+    # Decoded for the whole batch at once: every card's memory zone starts at the same token.
+    layout = cards[0].layout
+    start = layout.zone("memory").start
+    longest = max(len(card.program.memory) for card in cards)
+    memories = decode_memory(layout, X, longest).tolist()  # [B, longest] (columns past a card's own are ignored)
+    pcs = decode_pc(layout, X).tolist()
     results = []
     for i, card in enumerate(cards):
-        memory = decode_memory(card.layout, X[i], len(card.program.memory))
-        pc = int(decode_pc(card.layout, X[i])) - card.layout.zone("code").start
-        results.append(
-            Result("halted" if done[i] else "step_limit", int(steps[i]), [int(v) for v in memory], pc,
-                   float(worst[i]), card.program)
-        )
+        assert card.layout.zone("memory").start == start
+        pc = int(pcs[i]) - card.layout.zone("code").start
+        results.append(Result("halted" if done[i] else "step_limit", int(steps[i]),
+                              memories[i][: len(card.program.memory)], pc, float(worst[i]), card.program))
     return results
 
 

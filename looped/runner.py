@@ -67,16 +67,19 @@ class Loop:
     machine, so their decoded state does not change, and their step counts and health stop. Every
     card that has not halted has executed exactly as many instructions as the loop has iterated,
     so the loop stops at `max_steps` with each such card after exactly `max_steps` instructions.
-    Nothing has to be copied to freeze a card."""
+    Nothing has to be copied to freeze a card.
 
-    def __init__(self, step: Step, pc_token: int, pc_rows: slice, health_bound: float = HEALTH_BOUND):
+    `width`, the cards' token count, lets the kernel choose its batch evaluation (Step.batched)."""
+
+    def __init__(self, step: Step, pc_token: int, pc_rows: slice, health_bound: float = HEALTH_BOUND,
+                 width: int | None = None):
         if not 0 <= pc_token < step.scratch_tokens:
             raise ValueError("the program counter must live on a scratch token")
         self.bound = health_bound
         decode_pc = _pc_decoder(pc_token, pc_rows)
         # The kernel may evaluate large batches natively rather than as a vmap of one card: the
         # batch size is static under jit, so the choice is made when a shape is traced.
-        ops_for = lambda B: step.batched(B)  # noqa: E731
+        ops_for = lambda B: step.batched(B, width)  # noqa: E731
         self._decode_pc = lambda X, B: decode_pc(ops_for(B).scratch_rows(X))
 
         def advance(state: LoopState, halt_pc, max_steps) -> LoopState:

@@ -21,7 +21,7 @@ def run_float32(programs, bits):
     n = 1 + len(programs[0].memory) + len(programs[0].code)
     layout = subleq_layout(0, 0, bits, n)
     step = kernels.make_step("fast", subleq_stack(layout), inverse_temperature(n, bits), jnp.float32)
-    loop = Loop(step, pc_token=0, pc_rows=layout["pc"].slice)
+    loop = Loop(step, pc_token=0, pc_rows=layout["pc"].slice, width=layout.n)
     cards = [encode(p, subleq_layout(len(p.memory), len(p.code), bits, n)) for p in programs]
     state = loop.run(jnp.asarray(np.stack([c.X for c in cards]), jnp.float32), [c.halt_token for c in cards],
                      max_steps=STEPS)
