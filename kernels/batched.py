@@ -383,12 +383,14 @@ class MLPGroup:
         unit_rows = _rowwise(w1, w2)
         if unit_rows is not None and set(np.flatnonzero(b2)) <= set(unit_rows.tolist()):
             rows = np.unique(unit_rows)
-            U = max(int(np.sum(unit_rows == r)) for r in rows)
+            per_row = [_linear_pairs([(w1[r, u], b1[u], w2[u, r]) for u in np.flatnonzero(unit_rows == r)]) for r in rows]
+            U = max(len(units) for _, units in per_row)
             cin, bias, cout = (np.zeros((len(rows), U)) for _ in range(3))
-            for i, r in enumerate(rows):
-                units = np.flatnonzero(unit_rows == r)
-                cin[i, : len(units)], bias[i, : len(units)], cout[i, : len(units)] = w1[r, units], b1[units], w2[units, r]
-            tables = tuple(as_array(a, dtype) for a in (cin, bias, cout, b2[rows]))
+            for i, (_, units) in enumerate(per_row):
+                for j, (a, b, c) in enumerate(units):
+                    cin[i, j], bias[i, j], cout[i, j] = a, b, c
+            linear = np.array([lin for lin, _ in per_row])
+            tables = tuple(as_array(a, dtype) for a in (cin, bias, cout, b2[rows], linear))
             return cls(parts[0].tokens, rows, rows, tables)
         w1, w2, b1 = _sort_units(w1, w2, b1)
         in_rows = nonzero_rows(w1)
@@ -427,8 +429,8 @@ class MLPGroup:
 
     def _rowwise(self, x, offset: int = 0):
         """Row-wise update of x, whose rows are features in_rows[offset : offset + len(x)]."""
-        cin, bias, cout, b2 = (a[offset : offset + x.shape[0]] for a in self.rowwise)
-        out = leading(b2, x.ndim)
+        cin, bias, cout, b2, linear = (a[offset : offset + x.shape[0]] for a in self.rowwise)
+        out = leading(b2, x.ndim) + x * leading(linear, x.ndim)
         for u in range(cin.shape[1]):  # a few units per feature, unrolled and fused
             out = out + jax.nn.relu(x * leading(cin[:, u], x.ndim) + leading(bias[:, u], x.ndim)) * leading(cout[:, u], x.ndim)
         return out
@@ -441,6 +443,23 @@ class MLPGroup:
         hidden = jax.nn.relu(hidden + leading(self.b1, hidden.ndim))
         out = self.second(lambda idx: take(hidden, idx))
         return out + leading(self.b2, out.ndim)
+
+
+def _linear_pairs(units):
+    """A feature's row-wise units [(coefficient in, bias, coefficient out)] as (linear coefficient,
+    remaining units): a pair c relu(a x) - c relu(-a x) is exactly the linear term a c x (one of
+    the two is zero), so error correction and clears need fewer ReLUs."""
+    units, linear = list(units), 0.0
+    k = 0
+    while k < len(units):
+        a, b, c = units[k]
+        partner = next((j for j in range(k + 1, len(units)) if b == 0 and units[j] == (-a, 0.0, -c)), None)
+        if partner is None:
+            k += 1
+            continue
+        linear += a * c
+        del units[partner], units[k]
+    return linear, units
 
 
 def mlp_groups(layer, dtype) -> list[MLPGroup]:
