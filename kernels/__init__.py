@@ -3,7 +3,9 @@
 Every backend exposes `make_step(stack, lam, dtype) -> Step` (kernels/common.py): called on a card
 X [n, d] it returns (X', health), the next card and the health figure; for long runs the runner
 uses its open/advance/close form, which lets a backend keep the card in its own representation.
-The runner vmaps and loops it. Kernels know layers, nothing about instruction sets.
+The runner vmaps and loops it, or uses the backend's own evaluation of a whole batch where it has
+one (`Step.batched`: the fast backend's kernels/batched.py). Kernels know layers, nothing about
+instruction sets.
 """
 
 import importlib

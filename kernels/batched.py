@@ -10,16 +10,25 @@ Here every piece of state is feature-major with the batch innermost, [features, 
 that:
 
 * every elementwise op runs along contiguous runs of B cards (vectorised, no remainder per card);
-* a contraction between two state-dependent operands is a broadcast product summed over a leading
-  axis (a fused loop, no batched dot);
-* a linear map by a weight matrix is one matrix product with all tokens of all cards as columns
-  (or a sum of row slices when each output reads at most a few inputs).
+* a contraction between two state-dependent operands (scores, softmax sums, pooled values) is a
+  chain of products of slices, fused by XLA into one loop (no batched dot, no library reduction);
+* a linear map by a weight matrix is one matrix product with all tokens of all cards as columns,
+  or, where each output reads a few inputs, a sum of single feature rows; sparse MLPs on the
+  other tokens run unit by unit, so that a whole layer's update is one fused loop per piece;
+* row-wise ReLU pairs that add up to a linear term (in error correction and clears) are
+  evaluated as that term.
+
+Written features live in *pieces*: per token set (scratch, other tokens), the coarsest split of
+the written features such that every layer writes whole pieces, so an update is a plain
+elementwise add (no scatter, no partial copies); features that are only read stay in read-only
+runs. Values that many consumers read (softmax scores, maxima, weights, each layer's attention
+output) are materialised at explicit boundaries (`materializer`).
 
 It exploits the same structure as kernels/fast.py (the layers' hints and the zero blocks of the
-weights), and computes the same machine: the tests compare it with the dense kernel per step.
-Written features on the non-scratch tokens live in *pieces*: the coarsest split of them such that
-every layer writes whole pieces, so an update is a plain elementwise add (no scatter, no partial
-copies); the features that are only read are kept in read-only runs.
+weights) and computes the same machine: tests/test_batched.py compares it with the dense kernel
+after every step (raw state within the correction bound, every feature decoding alike).
+The fast backend uses it where it is faster (`preferred`): cards of up to a few hundred tokens,
+and batches of 16 cards or more.
 """
 
 from __future__ import annotations
@@ -32,7 +41,6 @@ import numpy as np
 
 from kernels.common import PRECISION, BatchOps, as_array
 from kernels.fast import SPARSE_TERMS, _is_rowwise, _rowwise, _sort_units, nonzero_cols, nonzero_rows, runs, take
-
 
 
 def preferred(batch: int, width: int) -> bool:
@@ -252,28 +260,6 @@ def rows_of(value):
         return jnp.concatenate(value, axis=0)[start:stop]
 
     return rows
-
-
-def scatter_rows(d: int, updates: list[tuple[np.ndarray, jax.Array]], like):
-    """A [d, ...] array that holds each update on its features and zeros elsewhere (fused by XLA
-    into the add that consumes it)."""
-    rows: dict[int, jax.Array] = {}
-    for cols, upd in updates:
-        for j, c in enumerate(np.asarray(cols).tolist()):
-            rows[c] = upd[j : j + 1] if c not in rows else rows[c] + upd[j : j + 1]
-    zero = jnp.zeros((1,) + like.shape[1:], like.dtype)
-    pieces, c = [], 0
-    while c < d:
-        if c in rows:
-            pieces.append(rows[c])
-            c += 1
-        else:
-            e = c
-            while e < d and e not in rows:
-                e += 1
-            pieces.append(jnp.broadcast_to(zero, (e - c,) + like.shape[1:]))
-            c = e
-    return jnp.concatenate(pieces, axis=0)
 
 
 # ---- attention -----------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """The fast evaluation: the same layers, at a cost per instruction linear in the card width n.
 
+This file evaluates one card (a batch is its vmap); kernels/batched.py evaluates a whole batch
+with the batch innermost, and the fast backend picks between them by batch size and card width.
+
 It exploits the structure of the hand-set weights, read off the weights themselves or promised by
 the layers' hints (looped/layers.py), and is checked against the dense kernel by the tests:
 

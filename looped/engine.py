@@ -16,7 +16,7 @@ import numpy as np
 
 import kernels
 from looped.card import Card, card_width, decode_memory, decode_pc, encode_many
-from looped.layout import decode_signed, decode_unsigned, subleq_layout
+from looped.layout import decode_signed, decode_unsigned
 from looped.limits import MAX_COLUMNS
 from looped.machine import LoopedMachine, build_machine
 from looped.program import LoopedError, Program
