@@ -5,7 +5,7 @@ matmul precision HIGHEST; figures go to $OUT (if set) and benchmarks/results/.
     python benchmarks/gpu_check.py --quick    # a short run (also works on CPU, as a dry run)
 
 It records the device, checks that the Pallas kernels run compiled (interpret=False) on a GPU, runs
-tests/test_kernels.py, tests/test_batching.py, tests/test_sharding.py (which forces 8 CPU devices
+tests/test_kernels.py, tests/test_batched.py, tests/test_batching.py, tests/test_sharding.py (which forces 8 CPU devices
 in a subprocess), tests/test_exactness.py, tests/test_machine.py and tests/test_programs.py, then benchmarks/run_all.py --quick (or the full set without
 --quick), and writes gpu_check.json.
 """
@@ -46,7 +46,7 @@ def main() -> int:
 
     if not args.skip_tests:
         t = time.perf_counter()
-        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "tests/test_kernels.py",
+        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "tests/test_kernels.py", "tests/test_batched.py",
                                 "tests/test_batching.py", "tests/test_sharding.py", "tests/test_exactness.py",
                                 "tests/test_machine.py", "tests/test_programs.py"],
                                capture_output=True, text=True, env=env, cwd=ROOT)

@@ -108,7 +108,10 @@ def materializer(probe):
     optimisation barrier does not stop that on CPU; a conditional is a boundary no fusion
     crosses. Both branches return x, so the predicate `probe` (a boolean read off the state,
     shared by every boundary of a step) never matters.
-    (Measured with a read head at batch 64: 12 us without, 6 us with.)"""
+    (Measured with a read head at batch 64: 12 us without, 6 us with.) Elsewhere than on a CPU
+    the values pass straight through: a GPU conditional waits for its predicate on the host."""
+    if jax.default_backend() != "cpu":
+        return lambda x: x
 
     def keep(x):
         return jax.lax.cond(probe, lambda v: v, lambda v: jax.tree_util.tree_map(lambda a: a * 1, v), x)
