@@ -22,7 +22,7 @@ from benchmarks.common import RESULTS, machine_info
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer sizes and repeats (~2-3 minutes on 2 cores)")
-    ap.add_argument("--max-batch", type=int, help="largest batch for batch_throughput (default 1024, quick 256)")
+    ap.add_argument("--max-batch", type=int, help="largest batch for batch_throughput (default 4096, quick 256)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     out = {"command": "python benchmarks/run_all.py" + (" --quick" if args.quick else ""), "machine": machine_info()}
