@@ -88,7 +88,7 @@ class Loop:
             active = ~state.done & (state.steps < max_steps)
             steps = state.steps + active.astype(jnp.int32)
             health = jnp.where(active, health, 0).astype(state.worst.dtype)
-            crossed = active & (health > health_bound) & (state.bad_step < 0)
+            crossed = active & ~(health <= health_bound) & (state.bad_step < 0)  # NaN crosses too
             return LoopState(
                 X=X,
                 steps=steps,
@@ -170,8 +170,8 @@ class Loop:
         state = self.start(X0, halt_pc)
         state, (observed, steps, worst) = self._trace(state, halt_pc, n_steps, observe)
         worst = np.asarray(worst)
-        if np.any(worst > self.bound):
-            t, card = np.argwhere(worst > self.bound)[0]
+        if np.any(~(worst <= self.bound)):
+            t, card = np.argwhere(~(worst <= self.bound))[0]
             raise NumericalHealthError(int(card), int(np.asarray(steps)[t, card]), float(worst[t, card]), self.bound)
         return self.finish(state), observed, steps
 

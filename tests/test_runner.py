@@ -35,6 +35,19 @@ def test_health_error_names_the_step_instead_of_a_wrong_answer():
     assert f"step {info.value.step}" in str(info.value) and "instance" in str(info.value)
 
 
+@pytest.mark.parametrize("backend", ["dense", "fast"])
+def test_a_nan_on_the_card_is_a_health_error(backend):
+    """NaN compares false with everything: it must still count as lost health."""
+    programs = long_random_programs(seed=6, count=2, bits=8, min_steps=10)
+    n = 1 + max(len(p.memory) + len(p.code) for p in programs)
+    X0, halt = cards_for(programs, n)
+    layout = subleq_layout(0, 0, 8, n)
+    X0 = X0.at[1, 1, layout["mem"].start].set(jnp.nan)
+    with pytest.raises(NumericalHealthError) as info:
+        loop_with(lam=30.0, bits=8, n=n, backend=backend).run(X0, halt, max_steps=10)
+    assert info.value.card == 1
+
+
 def test_health_error_in_traces_too():
     programs = long_random_programs(seed=4, count=2, bits=8, min_steps=20)
     n = 1 + len(programs[0].memory) + len(programs[0].code)
