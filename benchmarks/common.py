@@ -26,8 +26,15 @@ def median_time(fn, repeats: int = 5, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
-def interleaved_times(fns: dict, repeats: int = 5) -> dict:
-    """Median wall time of each fn, the repeats interleaved so that load drifts hit all alike."""
+def interleaved_times(fns: dict, repeats: int = 5, statistic=statistics.median) -> dict:
+    """Median (or `statistic`) wall time of each fn, the repeats interleaved so that load drifts
+    hit all alike."""
+    samples = interleaved_samples(fns, repeats)
+    return {k: statistic(v) for k, v in samples.items()}
+
+
+def interleaved_samples(fns: dict, repeats: int = 5) -> dict:
+    """Every wall time of each fn over `repeats` interleaved rounds (after one warm-up call)."""
     for fn in fns.values():
         fn()
     times = {k: [] for k in fns}
@@ -36,7 +43,7 @@ def interleaved_times(fns: dict, repeats: int = 5) -> dict:
             t = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return times
 
 
 def machine_info() -> dict:
