@@ -552,7 +552,8 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
         X = rest_of.close(state["card"], state["pieces"], s)
         return scratch_of.close(X, state["scratch"], 0)
 
-    def scratch_rows(state):
-        return jnp.transpose(scratch_of.take(state["scratch"], np.arange(d)), (2, 1, 0))  # [B, s, d]
+    def scratch_rows(state, features=None):  # [B, s, d] or [B, s, len(features)]
+        features = np.arange(d) if features is None else np.arange(d)[features]
+        return jnp.transpose(scratch_of.take(state["scratch"], features), (2, 1, 0))
 
     return BatchOps(open_cards, advance, close, scratch_rows)

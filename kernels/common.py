@@ -36,7 +36,7 @@ class BatchOps:
     open: Callable
     advance: Callable
     close: Callable
-    scratch_rows: Callable
+    scratch_rows: Callable  # (state, features=None) -> the scratch tokens' rows [B, s, d or len(features)]
 
 
 @dataclass(frozen=True)
@@ -71,5 +71,6 @@ class Step:
         """The four operations for a batch of `batch_size` cards of `width` tokens [B, ...]."""
         if self.batch is not None and batch_size is not None and width is not None and self.prefer_batch(batch_size, width):
             return self.batch
+        rows_of = jax.vmap(self.scratch_rows)
         return BatchOps(jax.vmap(self.open), jax.vmap(self.advance), jax.vmap(self.close),
-                        jax.vmap(self.scratch_rows))
+                        lambda state, features=None: rows_of(state) if features is None else rows_of(state)[..., features])

@@ -53,8 +53,8 @@ def _pc_decoder(pc_token: int, pc_rows: slice):
     width = pc_rows.stop - pc_rows.start
     weights = jnp.asarray([1 << (width - 1 - i) for i in range(width)], dtype=jnp.int32)
 
-    def decode(scratch_rows):  # [B, s, d] -> [B]
-        return jnp.sum((scratch_rows[:, pc_token, pc_rows] > 0).astype(jnp.int32) * weights, axis=-1)
+    def decode(pc_bits):  # the scratch tokens' pc rows [B, s, width] -> [B]
+        return jnp.sum((pc_bits[:, pc_token] > 0).astype(jnp.int32) * weights, axis=-1)
 
     return decode
 
@@ -80,7 +80,7 @@ class Loop:
         # The kernel may evaluate large batches natively rather than as a vmap of one card: the
         # batch size is static under jit, so the choice is made when a shape is traced.
         ops_for = lambda B: step.batched(B, width)  # noqa: E731
-        self._decode_pc = lambda X, B: decode_pc(ops_for(B).scratch_rows(X))
+        self._decode_pc = lambda X, B: decode_pc(ops_for(B).scratch_rows(X, pc_rows))
 
         def advance(state: LoopState, halt_pc, max_steps) -> LoopState:
             B = state.steps.shape[0]
