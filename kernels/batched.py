@@ -40,7 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from kernels.common import PRECISION, BatchOps, as_array
-from kernels.fast import SPARSE_TERMS, _is_rowwise, _rowwise, _sort_units, nonzero_cols, nonzero_rows, runs, take
+from kernels.fast import (SPARSE_TERMS, _sort_units, concatenated, nonzero_cols, nonzero_rows, part_groups,
+                          rowwise_features, runs, sparse_terms, take)
 
 
 def preferred(batch: int, width: int) -> bool:
@@ -70,18 +71,8 @@ class FeatureMap:
     @classmethod
     def build(cls, rows, w: np.ndarray, dtype) -> "FeatureMap":
         rows, w = np.asarray(rows, int), np.asarray(w, float)
-        nnz = (w != 0).sum(axis=0)
-        if w.shape[1] and nnz.max(initial=0) <= SPARSE_TERMS:
-            terms = []
-            for k in range(int(nnz.max(initial=0))):
-                idx, coef = np.empty(w.shape[1], int), np.zeros(w.shape[1])
-                for j in range(w.shape[1]):
-                    nz = np.flatnonzero(w[:, j])
-                    if k < len(nz):
-                        idx[j], coef[j] = rows[nz[k]], w[nz[k], j]
-                    else:  # a zero coefficient on a feature this map reads anyway
-                        idx[j] = rows[nz[0]] if len(nz) else rows[0]
-                terms.append((idx, None if np.all(coef == 1.0) else coef))
+        terms = sparse_terms(rows, w)
+        if terms is not None:
             return cls(rows, w.shape[1], None, terms)
         return cls(rows, w.shape[1], as_array(w.T, dtype), [])
 
@@ -365,12 +356,9 @@ class MLPGroup:
 
     @classmethod
     def build(cls, parts, dtype) -> "MLPGroup":
-        w1 = np.concatenate([p.w1 for p in parts], axis=1)
-        b1 = np.concatenate([p.b1 for p in parts])
-        w2 = np.concatenate([p.w2 for p in parts], axis=0)
-        b2 = np.sum([p.b2 for p in parts], axis=0)
-        unit_rows = _rowwise(w1, w2)
-        if unit_rows is not None and set(np.flatnonzero(b2)) <= set(unit_rows.tolist()):
+        w1, b1, w2, b2 = concatenated(parts)
+        unit_rows = rowwise_features(w1, w2, b2)
+        if unit_rows is not None:
             rows = np.unique(unit_rows)
             per_row = [_linear_pairs([(w1[r, u], b1[u], w2[u, r]) for u in np.flatnonzero(unit_rows == r)]) for r in rows]
             U = max(len(units) for _, units in per_row)
@@ -452,14 +440,7 @@ def _linear_pairs(units):
 
 
 def mlp_groups(layer, dtype) -> list[MLPGroup]:
-    groups = []
-    parts = [p for p in layer.parts if p.hidden > 0]
-    for tokens in ("scratch", "all"):
-        chosen = [p for p in parts if p.tokens == tokens]
-        rowwise = [p for p in chosen if _is_rowwise(p)]
-        other = [p for p in chosen if not _is_rowwise(p)]
-        groups += [MLPGroup.build(group, dtype) for group in (rowwise, other) if group]
-    return groups
+    return [MLPGroup.build(group, dtype) for group in part_groups(layer)]
 
 
 # ---- the batch step --------------------------------------------------------------------------------

@@ -211,18 +211,9 @@ class Linear:
     @classmethod
     def build(cls, rows: np.ndarray, w: np.ndarray, dtype, sparse: bool = True) -> "Linear":
         rows, w = np.asarray(rows), np.asarray(w)
-        nnz = (w != 0).sum(axis=0)
-        if sparse and w.shape[1] and nnz.max(initial=0) <= SPARSE_TERMS:
-            terms = []
-            for k in range(int(nnz.max(initial=0))):
-                idx, coef = np.empty(w.shape[1], int), np.zeros(w.shape[1])
-                for j in range(w.shape[1]):
-                    nz = np.flatnonzero(w[:, j])
-                    if k < len(nz):
-                        idx[j], coef[j] = rows[nz[k]], w[nz[k], j]
-                    else:  # pad with a zero coefficient on a feature this map reads anyway
-                        idx[j], coef[j] = rows[nz[0]] if len(nz) else rows[0], 0.0
-                terms.append((idx, None if np.all(coef == 1.0) else as_array(coef[:, None], dtype)))
+        terms = sparse_terms(rows, w) if sparse else None
+        if terms is not None:
+            terms = [(idx, None if coef is None else as_array(coef[:, None], dtype)) for idx, coef in terms]
             return cls(rows, None, terms, w.shape[1])
         return cls(rows, as_array(w.T, dtype), [], w.shape[1])
 
@@ -236,6 +227,26 @@ class Linear:
             term = term if coef is None else term * coef
             out = term if out is None else out + term
         return out
+
+
+def sparse_terms(rows: np.ndarray, w: np.ndarray) -> list | None:
+    """w^T x[rows] as a sum of terms coef * x[features] (features [c], coef [c] or None for all
+    ones), the k-th term holding each output's k-th input; None when some output reads more than
+    SPARSE_TERMS inputs (a matmul is better then)."""
+    nnz = (w != 0).sum(axis=0)
+    if not w.shape[1] or nnz.max(initial=0) > SPARSE_TERMS:
+        return None
+    terms = []
+    for k in range(int(nnz.max(initial=0))):
+        idx, coef = np.empty(w.shape[1], int), np.zeros(w.shape[1])
+        for j in range(w.shape[1]):
+            nz = np.flatnonzero(w[:, j])
+            if k < len(nz):
+                idx[j], coef[j] = rows[nz[k]], w[nz[k], j]
+            else:  # pad with a zero coefficient on a feature this map reads anyway
+                idx[j] = rows[nz[0]] if len(nz) else rows[0]
+        terms.append((idx, None if np.all(coef == 1.0) else coef))
+    return terms
 
 
 def _sort_units(w1: np.ndarray, w2: np.ndarray, b1: np.ndarray):
@@ -354,12 +365,9 @@ class SparseMLP:
 
     @classmethod
     def build(cls, parts, dtype) -> "SparseMLP":
-        w1 = np.concatenate([p.w1 for p in parts], axis=1)
-        b1 = np.concatenate([p.b1 for p in parts])
-        w2 = np.concatenate([p.w2 for p in parts], axis=0)
-        b2 = np.sum([p.b2 for p in parts], axis=0)
-        unit_rows = _rowwise(w1, w2)
-        if unit_rows is not None and set(np.flatnonzero(b2)) <= set(unit_rows.tolist()):
+        w1, b1, w2, b2 = concatenated(parts)
+        unit_rows = rowwise_features(w1, w2, b2)
+        if unit_rows is not None:
             # Group units by row: [R, U] tables of input coefficient, bias and output coefficient.
             rows = np.unique(unit_rows)
             U = max(int(np.sum(unit_rows == r)) for r in rows)
@@ -408,21 +416,34 @@ class SparseMLP:
         return self.second(lambda idx: take(hidden, idx)) + self.b2[:, None]
 
 
-def _is_rowwise(part) -> bool:
-    rows = _rowwise(part.w1, part.w2)
-    return rows is not None and set(np.flatnonzero(part.b2)) <= set(rows.tolist())
+def rowwise_features(w1: np.ndarray, w2: np.ndarray, b2: np.ndarray) -> np.ndarray | None:
+    """The feature of each unit when the MLP is row-wise (every unit reads one feature and writes
+    at most that one, and the output bias sits on those features), else None."""
+    rows = _rowwise(w1, w2)
+    return rows if rows is not None and set(np.flatnonzero(b2)) <= set(rows.tolist()) else None
 
 
-def _mlp_groups(layer, dtype) -> list[SparseMLP]:
-    """The layer's MLP parts grouped by token set, row-wise parts apart from matmul parts."""
+def concatenated(parts):
+    """The parts' hidden units side by side: (w1, b1, w2, b2)."""
+    return (np.concatenate([p.w1 for p in parts], axis=1), np.concatenate([p.b1 for p in parts]),
+            np.concatenate([p.w2 for p in parts], axis=0), np.sum([p.b2 for p in parts], axis=0))
+
+
+def part_groups(layer) -> list[list]:
+    """The layer's MLP parts grouped by token set, row-wise parts apart from the others (each
+    group is evaluated as one MLP)."""
     groups = []
     parts = [p for p in layer.parts if p.hidden > 0]
     for tokens in ("scratch", "all"):
         chosen = [p for p in parts if p.tokens == tokens]
-        rowwise = [p for p in chosen if _is_rowwise(p)]
-        other = [p for p in chosen if not _is_rowwise(p)]
-        groups += [SparseMLP.build(group, dtype) for group in (rowwise, other) if group]
+        rowwise = [p for p in chosen if rowwise_features(p.w1, p.w2, p.b2) is not None]
+        other = [p for p in chosen if rowwise_features(p.w1, p.w2, p.b2) is None]
+        groups += [group for group in (rowwise, other) if group]
     return groups
+
+
+def _mlp_groups(layer, dtype) -> list[SparseMLP]:
+    return [SparseMLP.build(group, dtype) for group in part_groups(layer)]
 
 
 # ---- the step ---------------------------------------------------------------------------------------
