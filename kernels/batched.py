@@ -200,8 +200,7 @@ class Pieces:
 
     def take(self, pieces, features):
         """Current values of `features` [len, t, B]."""
-        out = self.parts(pieces, features)
-        return out[0] if len(out) == 1 else jnp.concatenate(out, axis=0)
+        return _joined(self.parts(pieces, features))
 
     def parts(self, pieces, features):
         """Current values of `features` as consecutive parts (their concatenation, not formed)."""
