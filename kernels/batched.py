@@ -47,7 +47,7 @@ from kernels.fast import (SPARSE_TERMS, _sort_units, concatenated, nonzero_cols,
 def preferred(batch: int, width: int) -> bool:
     """Whether the fast backend should evaluate `batch` cards of `width` tokens this way rather
     than as a vmap of kernels/fast.py. Measured on a 2-core CPU (16-bit words): this form is
-    faster for cards up to a few hundred tokens at any batch size (1.6x at n = 64, batch 1) and
+    faster for cards up to a few hundred tokens at any batch size (2.8x at n = 64, batch 1) and
     for 16 cards or more at any width; one wide card is cheaper per card (kernels/fast.py keeps the
     tokens innermost, where its reductions over tokens vectorise)."""
     return width <= 384 or batch >= 16

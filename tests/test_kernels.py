@@ -80,6 +80,19 @@ def test_pallas_token_blocks(programs, monkeypatch):
         assert np.array_equal(np.asarray(Xp) > 0, np.asarray(Xd) > 0)
 
 
+def test_wide_cards_in_small_batches_take_the_per_card_kernel(programs):
+    """Past 384 tokens a batch under 16 runs kernels/fast.py vmapped (kernels/batched.py elsewhere):
+    through the runner it too gives the dense kernel's states."""
+    machine = build_machine(400, 8)
+    step = kernels.make_step("fast", machine.stack, machine.lam, machine.dtype)
+    assert step.batched(2, 400) is not step.batch
+    fast = trace(programs[:2], 10, backend="fast", n=400)
+    dense = trace(programs[:2], 10, backend="dense", n=400)
+    assert np.array_equal(fast[0], dense[0])
+    for a, b in zip(fast[1], dense[1]):
+        assert np.array_equal(a, b)
+
+
 def test_wide_words_fast_matches_dense():
     """Above 16 bits the state is float64 (pallas falls back to fast there)."""
     rng = np.random.default_rng(3)
