@@ -53,7 +53,6 @@ def preferred(batch: int, width: int) -> bool:
     return width <= 384 or batch >= 16
 
 
-
 # ---- linear maps along the feature axis --------------------------------------------------------------
 
 

@@ -123,6 +123,12 @@ def test_reductions_match_numpy():
         assert np.allclose(np.asarray(batched.largest(jnp.asarray(x), axis)), x.max(axis=axis))
     y = np.random.default_rng(2).normal(size=(4, 1, 3))
     assert np.allclose(np.asarray(batched.contract(jnp.asarray(x), jnp.asarray(y), 1)), (x * y).sum(axis=1))
+    long = np.random.default_rng(4).normal(size=(2, 1000, 3))  # grouped by CHAIN, padded
+    assert np.allclose(np.asarray(batched.total(jnp.asarray(long), 1)), long.sum(axis=1), atol=1e-4)
+    assert np.allclose(np.asarray(batched.largest(jnp.asarray(-np.abs(long)), 1)), (-np.abs(long)).max(axis=1))
+    y_long = np.random.default_rng(5).normal(size=(2, 1000, 1))
+    assert np.allclose(np.asarray(batched.contract(jnp.asarray(long), jnp.asarray(y_long), 1)),
+                       (long * y_long).sum(axis=1), atol=1e-4)
     w = np.random.default_rng(3).normal(size=(6, 3))
     parts = [jnp.asarray(x[:, 0]), jnp.asarray(x[:2, 1])]  # rows 0..3 then 4..5
     stacked = np.concatenate([x[:, 0], x[:2, 1]])
