@@ -490,7 +490,16 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
                 AS = scratch_of.add(AS, head.v_cols, head.scratch_readout(scratch, rest, lam, keep))
             if head.queries != "scratch":
                 AP = rest_of.add(AP, head.v_cols, head.rest_readout(scratch, rest, lam, keep))
-        AS, AP = keep((AS, AP))  # the MLP reads them many times
+        if heads:  # what the attention wrote is read many times by the MLP
+            changed_s = [k for k in range(len(AS)) if AS[k] is not S[k]]
+            changed_p = [k for k in range(len(AP)) if AP[k] is not P[k]]
+            kept = keep(([AS[k] for k in changed_s], [AP[k] for k in changed_p]))
+            AS, AP = list(AS), list(AP)
+            for k, v in zip(changed_s, kept[0]):
+                AS[k] = v
+            for k, v in zip(changed_p, kept[1]):
+                AP[k] = v
+            AS, AP = tuple(AS), tuple(AP)
         scratch_a = lambda f: scratch_of.take(AS, f)  # noqa: E731
         rest_a = lambda f: rest_of.parts(AP, f)  # noqa: E731
         S, P = AS, AP
