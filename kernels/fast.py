@@ -435,9 +435,9 @@ def part_groups(layer) -> list[list]:
     groups = []
     parts = [p for p in layer.parts if p.hidden > 0]
     for tokens in ("scratch", "all"):
-        chosen = [p for p in parts if p.tokens == tokens]
-        rowwise = [p for p in chosen if rowwise_features(p.w1, p.w2, p.b2) is not None]
-        other = [p for p in chosen if rowwise_features(p.w1, p.w2, p.b2) is None]
+        chosen = [(p, rowwise_features(p.w1, p.w2, p.b2) is not None) for p in parts if p.tokens == tokens]
+        rowwise = [p for p, is_rowwise in chosen if is_rowwise]
+        other = [p for p, is_rowwise in chosen if not is_rowwise]
         groups += [group for group in (rowwise, other) if group]
     return groups
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from looped.layout import (Layout, bits_array, decode_signed, decode_unsigned, position_code, position_codes,
+from looped.layout import (Layout, bits_array, decode_signed, decode_unsigned, position_codes,
                            subleq_layout)
 from looped.program import Program
 
@@ -44,28 +44,17 @@ def encode(program: Program, layout: Layout | None = None) -> Card:
     layout = layout or layout_for(program)
     if layout.bits != program.bits:
         raise ValueError(f"layout has {layout.bits}-bit words, program {program.bits}")
-    L, N = layout.addr_bits, layout.bits
-    r, mem_zone, code_zone = layout.rows, layout.zone("memory"), layout.zone("code")
+    mem_zone, code_zone = layout.zone("memory"), layout.zone("code")
     if mem_zone.size < len(program.memory) or code_zone.size < len(program.code):
         raise ValueError("layout too small for program")
-    X = np.zeros((layout.n, layout.d))
-    X[:, r["pos"].slice] = position_codes(np.arange(layout.n), L)
-    X[0, r["ind"].slice] = 1.0
-    X[0, r["pc"].slice] = position_code(code_zone.start, L)
-    memory = slice(mem_zone.start, mem_zone.start + len(program.memory))
-    X[memory, r["mem"].slice] = bits_array(program.memory, N)
-    code = slice(code_zone.start, code_zone.start + len(program.code))
-    a, b, c = (np.array([getattr(inst, f) for inst in program.code], dtype=np.int64) for f in "abc")
-    X[code, r["instr.a"].slice] = position_codes(mem_zone.start + a, L)
-    X[code, r["instr.b"].slice] = position_codes(mem_zone.start + b, L)
-    X[code, r["instr.c"].slice] = position_codes(code_zone.start + c, L)
-    return Card(program, layout, X)
+    return encode_many([program], layout.n, [layout])[0][0]
 
 
-def encode_many(programs: list[Program], n: int) -> tuple[list[Card], np.ndarray]:
+def encode_many(programs: list[Program], n: int, layouts: list[Layout] | None = None) -> tuple[list[Card], np.ndarray]:
     """Programs of one word size on cards of width n, encoded together (a batch of thousands of
-    small programs is encoded in a few array operations): the cards and their states [B, n, d]."""
-    layouts = [subleq_layout(len(p.memory), len(p.code), p.bits, n) for p in programs]
+    small programs is encoded in a few array operations): the cards and their states [B, n, d].
+    `layouts`: the cards' layouts (default: the SUBLEQ layout of each program at width n)."""
+    layouts = layouts or [subleq_layout(len(p.memory), len(p.code), p.bits, n) for p in programs]
     first = layouts[0]
     if any(lay.bits != first.bits for lay in layouts):
         raise ValueError("encode_many needs programs of one word size")
