@@ -6,30 +6,12 @@ column last), then padding up to the card width. Instruction operands are absolu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from looped.layout import (Layout, bits_array, decode_signed, decode_unsigned, position_codes,
                            subleq_layout)
+from looped.isa.base import Card
 from looped.program import Program
-
-
-@dataclass(frozen=True)
-class Card:
-    program: Program
-    layout: Layout
-    X: np.ndarray  # [n, d] float64; cast by the engine
-
-    @property
-    def halt_token(self) -> int:
-        return self.layout.zone("code").start + self.program.halt_index
-
-    def memory_token(self, cell: int) -> int:
-        return self.layout.zone("memory").start + cell
-
-    def code_token(self, index: int) -> int:
-        return self.layout.zone("code").start + index
 
 
 def card_width(program: Program) -> int:

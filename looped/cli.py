@@ -181,18 +181,21 @@ def format_result(result, index: int | None) -> str:
 def cmd_trace(args) -> int:
     from looped import engine
 
+    from looped import isa
+
     (program,) = instances(args)
-    names = cell_names(program)
-    memory, steps, pc = list(program.memory), 0, 0
+    instruction_set = isa.get(program.isa)
+    names = instruction_set.cell_names(program)
+    memory, steps, pc = program.memory, 0, 0
     for steps, pc_before, pc, after in engine.trace_steps(program, args.max_steps, backend=args.backend):
         inst = program.code[pc_before]
         record = {
             "step": steps,
             "pc": pc_before,
-            "instruction": format_instruction(program, inst, names),
+            "instruction": instruction_set.format_instruction(program, inst, names),
             "source": inst.source,
             "loc": str(inst.loc) if inst.loc else None,
-            "changed": {names[i]: after[i] for i in range(len(after)) if after[i] != memory[i]},
+            "changed": instruction_set.changed(program, names, memory, after),
             "next_pc": pc,
         }
         print(json.dumps(record))
@@ -200,24 +203,6 @@ def cmd_trace(args) -> int:
     status = "halted" if pc == program.halt_index else "step_limit"
     print(json.dumps({"status": status, "steps": steps, "memory": program.outputs(memory)}))
     return EXIT_OK if status == "halted" else EXIT_STEP_LIMIT
-
-
-def cell_names(program: Program) -> list[str]:
-    """A name for every memory cell: `label`, or `label+k` inside an array."""
-    names = [f"#{i}" for i in range(len(program.memory))]
-    for name, cell in program.cells.items():
-        for k in range(cell.length):
-            names[cell.offset + k] = name if cell.length == 1 else f"{name}+{k}"
-    return names
-
-
-def format_instruction(program: Program, inst, names: list[str]) -> str:
-    target = "halt" if inst.c == program.halt_index else str(inst.c)
-    for label, index in program.code_labels.items():
-        if index == inst.c and inst.c != program.halt_index:
-            target = label
-            break
-    return f"subleq {names[inst.a]}, {names[inst.b]}, {target}"
 
 
 def cmd_export(args) -> int:

@@ -13,9 +13,10 @@ import zipfile
 
 import numpy as np
 
-from looped.card import Card, encode
-from looped.engine import batch_cards
-from looped.machine import build_machine, stack_arrays
+from looped.card import encode
+from looped.engine import _encode
+from looped.isa.base import Card
+from looped.machine import machine_for, stack_arrays
 from looped.program import AsmError, Program, SourceLoc
 
 
@@ -37,8 +38,8 @@ def layout_json(card: Card) -> dict:
 
 
 def machine_arrays(program: Program) -> dict[str, np.ndarray]:
-    (card,) = batch_cards([program])
-    machine = build_machine(card.layout.n, program.bits)
+    instruction_set, key, (card,), _ = _encode([program], None)
+    machine = machine_for(instruction_set.name, key)
     dtype = np.dtype(machine.dtype)
     arrays: dict[str, np.ndarray] = {
         "X": card.X.astype(dtype),
@@ -52,7 +53,8 @@ def machine_arrays(program: Program) -> dict[str, np.ndarray]:
                 arrays[f"layer{i}/head{h}/{key}"] = head[key].astype(dtype)
         for key in ("w1", "b1", "w2", "b2"):
             arrays[f"layer{i}/{key}"] = layer[key].astype(dtype)
-    arrays["layout"] = np.asarray(json.dumps(layout_json(card)))
+    layout = instruction_set.layout_json(card) if hasattr(instruction_set, "layout_json") else layout_json(card)
+    arrays["layout"] = np.asarray(json.dumps(layout))
     return arrays
 
 

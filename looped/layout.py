@@ -83,6 +83,7 @@ class Layout:
     addr_bits: int  # L, the positional-code length
     rows: dict[str, Rows] = field(repr=False)
     zones: dict[str, Zone] = field(repr=False)
+    sizes: dict[str, int] = field(default_factory=dict)  # an instruction set's own dimensions
 
     def __getitem__(self, name: str) -> Rows:
         return self.rows[name]
@@ -98,6 +99,7 @@ class Layout:
             "addr_bits": self.addr_bits,
             "rows": {name: [r.start, r.stop] for name, r in self.rows.items()},
             "zones": {name: [z.start, z.stop] for name, z in self.zones.items()},
+            **({"sizes": dict(self.sizes)} if self.sizes else {}),
         }
 
 
@@ -106,7 +108,7 @@ def address_bits(n: int) -> int:
     return max(2, math.ceil(math.log2(max(n, 2))))
 
 
-class _RowAllocator:
+class RowAllocator:
     def __init__(self) -> None:
         self.rows: dict[str, Rows] = {}
         self.next = 0
@@ -130,7 +132,7 @@ def subleq_layout(n_memory: int, n_code: int, bits: int, n: int | None = None) -
         raise ValueError(f"card of {n} tokens cannot hold {used}")
     L, N = address_bits(n), bits
     fields = [("a", 0, L), ("b", L, L), ("c", 2 * L, L)]
-    alloc = _RowAllocator()
+    alloc = RowAllocator()
     alloc.add("instr", 3 * L, fields)
     alloc.add("mem", N)
     alloc.add("pc", L)

@@ -1,54 +1,26 @@
 """The machine: the instruction's layers with hand-set weights, as a Flax NNX module.
 
-`build_machine(layout)` sets every weight from the layout; `LoopedMachine(X)` applies one
+`machine_for(isa, key)` sets every weight from the instruction set's layout; `LoopedMachine(X)` applies one
 instruction with the dense layer formula (the faithful reference; the runner may evaluate the
 same weights with a faster kernel, see kernels/).
 
-The inverse temperature lam is derived from the card width n and the word size N (see
-`inverse_temperature`), never tuned per program.
+The instruction set (looped/isa/) supplies the layout, the stack, the inverse temperature lam and
+the dtype for a machine key; lam is derived from the machine's shape, never tuned per program.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from kernels import dense
-from looped.isa.subleq import subleq_stack
+from looped import isa as instruction_sets
+from looped.isa.subleq import LEAK_MARGIN, dtype_for, inverse_temperature  # noqa: F401 (the SUBLEQ λ rule)
 from looped.layers import Layer, Stack
-from looped.layout import Layout, subleq_layout
-from looped.limits import FLOAT32_MAX_BITS
-
-# Target error of one read or write before rounding: far below float32's resolution of 1, so the
-# softmax is a hard selection to working precision.
-LEAK_MARGIN = 2.0**-30
-
-
-def inverse_temperature(n: int, bits: int, margin: float = LEAK_MARGIN) -> float:
-    """lam such that the softmax's leak stays below `margin` where it matters.
-
-    * Reads (fetch, operands) have a score gap of 2 over at most n-1 other tokens: each read bit is
-      off by at most 2n exp(-2 lam), and the subtractor sums N bits with weights up to 2^(N-1), so
-      the error reaching its thresholds is at most 2^N * 2n exp(-2 lam).
-    * The write has a score gap of 1: the written bits are off by at most 2n exp(-lam).
-    lam is the smallest value that keeps both below `margin`."""
-    read = 0.5 * (math.log(2 * n) + bits * math.log(2) - math.log(margin))
-    write = math.log(2 * n) - math.log(margin)
-    return max(read, write)
-
-
-def dtype_for(bits: int):
-    """float32 up to FLOAT32_MAX_BITS (measured exact), float64 above."""
-    if bits <= FLOAT32_MAX_BITS:
-        return jnp.float32
-    jax.config.update("jax_enable_x64", True)
-    return jnp.float64
-
+from looped.layout import Layout
 
 class LoopedLayer(nnx.Module):
     """One plain encoder layer: heads summed into the residual, then a residual ReLU MLP."""
@@ -95,13 +67,20 @@ class LoopedMachine(nnx.Module):
         return self.stack.table()
 
 
-@functools.lru_cache(maxsize=64)
 def build_machine(n: int, bits: int) -> LoopedMachine:
     """The SUBLEQ machine for cards of `n` tokens and `bits`-bit words. The weights depend on
     nothing else: the same machine runs every program of that size."""
-    layout = subleq_layout(0, 0, bits, n)
-    stack = subleq_stack(layout)
-    return LoopedMachine(layout, stack, inverse_temperature(layout.n, layout.bits), dtype_for(layout.bits))
+    return machine_for("subleq", (n, bits))
+
+
+@functools.lru_cache(maxsize=64)
+def machine_for(isa_name: str, key: tuple) -> LoopedMachine:
+    """The machine of instruction set `isa_name` for the machine key `key` (see looped/isa/base.py)."""
+    instruction_set = instruction_sets.get(isa_name)
+    layout = instruction_set.layout(key)
+    dtype = instruction_set.dtype(layout)  # first: it may switch JAX to 64 bits
+    stack = instruction_set.stack(layout)
+    return LoopedMachine(layout, stack, instruction_set.inverse_temperature(layout), dtype)
 
 
 def stack_arrays(stack: Stack) -> list[dict[str, np.ndarray]]:

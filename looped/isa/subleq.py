@@ -11,9 +11,19 @@ The health figure is taken on the input of the last layer (see looped/runner.py)
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
 from looped import blocks
+from looped.card import card_width, decode_memory, encode_many
+from looped.isa.base import Card, InstructionSet
 from looped.layers import Stack, layer
-from looped.layout import Layout
+from looped.layout import Layout, decode_signed, subleq_layout
+from looped.limits import FLOAT32_MAX_BITS
+from looped.program import LoopedError, Program
 
 
 def subleq_stack(layout: Layout) -> Stack:
@@ -61,3 +71,121 @@ def subleq_stack(layout: Layout) -> Stack:
     assert buf.size >= max(r["buf.instr"].size, r["buf.a"].size + r["buf.b"].size)
     corrected = tuple(list(r["mem"].indices) + list(r["pc"].indices))
     return Stack(layers=layers, corrected_rows=corrected)
+
+
+# ---- the instruction set object ---------------------------------------------------------------------
+
+# Target error of one read or write before rounding: far below float32's resolution of 1, so the
+# softmax is a hard selection to working precision.
+LEAK_MARGIN = 2.0**-30
+
+
+def inverse_temperature(n: int, bits: int, margin: float = LEAK_MARGIN) -> float:
+    """lam such that the softmax's leak stays below `margin` where it matters.
+
+    * Reads (fetch, operands) have a score gap of 2 over at most n-1 other tokens: each read bit is
+      off by at most 2n exp(-2 lam), and the subtractor sums N bits with weights up to 2^(N-1), so
+      the error reaching its thresholds is at most 2^N * 2n exp(-2 lam).
+    * The write has a score gap of 1: the written bits are off by at most 2n exp(-lam).
+    lam is the smallest value that keeps both below `margin`."""
+    read = 0.5 * (math.log(2 * n) + bits * math.log(2) - math.log(margin))
+    write = math.log(2 * n) - math.log(margin)
+    return max(read, write)
+
+
+def dtype_for(bits: int):
+    """float32 up to FLOAT32_MAX_BITS (measured exact), float64 above."""
+    import jax
+    import jax.numpy as jnp
+
+    if bits <= FLOAT32_MAX_BITS:
+        return jnp.float32
+    jax.config.update("jax_enable_x64", True)
+    return jnp.float64
+
+
+class Subleq(InstructionSet):
+    """SUBLEQ with separate code and data zones (the paper's variant); machine key (n, bits)."""
+
+    name = "subleq"
+
+    def machine_key(self, programs: Sequence[Program], n: int | None = None) -> tuple:
+        bits = {p.bits for p in programs}
+        if len(bits) != 1:
+            raise LoopedError(f"error: a batch needs one word size, got {sorted(bits)}")
+        width = max(card_width(p) for p in programs)
+        return (max(width, n or 0), bits.pop())
+
+    def layout(self, key: tuple) -> Layout:
+        n, bits = key
+        return subleq_layout(0, 0, bits, n)
+
+    def stack(self, layout: Layout) -> Stack:
+        return subleq_stack(layout)
+
+    def inverse_temperature(self, layout: Layout) -> float:
+        return inverse_temperature(layout.n, layout.bits)
+
+    def dtype(self, layout: Layout):
+        return dtype_for(layout.bits)
+
+    def encode(self, programs: Sequence[Program], key: tuple) -> tuple[list[Card], np.ndarray]:
+        return encode_many(list(programs), key[0])
+
+    def decode_memory(self, cards: Sequence[Card], X: np.ndarray) -> list[list[int]]:
+        # Decoded for the whole batch at once: every card's memory zone starts at the same token.
+        layout = cards[0].layout
+        longest = max(len(card.program.memory) for card in cards)
+        memories = decode_memory(layout, X, longest).tolist()
+        return [memories[i][: len(card.program.memory)] for i, card in enumerate(cards)]
+
+    def trace_observer(self, layout: Layout):
+        return SignObserver(layout["mem"].slice)
+
+    def decode_observed(self, cards: Sequence[Card], observed) -> list[np.ndarray]:
+        mem_bits = np.asarray(observed)
+        out = []
+        for i, card in enumerate(cards):
+            zone = card.layout.zone("memory")
+            out.append(decode_signed(mem_bits[:, i, zone.start : zone.start + len(card.program.memory)]))
+        return out
+
+    def oracle_step(self, program: Program, memory: list[int], pc: int) -> int:
+        from looped import oracle
+
+        return oracle.step(program, memory, pc)
+
+    def cell_names(self, program: Program) -> list[str]:
+        names = [f"#{i}" for i in range(len(program.memory))]
+        for name, cell in program.cells.items():
+            for k in range(cell.length):
+                names[cell.offset + k] = name if cell.length == 1 else f"{name}+{k}"
+        return names
+
+    def changed(self, program: Program, names: Sequence[str], before, after) -> dict:
+        return {names[i]: after[i] for i in range(len(after)) if after[i] != before[i]}
+
+    def format_instruction(self, program: Program, inst, names: Sequence[str]) -> str:
+        target = "halt" if inst.c == program.halt_index else str(inst.c)
+        for label, index in program.code_labels.items():
+            if index == inst.c and inst.c != program.halt_index:
+                target = label
+                break
+        return f"subleq {names[inst.a]}, {names[inst.b]}, {target}"
+
+
+@dataclass(frozen=True)
+class SignObserver:
+    """What a SUBLEQ trace records after each step: the sign bits of every token's memory rows
+    (hashable: a static argument of the jitted trace)."""
+
+    mem_rows: slice
+
+    def __call__(self, X):
+        return (X[:, :, self.mem_rows] > 0).astype("int8")
+
+    def __hash__(self):
+        return hash((self.mem_rows.start, self.mem_rows.stop))
+
+
+SUBLEQ = Subleq()

@@ -192,12 +192,27 @@ def error_correction(layout: Layout, *blocks: Rows, tolerance: float = CORRECTIO
     return MLP(mlp.w1, mlp.b1, mlp.w2, b2, mlp.tokens, mlp.name)
 
 
-def overwrite(layout: Layout, source: Rows, dest: Rows) -> MLP:
-    """On every token but the scratch token: dest = source (dest += source - dest)."""
+def overwrite(layout: Layout, source: Rows, dest: Rows, gate: float = 4.0, scratch: tuple[str, ...] = ("ind",)) -> MLP:
+    """On every token but the scratch tokens: dest = source (dest += source - dest).
+
+    `gate` must exceed |source - dest| (2 for ±1 bits); `scratch` names the indicator rows of the
+    tokens to leave alone (each 1 on its tokens, 0 elsewhere)."""
     units = Units(layout.d, f"overwrite {dest.name}", "all")
-    ind = layout["ind"].start
-    gate = 4.0  # |source - dest| <= 2
+    off = {layout[name].start: -gate for name in scratch}
     for src, dst in zip(source.indices, dest.indices):
-        units.add({src: 1.0, dst: -1.0, ind: -gate}, 0.0, {dst: 1.0})
-        units.add({src: -1.0, dst: 1.0, ind: -gate}, 0.0, {dst: -1.0})
+        units.add({src: 1.0, dst: -1.0, **off}, 0.0, {dst: 1.0})
+        units.add({src: -1.0, dst: 1.0, **off}, 0.0, {dst: -1.0})
+    return units.mlp()
+
+
+def move_by_slot(layout: Layout, sources: list[Rows], dest: Rows, slot: Rows) -> MLP:
+    """On slot token j (the one-hot row slot.start + j is 1): dest += sources[j], for ±1 codes.
+    Other tokens (and other slots) are gated off by 4 * (slot_j - 1)."""
+    units = Units(layout.d, f"move by slot -> {dest.name}", "scratch")
+    gate = 4.0  # |source| <= 1 on every token
+    for j, source in enumerate(sources):
+        on = slot.start + j
+        for src, dst in zip(source.indices, dest.indices):
+            units.add({src: 1.0, on: gate}, -gate, {dst: 1.0})
+            units.add({src: -1.0, on: gate}, -gate, {dst: -1.0})
     return units.mlp()
