@@ -43,10 +43,11 @@ def encode_many(programs: list[Program], n: int, layouts: list[Layout] | None = 
     L, N, r, B = first.addr_bits, first.bits, first.rows, len(programs)
     X = np.zeros((B, n, first.d))
     X[:, :, r["pos"].slice] = position_codes(np.arange(n), L)
-    X[:, 0, r["ind"].slice] = 1.0
+    scratch = first.zone("scratch")
+    X[:, scratch.start : scratch.stop, r["ind"].slice] = 1.0
     mem_start = np.array([lay.zone("memory").start for lay in layouts], dtype=np.int64)
     code_start = np.array([lay.zone("code").start for lay in layouts], dtype=np.int64)
-    X[:, 0, r["pc"].slice] = position_codes(code_start, L)
+    X[:, scratch.start, r["pc"].slice] = position_codes(code_start, L)
 
     def rows_of(sizes):  # (card, offset within the card's zone) of every item, all cards at once
         sizes = np.asarray(sizes, dtype=np.int64)
@@ -72,5 +73,5 @@ def decode_memory(layout: Layout, X: np.ndarray, n_memory: int) -> np.ndarray:
 
 def decode_pc(layout: Layout, X: np.ndarray) -> np.ndarray:
     """The program counter as a token index, of state(s) X [..., n, d]."""
-    return decode_unsigned(np.asarray(X)[..., 0, layout["pc"].slice])
+    return decode_unsigned(np.asarray(X)[..., layout.zone("scratch").start, layout["pc"].slice])
 

@@ -25,8 +25,9 @@ from looped.layers import MLP, Head, Units
 from looped.layout import Layout, Rows
 
 PRODUCT_SCALE = 1.0e-5
-# Logit gap that silences every token but the query itself and the anchor: exp(-200) ~ 1e-87.
-SEPARATION = 200.0
+# Logit gap that silences every token but the query itself and the anchor: exp(-800) underflows
+# to exactly 0 in float64, so the silenced tokens add nothing at all.
+SEPARATION = 800.0
 
 
 def own_slot_dims(layout: Layout) -> list:

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from looped.blocks.gates import gated_linear, gated_relu
-from looped.layers import MLP, Units
+from looped.blocks.heads import head
+from looped.blocks.product import SEPARATION
+from looped.layers import MLP, Head, Units
 from looped.layout import Layout, Rows
 
 # The flag ramps from 1 at x <= 0 to 0 at x >= FLAG_RESOLUTION. Integer-valued cells (counters)
@@ -44,12 +46,36 @@ def move_broadcast(layout: Layout, source: Rows, dest: Rows, broadcast: int, no_
     return units.mlp()
 
 
-def flag_le_zero(layout: Layout, value: int, flag: int) -> MLP:
-    """On slot tokens: flag = 1 when x = row `value` is <= 0, 0 when x >= FLAG_RESOLUTION:
-    relu(1 - x/r) - relu(-x/r)."""
-    units = Units(layout.d, "flag <= 0 (real)", "scratch")
-    ind, other = layout["ind"].start, layout["other"].start
+def _ramp(units: Units, layout: Layout, value: int, gates: dict, flag: int) -> None:
+    """flag += relu(1 - x/r) - relu(-x/r): 1 for x <= 0, 0 for x >= r = FLAG_RESOLUTION."""
     k = 1.0 / FLAG_RESOLUTION
-    gated_relu(units, {ind: 1.0, value: -k}, 0.0, {other: 1.0}, {flag: 1.0})
-    gated_relu(units, {value: -k}, 0.0, {other: 1.0}, {flag: -1.0})
+    gated_relu(units, {layout["ind"].start: 1.0, value: -k}, 0.0, gates, {flag: 1.0})
+    gated_relu(units, {value: -k}, 0.0, gates, {flag: -1.0})
+
+
+def flag_le_zero(layout: Layout, value: int, flag: int) -> MLP:
+    """On slot tokens: flag = 1 when x = row `value` is <= 0, 0 when x >= FLAG_RESOLUTION."""
+    units = Units(layout.d, "flag <= 0 (real)", "scratch")
+    _ramp(units, layout, value, {layout["other"].start: 1.0}, flag)
+    return units.mlp()
+
+
+def read_slot_result(layout: Layout, lam: float, which: Rows, result: Rows, buf: Rows) -> Head:
+    """Every slot token reads row 0 of `result` off the slot token that the one-hot rows `which`
+    name (logit 0 there, -SEPARATION on every other token); with `which` all zero the read-out is
+    an average that the caller's gate discards."""
+    nslot, ind, anc = layout["nslot"], layout["ind"].start, layout["anc"].start
+    dims = [({which.start + j: -SEPARATION}, {nslot.start + j: 1.0}) for j in range(which.size)]
+    dims.append(({ind: -SEPARATION}, {anc: 1.0}))
+    return head(layout.d, lam, dims, [(result.start, buf.start, 1.0)], name="read the written flag")
+
+
+def flag_after_write(layout: Layout, old: int, written: int, keep_old: int, writes_flag: Rows, flag: int) -> MLP:
+    """On slot tokens: flag = the flag read before the write where `keep_old` is 1 (the
+    instruction does not write the flag cell; then every row of `writes_flag` is 0), else
+    [written <= 0] of the value written there (one row of `writes_flag` is 1)."""
+    units = Units(layout.d, "flag after the write", "scratch")
+    other = layout["other"].start
+    gated_linear(units, {old: 1.0}, {other: 1.0, **{row: 1.0 for row in writes_flag.indices}}, {flag: 1.0})
+    _ramp(units, layout, written, {other: 1.0, keep_old: 1.0}, flag)
     return units.mlp()

@@ -49,7 +49,7 @@ class InstructionSet:
     """The interface; see looped/isa/subleq.py and looped/isa/fleq.py for the two sets."""
 
     name: str = ""
-    pc_token: int = 0  # the scratch token whose `pc` rows the runner decodes
+    pc_token: int = 0  # the scratch token whose `pc` rows the runner decodes (the scratch zone's first)
 
     # -- machine shape -------------------------------------------------------------------------
     def machine_key(self, programs: Sequence, n: int | None = None) -> tuple:
@@ -92,6 +92,7 @@ class InstructionSet:
         """The program counter (a token index) of state(s) X [..., n, d]."""
         from looped.layout import decode_unsigned
 
+        assert self.pc_token == layout.zone("scratch").start
         return decode_unsigned(np.asarray(X)[..., self.pc_token, layout["pc"].slice])
 
     # -- oracle and printing ---------------------------------------------------------------------

@@ -27,7 +27,6 @@ cannot resolve sigma(z) - 1/2 for the small z they need (looped/blocks/product.p
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -40,18 +39,19 @@ from looped.isa.base import Card, InstructionSet
 from looped.layers import Stack, layer
 from looped.layout import Layout, Rows, RowAllocator, Zone, address_bits, position_codes
 
-# Leak target of a read or write, relative to the values moved: exp(-lam) at the write's score gap
-# of 1, summed over the card's 2n keys, stays below 2^-100.
-LEAK_BITS = 100
+# The inverse temperature: at the write's score gap of 1 (the smallest gap of any read or write),
+# exp(-lam) underflows to exactly 0 in float64 (below 2^-1074 ~ 5e-324), so every read and write
+# moves values exactly: integers stay integers, zeros stay zeros, whatever the card width.
+LAMBDA = 800.0
 
 # Gate of the memory overwrite: larger than |new - old| for any two values of the machine's range.
 OVERWRITE_GATE = 1.0e8
 
 
 def inverse_temperature(n: int) -> float:
-    """lam = ln(2n) + 100 ln 2: every read and write moves values with a relative leak below
-    2^-100, so integer values stay exact and reals are moved without loss."""
-    return math.log(2 * n) + LEAK_BITS * math.log(2)
+    """lam = LAMBDA for every card width: the softmax of every read and write is an exact
+    selection in float64 (the weights of the other keys underflow to 0)."""
+    return LAMBDA
 
 
 def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int = 0) -> Layout:
@@ -65,11 +65,12 @@ def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int
     L = address_bits(n)
     K = min(H, W)
     alloc = RowAllocator()
-    fields = [("a", 0, W * L), ("b", W * L, W * L), ("c", 2 * W * L, W * L), ("f", 3 * W * L, L),
-              ("p", 3 * W * L + L, L), ("fnoff", 3 * W * L + 2 * L, M), ("rowoff", 3 * W * L + 2 * L + M, H),
-              ("bcast", 3 * W * L + 2 * L + M + H, 1), ("nbcast", 3 * W * L + 2 * L + M + H + 1, 1)]
-    instr_size = 3 * W * L + 2 * L + M + H + 2
-    alloc.add("instr", instr_size, fields)
+    # The instruction's fields: slot pointers for a, b and c, then one copy of the rest.
+    scalar_fields = [("f", L), ("p", L), ("fnoff", M), ("rowoff", H), ("bcast", 1), ("nbcast", 1),
+                     ("flagslot", W), ("flagold", 1)]
+    instr_fields = _packed([("a", W * L), ("b", W * L), ("c", W * L)] + scalar_fields)
+    instr_size = sum(size for _, _, size in instr_fields)
+    alloc.add("instr", instr_size, instr_fields)
     alloc.add("val", H)
     alloc.add("pc", L)
     alloc.add("pos", L)
@@ -78,14 +79,14 @@ def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int
     alloc.add("ind", 1)
     alloc.add("other", 1)
     alloc.add("anc", 1)
-    alloc.add("fetched", 5 * L + M + H + 2, [("a", 0, L), ("b", L, L), ("c", 2 * L, L), ("f", 3 * L, L),
-                                              ("p", 4 * L, L), ("fnoff", 5 * L, M), ("rowoff", 5 * L + M, H),
-                                              ("bcast", 5 * L + M + H, 1), ("nbcast", 5 * L + M + H + 1, 1)])
+    fetched_fields = _packed([("a", L), ("b", L), ("c", L)] + scalar_fields)
+    alloc.add("fetched", sum(size for _, _, size in fetched_fields), fetched_fields)
     alloc.add("opA", H)
     alloc.add("opB", H)
     alloc.add("opApos", H)  # relu(opA) and relu(-opA), for the piecewise-linear blocks
     alloc.add("opAneg", H)
-    alloc.add("flag", 1)
+    alloc.add("flag", 1)  # [mem[flag] <= 0] before the write
+    alloc.add("branch", 1)  # the flag the branch takes: after the write
     alloc.add("result", H)
     # One transient buffer, used by every layer in turn (each layer's MLP clears what it wrote).
     functions = [("mul", 2 * H), ("sigmoid", H), ("matmul", 2 * H), ("transpose", K * H)]
@@ -93,10 +94,10 @@ def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int
     for name, size in functions:
         offsets.append((name, at, size))
         at += size
-    buf = max(instr_size, 2 * H + 1, at, H)
-    alloc.add("buf", buf, [("instr", 0, instr_size), ("A", 0, H), ("B", H, H), ("F", 2 * H, 1), ("write", 0, H)]
-              + offsets)
-    for name, offset, size in fields:  # the instruction's fields inside the fetch buffer
+    buf = max(instr_size, 2 * H + 1, at, H + 1)
+    alloc.add("buf", buf, [("instr", 0, instr_size), ("A", 0, H), ("B", H, H), ("F", 2 * H, 1), ("write", 0, H),
+                           ("written", H, 1)] + offsets)
+    for name, offset, size in instr_fields:  # the instruction's fields inside the fetch buffer
         alloc.rows[f"buf.instr.{name}"] = alloc.rows["buf.instr"].part(name, offset, size)
     zones = {
         "scratch": Zone("scratch", 0, scratch),
@@ -110,6 +111,15 @@ def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int
                   sizes={"slots": W, "height": H, "functions": M})
 
 
+def _packed(sizes: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
+    """(name, offset, size) of consecutive parts."""
+    out, at = [], 0
+    for name, size in sizes:
+        out.append((name, at, size))
+        at += size
+    return out
+
+
 def slot_part(rows: Rows, j: int, L: int) -> Rows:
     """Slot j's pointer inside an instruction field of W pointers."""
     return rows.part(str(j), j * L, L)
@@ -120,7 +130,7 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
     W, L = layout.sizes["slots"], layout.addr_bits
     select = {name: r["fetched.fnoff"].start + m for m, name in enumerate(FUNCTIONS)}
     opA, opB, out = r["opA"], r["opB"], r["result"]
-    fetch_fields = ("f", "p", "fnoff", "rowoff", "bcast", "nbcast")
+    fetch_fields = ("f", "p", "fnoff", "rowoff", "bcast", "nbcast", "flagslot", "flagold")
     layers = (
         layer(
             "fetch",
@@ -129,6 +139,9 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
                                           r[f"fetched.{p}"], r["slot"]) for p in "abc"],
             *[blocks.move(layout, r[f"buf.instr.{f}"], r[f"fetched.{f}"]) for f in fetch_fields],
             blocks.clear(layout, r["buf.instr"]),
+            # The program counter the previous instruction's branch left (the fetch above read it
+            # with a noise far below its margin), snapped back to {-1, 0, +1}.
+            blocks.error_correction(layout, r["pc"], tokens="scratch"),
             d=d,
         ),
         layer(
@@ -165,19 +178,24 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
         layer(
             "write",
             blocks.write(layout, r["fetched.c"], out, r["val"], r["buf.write"]),
+            real.read_slot_result(layout, lam, r["fetched.flagslot"], out, r["buf.written"]),
             blocks.overwrite(layout, r["buf.write"], r["val"], gate=OVERWRITE_GATE, scratch=("ind", "anc")),
             blocks.clear(layout, r["buf.write"], tokens="all"),
-            blocks.branch(layout, r["pc"], r["fetched.p"], r["flag"]),
-            blocks.clear(layout, r["flag"], r["fetched"], out),
+            real.flag_after_write(layout, r["flag"].start, r["buf.written"].start, r["fetched.flagold"].start,
+                                  r["fetched.flagslot"], r["branch"].start),
+            blocks.clear(layout, r["flag"], r["buf.written"], out),
             d=d,
         ),
         layer(
-            "correct",
-            blocks.error_correction(layout, r["pc"], tokens="scratch"),
+            "branch",
+            blocks.branch(layout, r["pc"], r["fetched.p"], r["branch"]),
+            blocks.clear(layout, r["branch"], r["fetched"]),
             d=d,
         ),
     )
-    return Stack(layers=layers, corrected_rows=tuple(r["pc"].indices), scratch_tokens=layout.zone("scratch").size)
+    # The health figure is taken where the program counter is snapped: on the fetch's input.
+    return Stack(layers=layers, corrected_rows=tuple(r["pc"].indices), health_before=0,
+                 scratch_tokens=layout.zone("scratch").size)
 
 
 # ---- the instruction set object ---------------------------------------------------------------------
@@ -260,6 +278,13 @@ class Fleq(InstructionSet):
         x[r["instr.rowoff"].slice] = [0.0 if i < inst.c_height else 1.0 for i in range(H)]
         x[r["instr.bcast"].start] = 1.0 if inst.b_rows_broadcast else 0.0
         x[r["instr.nbcast"].start] = 0.0 if inst.b_rows_broadcast else 1.0
+        # The branch tests the flag cell after the write: when the instruction writes it (as column
+        # j of c), slot j's result is the new value.
+        written = [j for j, col in enumerate(inst.c_cols) if col == inst.flag_col]
+        if written:
+            x[r["instr.flagslot"].start + written[0]] = 1.0
+        else:
+            x[r["instr.flagold"].start] = 1.0
 
     def decode_memory(self, cards: Sequence[Card], X: np.ndarray) -> list[np.ndarray]:
         out = []

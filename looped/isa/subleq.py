@@ -70,7 +70,7 @@ def subleq_stack(layout: Layout) -> Stack:
     )
     assert buf.size >= max(r["buf.instr"].size, r["buf.a"].size + r["buf.b"].size)
     corrected = tuple(list(r["mem"].indices) + list(r["pc"].indices))
-    return Stack(layers=layers, corrected_rows=corrected)
+    return Stack(layers=layers, corrected_rows=corrected, scratch_tokens=layout.zone("scratch").size)
 
 
 # ---- the instruction set object ---------------------------------------------------------------------
