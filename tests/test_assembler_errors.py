@@ -94,7 +94,7 @@ CASES = [
     ("halt\n.bits 8", 2, 1, "'.bits' must come before any statement (the first statement is at line 1)"),
     (".data\nx: 1\n.bits 8", 3, 1, "'.bits' must come before any statement"),
     ("start:\n.bits 8", 2, 1, "'.bits' must come before any statement"),
-    (".isa fleq", 1, 6, "FLEQ instruction set is not supported yet"),
+    (".isa fleq", 1, 1, "the program has no instructions"),
     (".isa foo", 1, 6, "unknown instruction set 'foo' (expected 'subleq' or 'fleq')"),
     (".isa", 1, 5, "'.isa' expects an instruction set"),
     (".isa subleq\n.isa subleq", 2, 1, "'.isa' given twice (first at line 1)"),

@@ -1,30 +1,39 @@
-"""The punch-card assembler: SUBLEQ assembly source -> `looped.program.Program`. No JAX here.
+"""The punch-card assembler: assembly source -> `looped.program.Program` (SUBLEQ files) or
+`looped.fleq_program.FleqProgram` (`.isa fleq` files). No JAX here.
 
     from looped.assembler import assemble, assemble_file
     program = assemble("x: 5\\n.code\\ninc x\\n", file="inc.asm")
 
 Errors raise `looped.program.AsmError` (file, line, column, message); the first error in source
-order is reported and nothing is returned. The language is described in docs/language.md.
+order is reported and nothing is returned. The languages are described in docs/language.md
+(SUBLEQ) and docs/fleq.md (FLEQ).
 """
 
 from __future__ import annotations
 
 import os
 
+from looped.fleq_program import FleqProgram
 from looped.program import AsmError, Program, SourceLoc
 
+from .fleq import assemble_fleq
 from .linker import SCRATCH_T, const_name, link
 from .parser import parse
 
-__all__ = ["assemble", "assemble_file", "AsmError", "const_name", "SCRATCH_T"]
+__all__ = ["assemble", "assemble_file", "assemble_fleq", "AsmError", "const_name", "SCRATCH_T"]
 
 
-def assemble(source: str, file: str = "<string>") -> Program:
-    """Assemble `source` (the text of a `.asm` file); `file` names it in errors and the Program."""
-    return link(parse(source, file))
+def assemble(source: str, file: str = "<string>") -> Program | FleqProgram:
+    """Assemble `source` (the text of a `.asm` file); `file` names it in errors and the program.
+
+    A `.isa fleq` file gives a FleqProgram, any other a (SUBLEQ) Program."""
+    parsed = parse(source, file)
+    if parsed.isa == "fleq":
+        return assemble_fleq(source, file)
+    return link(parsed)
 
 
-def assemble_file(path: str | os.PathLike) -> Program:
+def assemble_file(path: str | os.PathLike) -> Program | FleqProgram:
     """Assemble the file at `path` (UTF-8)."""
     name = os.fspath(path)
     try:

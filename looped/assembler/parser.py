@@ -3,7 +3,8 @@
 The parser checks everything that can be checked line by line (syntax, operand counts and kinds
 that are visible without the labels, literal ranges, writes to constants, directive placement).
 Name resolution is the linker's job. Errors are collected, not raised, so that the caller can
-report the first one in source order.
+report the first one in source order. A valid `.isa fleq` stops the parse with `isa == "fleq"`:
+such files are parsed by looped/assembler/fleq.py.
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ class Parsed:
     n_lines: int = 0
 
 
+class _SwitchToFleq(Exception):
+    """Raised by a valid `.isa fleq`: the rest of the file is not SUBLEQ."""
+
+
 def _is_reserved(name: str) -> bool:
     return name.lower() in RESERVED
 
@@ -114,6 +119,12 @@ class Parser:
 
     # -- driver -------------------------------------------------------------------------------
     def parse(self) -> Parsed:
+        try:
+            return self._parse()
+        except _SwitchToFleq:  # `.isa fleq`: the caller assembles the file as FLEQ
+            return self.out
+
+    def _parse(self) -> Parsed:
         lines = self.source.splitlines()
         self.out.n_lines = len(lines)
         for lineno, text in enumerate(lines, start=1):
@@ -205,9 +216,9 @@ class Parser:
             if arg is None or arg.kind != "name":
                 raise line.error(arg, "'.isa' expects an instruction set: 'subleq' or 'fleq'")
             isa = arg.text.lower()
-            if isa == "fleq":
-                raise line.error(arg, "the FLEQ instruction set is not supported yet "
-                                      "(this assembler accepts '.isa subleq')")
+            if isa == "fleq":  # the whole file is FLEQ: looped/assembler/fleq.py parses it
+                self.out.isa = "fleq"
+                raise _SwitchToFleq()
             if isa != "subleq":
                 raise line.error(arg, f"unknown instruction set '{arg.text}' "
                                       f"(expected 'subleq' or 'fleq')")
