@@ -78,10 +78,64 @@ def parse_set(argument: str, number: int) -> tuple[str, object, SourceLoc]:
     return name.strip(), value, where(1)
 
 
+def parse_set_json(argument: str, number: int) -> tuple[str, object, SourceLoc]:
+    """`NAME=VALUE` with VALUE as JSON (a number, a list, a list of rows), for FLEQ programs; the
+    location is `--set:<argument number>:<column>`, the column of the problem in the argument.
+    NaN and infinities (which Python's json accepts) are refused here; shapes and ranges are
+    checked by FleqProgram.with_settings."""
+    where = lambda col: SourceLoc("--set", number, col)  # noqa: E731
+    name, eq, text = argument.partition("=")
+    if not eq or not name.strip():
+        raise AsmError(where(1), f"expected NAME=VALUE with VALUE in JSON (a number, a list "
+                                 f"[1, 2] or a list of rows [[1, 2], [3, 4]]), got '{argument}'")
+    start = len(name) + 2  # column of the value's first character
+    try:
+        value = loads_finite(text)
+    except NotFinite as err:
+        shown = err.literal if len(err.literal) <= 24 else err.literal[:20] + "..."
+        raise AsmError(where(start + max(0, text.find(err.literal))),
+                       f"{shown} is not a value for '{name.strip()}' (expected a finite number; NaN "
+                       f"and infinities are refused)") from None
+    except RecursionError:
+        raise AsmError(where(start), f"the value for '{name.strip()}' is nested too deeply "
+                                     f"(expected a number, a list or a list of rows)") from None
+    except json.JSONDecodeError as err:
+        raise AsmError(where(start + err.pos), f"bad JSON value for '{name.strip()}': {err.msg} "
+                                               f"(expected a number, a list [1, 2] or a list of "
+                                               f"rows [[1, 2], [3, 4]])") from None
+    return name.strip(), value, where(1)
+
+
+class NotFinite(ValueError):
+    """A JSON literal that is not a finite number (NaN, Infinity, 1e400)."""
+
+    def __init__(self, literal: str):
+        super().__init__(literal)
+        self.literal = literal
+
+
+def loads_finite(text: str):
+    """json.loads, refusing NaN and infinities (which Python's json accepts) with NotFinite."""
+
+    def refuse(literal: str):
+        raise NotFinite(literal)
+
+    def real(literal: str) -> float:
+        value = float(literal)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise NotFinite(literal)
+        return value
+
+    return json.loads(text, parse_constant=refuse, parse_float=real,
+                      parse_int=lambda s: int(s) if len(s) <= 20 else real(s))
+
+
 def apply_sets(program: Program, sets: Sequence[str]) -> Program:
+    """--set arguments applied: integers for SUBLEQ, JSON values for FLEQ (fleq.md)."""
+    parse = parse_set_json if program.isa == "fleq" else parse_set
     settings, locations = {}, {}
     for number, argument in enumerate(sets, start=1):
-        name, value, loc = parse_set(argument, number)
+        name, value, loc = parse(argument, number)
         settings[name], locations[name] = value, loc
     return program.with_settings(settings, locations)
 
@@ -98,7 +152,13 @@ def read_sets_file(path: str, base: Program) -> list[Program]:
         if not line.strip():
             continue
         try:
-            settings = json.loads(line)
+            settings = loads_finite(line)
+        except NotFinite as e:
+            raise AsmError(SourceLoc(path, number, line.find(e.literal) + 1),
+                           f"{e.literal} is not a value (expected a finite number; NaN and "
+                           f"infinities are refused)") from None
+        except RecursionError:
+            raise AsmError(SourceLoc(path, number, 1), "a value is nested too deeply") from None
         except json.JSONDecodeError as e:
             raise AsmError(SourceLoc(path, number, e.colno), f"unreadable line: {e.msg} "
                            "(expected a JSON object such as {\"n\": 5})") from None
@@ -226,9 +286,15 @@ def cmd_disasm(args) -> int:
 
         print(format_exported(args.file), end="")
         return EXIT_OK
+    program = apply_sets(load_program(args.file), args.set or [])
+    if program.isa == "fleq":
+        from looped.disasm_fleq import format_fleq_program
+
+        print(format_fleq_program(program), end="")
+        return EXIT_OK
     from looped.disasm import format_program
 
-    print(format_program(apply_sets(load_program(args.file), args.set or [])), end="")
+    print(format_program(program), end="")
     return EXIT_OK
 
 

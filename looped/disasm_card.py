@@ -13,6 +13,11 @@ from looped.layout import decode_signed, decode_unsigned
 
 def format_exported(path: str) -> str:
     X, layout = load_card(path)
+    if layout.get("isa") == "fleq":
+        from looped.disasm_fleq import format_fleq_program, program_from_card
+
+        listing = format_fleq_program(program_from_card(X, layout, path))
+        return f"; {path}: {layout['n']} columns x {layout['d']} rows, FLEQ, float{X.dtype.itemsize * 8}\n" + listing
     rows, zones = layout["rows"], layout["zones"]
     mem_rows = slice(*rows["mem"])
     names = {}

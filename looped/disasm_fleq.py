@@ -201,3 +201,56 @@ def _statement(program: FleqProgram, i: int, inst: FleqInstruction, operand, tar
     c = operand(inst.c_cols) if inst.c_cols else "_"
     b = inputs[1] if len(inputs) > 1 else "_"
     return f"fleq {inst.fn}, {c}, {inputs[0]}, {b}, {operand((inst.flag_col,))}, {target(inst.p)}"
+
+
+# ---- an exported FLEQ machine read back -------------------------------------------------------------
+
+
+def program_from_card(X: np.ndarray, layout: dict, file: str = "<card>") -> FleqProgram:
+    """The FleqProgram on an exported card (`looped export` of a FLEQ program): memory from the
+    value rows of the memory tokens, instructions from the instruction rows of the command tokens,
+    names from the layout's `values` and `code_labels`."""
+    from looped.fleq_program import FUNCTIONS
+    from looped.layout import decode_unsigned
+
+    rows, zones, sizes = layout["rows"], layout["zones"], layout["sizes"]
+    W, H, L = sizes["slots"], sizes["height"], layout["addr_bits"]
+    m0, m1 = zones["memory"]
+    c0, c1 = zones["code"]
+    val = slice(rows["val"][0], rows["val"][0] + H)
+    memory = np.asarray(X[m0:m1, val], dtype=np.float64).T.copy()
+    values = {name: Value(name, v["token"] - m0, tuple(v["shape"]), v.get("kind", "user"))
+              for name, v in layout["values"].items()}
+
+    def code(token: int, field: str, j: int = 0) -> int | None:
+        start = rows[f"instr.{field}"][0] + j * L
+        bits = X[token, start : start + L]
+        return None if not np.any(bits) else int(decode_unsigned(bits))
+
+    def columns(token: int, field: str, fill: int | None) -> list[int]:
+        cols = [code(token, field, j) for j in range(W)]
+        cols = [None if c is None else c - m0 for c in cols]
+        while cols and cols[-1] in (fill, None):
+            cols.pop()
+        return cols
+
+    zero, one = layout["zero_col"], layout["one_col"]
+    instructions = []
+    for token in range(c0, c1):
+        fnoff = X[token, rows["instr.fnoff"][0] : rows["instr.fnoff"][1]]
+        fn = FUNCTIONS[int(np.argmin(fnoff))]
+        c_cols = columns(token, "c", None)
+        a_cols, b_cols = columns(token, "a", zero), columns(token, "b", zero)
+        if c_cols:  # an operand that reads the zero constant itself was trimmed with the fill
+            a_cols = a_cols or [zero]
+            if fn in ("add", "sub", "mul", "matmul"):
+                b_cols = b_cols or [zero]
+        rowoff = X[token, rows["instr.rowoff"][0] : rows["instr.rowoff"][1]]
+        instructions.append(FleqInstruction(
+            fn=fn, a_cols=tuple(a_cols), b_cols=tuple(b_cols), c_cols=tuple(c_cols),
+            c_height=int(np.sum(rowoff < 0.5)) if c_cols else 0,
+            flag_col=code(token, "f") - m0, p=code(token, "p") - c0,
+            b_rows_broadcast=bool(X[token, rows["instr.bcast"][0]] > 0.5)))
+    labels = {name: token - c0 for name, token in layout.get("code_labels", {}).items()}
+    return FleqProgram(memory=memory, code=tuple(instructions), values=values, code_labels=labels,
+                       zero_col=zero, one_col=one, file=file)

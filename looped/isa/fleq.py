@@ -352,6 +352,8 @@ class Fleq(InstructionSet):
             "isa": "fleq",
             "pc_token": self.pc_token,
             "halt_pc": card.halt_token,
+            "zero_col": program.zero_col,
+            "one_col": program.one_col,
             "values": {name: {"token": mem0 + v.offset, "rows": [val.start, val.start + v.shape[0]],
                               "shape": list(v.shape), "kind": v.kind}
                        for name, v in program.values.items()},
