@@ -88,6 +88,13 @@ def test_dense_and_fast_agree():
         np.testing.assert_allclose(np.array(fast.outputs[name]), np.array(value), rtol=1e-8, atol=1e-10)
 
 
+def test_pallas_matches_fast():
+    program = assemble_file("programs/fleq/calculator.asm").with_settings({"x": 5.0, "y": 0.3})
+    (pallas,) = engine.run([program], backend="pallas")
+    (fast,) = engine.run([program], backend="fast")
+    assert pallas.steps == fast.steps and pallas.outputs == fast.outputs
+
+
 def test_a_batch_gives_what_each_instance_gives_alone():
     program = assemble_file("programs/fleq/calculator.asm")
     rng = np.random.default_rng(1)
