@@ -31,12 +31,23 @@ def _same(x):
     return x
 
 
+def select_leading(active, new, old):
+    """`new` where `active` [B], else `old`, for states whose every leaf has the batch leading."""
+    def pick(a, b):
+        return jnp.where(active.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
+
+    return jax.tree_util.tree_map(pick, new, old)
+
+
 @dataclass(frozen=True)
 class BatchOps:
     open: Callable
     advance: Callable
     close: Callable
     scratch_rows: Callable  # (state, features=None) -> the scratch tokens' rows [B, s, d or len(features)]
+    # (active [B] bool, new state, old state) -> the new state for the active cards, the old one for
+    # the rest: the runner freezes cards that have halted or reached their step limit.
+    select: Callable = select_leading
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,9 @@ class Step:
     # size, card width)` says so; elsewhere the per-card form is vmapped.
     batch: BatchOps | None = None
     prefer_batch: Callable[[int, int], bool] | None = None
+    # Evaluate every card of a batch by the same one-card computation, one card after another
+    # (Stack.per_card: real values, which a batch-shaped evaluation would round differently).
+    per_card: bool = False
 
     def scratch_rows(self, state):
         return self.scratch(state) if self.scratch is not None else state[: self.scratch_tokens]
@@ -69,8 +83,41 @@ class Step:
 
     def batched(self, batch_size: int | None = None, width: int | None = None) -> "BatchOps":
         """The four operations for a batch of `batch_size` cards of `width` tokens [B, ...]."""
+        if self.per_card:
+            return self._one_card_at_a_time(width)
+        return self._vectorized(batch_size, width)
+
+    def _vectorized(self, batch_size: int | None, width: int | None) -> "BatchOps":
+        """The whole batch in one vectorised evaluation: the native batch kernel or the vmap."""
         if self.batch is not None and batch_size is not None and width is not None and self.prefer_batch(batch_size, width):
             return self.batch
         rows_of = jax.vmap(self.scratch_rows)
         return BatchOps(jax.vmap(self.open), jax.vmap(self.advance), jax.vmap(self.close),
                         lambda state, features=None: rows_of(state) if features is None else rows_of(state)[..., features])
+
+    def _one_card_at_a_time(self, width: int | None) -> "BatchOps":
+        """Batch operations that run the one-card computation on each card in turn (a loop on the
+        device), so that a card's result never depends on its batch: XLA's batched kernels sum in
+        an order that depends on the batch's shape, which rounds real values differently. Each
+        card is held in the one-card representation of the fastest evaluation for one card."""
+        one = self._vectorized(1, width)
+        open_each = jax.vmap(lambda X: one.open(X[None]))
+        close_each = jax.vmap(lambda s: one.close(s)[0])
+
+        def advance(states):
+            B = jax.tree_util.tree_leaves(states)[0].shape[0]
+
+            def body(i, carry):
+                states, health = carry
+                card = jax.tree_util.tree_map(lambda x: jax.lax.dynamic_index_in_dim(x, i, keepdims=False), states)
+                card, h = one.advance(card)
+                states = jax.tree_util.tree_map(lambda x, y: jax.lax.dynamic_update_index_in_dim(x, y, i, 0), states, card)
+                return states, health.at[i].set(jnp.reshape(h, (-1,))[0].astype(health.dtype))
+
+            health0 = jnp.zeros(B, jax.tree_util.tree_leaves(states)[0].dtype)
+            return jax.lax.fori_loop(0, B, body, (states, health0))
+
+        def scratch_rows(states, features=None):
+            return jax.vmap(lambda s: one.scratch_rows(s, features)[0])(states)
+
+        return BatchOps(open_each, advance, close_each, scratch_rows)

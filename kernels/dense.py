@@ -57,4 +57,4 @@ def make_step(stack, lam: float, dtype):
             X = apply_layer(p, X, lam)
         return X, health
 
-    return Step(advance, scratch_tokens=stack.scratch_tokens)
+    return Step(advance, scratch_tokens=stack.scratch_tokens, per_card=stack.per_card)

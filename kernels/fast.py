@@ -533,4 +533,4 @@ def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, 
 
     batch_ops = batched.make_batch_ops(stack, lam, dtype) if batch else None
     return Step(advance, scratch_tokens=s, open=open_card, close=close_card, scratch=lambda state: state["scratch"],
-                batch=batch_ops, prefer_batch=batched.preferred)
+                batch=batch_ops, prefer_batch=batched.preferred, per_card=stack.per_card)

@@ -169,6 +169,10 @@ class Stack:
     corrected_rows: tuple[int, ...] = field(default=())
     health_before: int = -1  # the health figure is taken on the input of this layer
     scratch_tokens: int = 1  # tokens [0, scratch_tokens) are the scratchpad (for the hints)
+    # Evaluate a batch one card at a time with the one-card computation: the state holds real
+    # values, which a batch-shaped evaluation would round differently from a card alone (integer
+    # machines round every value back exactly, so they batch freely).
+    per_card: bool = False
 
     @property
     def health_layer(self) -> int:

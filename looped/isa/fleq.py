@@ -195,7 +195,7 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
     )
     # The health figure is taken where the program counter is snapped: on the fetch's input.
     return Stack(layers=layers, corrected_rows=tuple(r["pc"].indices), health_before=0,
-                 scratch_tokens=layout.zone("scratch").size)
+                 scratch_tokens=layout.zone("scratch").size, per_card=True)
 
 
 # ---- the instruction set object ---------------------------------------------------------------------
