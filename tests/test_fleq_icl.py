@@ -39,7 +39,7 @@ def test_mlp_backprop_losses_match_numpy():
     W2, b2 = program.value_of(default, "W2"), program.value_of(default, "b2")
     rng = np.random.default_rng(0)
     datasets = [(program.value_of(default, "X"), program.value_of(default, "y"))]
-    datasets += [(rng.uniform(-1, 1, (2, 8)), rng.uniform(0, 1, (1, 8))) for _ in range(2)]
+    datasets += [(rng.uniform(-1, 1, (2, 8)), rng.uniform(0, 1, (1, 8)))]
     runs = [program.with_settings({"X": X.tolist(), "y": y.tolist()}) for X, y in datasets]
     for (X, y), result in zip(datasets, engine.run(runs)):
         expected = numpy_backprop(X, y, W1, b1, W2, b2)
@@ -47,7 +47,8 @@ def test_mlp_backprop_losses_match_numpy():
         assert result.status == "halted"
         assert np.max(np.abs(losses - expected)) <= 1e-8  # the goal is 1e-3
         assert losses[-1] < 0.25
-    assert np.array(engine.run(runs[:1])[0].outputs["losses"]).reshape(-1)[-1] < 0.005  # default data
+        if X is datasets[0][0]:
+            assert losses[-1] < 0.005  # the default data
 
 
 @pytest.mark.slow

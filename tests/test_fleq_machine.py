@@ -42,42 +42,43 @@ def within_block_error(program: FleqProgram, inst, before, got, want) -> bool:
     return bool(np.all(np.abs(got - want) <= rel * scale + absolute))
 
 
-def check_against_oracle(program: FleqProgram, backend: str, steps: int) -> int:
-    """Run `steps` instructions on the transformer; compare each with the oracle applied to the
-    transformer's own previous state. Returns the steps executed before the halt."""
-    pcs, (memories,), _ = engine.trace([program], steps, backend=backend)
-    before, pc = program.memory.copy(), 0
-    for t in range(steps):
-        if pc == program.halt_index:
-            return t
-        inst = program.code[pc]
-        want = before.copy()
-        next_pc = oracle_step(program, want, pc)
-        got = memories[t]
-        assert int(pcs[t, 0]) == next_pc, f"step {t + 1}: pc {pcs[t, 0]} != oracle {next_pc}"
-        changed = list(inst.c_cols)
-        untouched = [c for c in range(program.n_columns) if c not in changed]
-        assert np.array_equal(got[:, untouched], before[:, untouched]), f"step {t + 1}: other cells changed"
-        assert within_block_error(program, inst, before, got[:, changed], want[:, changed]), \
-            f"step {t + 1} ({inst.source}): {got[:, changed]} vs {want[:, changed]}"
-        before, pc = got, next_pc
-    return steps
+def check_against_oracle(programs: list[FleqProgram], backend: str, steps: int) -> list[int]:
+    """Run `steps` instructions of each program (one batch) on the transformer; compare each with
+    the oracle applied to the transformer's own previous state. Returns the steps each executed
+    before its halt."""
+    pcs, memories, _ = engine.trace(programs, steps, backend=backend)
+    executed = []
+    for card, program in enumerate(programs):
+        before, pc = program.memory.copy(), 0
+        for t in range(steps):
+            if pc == program.halt_index:
+                break
+            inst = program.code[pc]
+            want = before.copy()
+            next_pc = oracle_step(program, want, pc)
+            got = memories[card][t]
+            where = f"{program.file} step {t + 1} ({inst.source})"
+            assert int(pcs[t, card]) == next_pc, f"{where}: pc {pcs[t, card]} != oracle {next_pc}"
+            changed = list(inst.c_cols)
+            untouched = [c for c in range(program.n_columns) if c not in changed]
+            assert np.array_equal(got[:, untouched], before[:, untouched]), f"{where}: other cells changed"
+            assert within_block_error(program, inst, before, got[:, changed], want[:, changed]), \
+                f"{where}: {got[:, changed]} vs {want[:, changed]}"
+            before, pc = got, next_pc
+        executed.append(t)
+    return executed
 
 
 @pytest.mark.parametrize("backend", ["dense", "fast"])
-@pytest.mark.parametrize("path", PROGRAMS)
-def test_every_step_matches_the_oracle(path, backend):
-    program = assemble_file(path)
-    executed = check_against_oracle(program, backend, steps=60)
-    assert executed < 60  # it halted
-
-
-def test_calculator_on_random_inputs_matches_each_step():
-    program = assemble_file("programs/fleq/calculator.asm")
+def test_every_step_matches_the_oracle(backend):
     rng = np.random.default_rng(5)
-    for _ in range(3):
+    programs = [assemble_file(path) for path in PROGRAMS]
+    calculator = assemble_file("programs/fleq/calculator.asm")
+    for _ in range(2):  # and the calculator on random inputs
         x, y = rng.choice([-1, 1], 2) * 10.0 ** rng.uniform(-2, 2, 2)
-        check_against_oracle(program.with_settings({"x": float(abs(x)), "y": float(y)}), "fast", steps=60)
+        programs.append(calculator.with_settings({"x": float(abs(x)), "y": float(y)}))
+    executed = check_against_oracle(programs, backend, steps=60)
+    assert all(t < 59 for t in executed)  # each halted
 
 
 def test_dense_and_fast_agree():
