@@ -19,7 +19,7 @@ PROGRAMS = ["programs/fleq/calculator.asm", "programs/fleq/matrix_ops.asm", "pro
 # exact function (docs/fleq.md states them; benchmarks/fleq_accuracy.py measures them).
 BLOCK_ERROR = {
     "add": (0.0, 0.0), "sub": (0.0, 0.0), "mov": (0.0, 0.0), "transpose": (0.0, 0.0),
-    "mul": (1e-6, 1e-10), "matmul": (1e-6, 1e-10), "sigmoid": (0.0, 1e-15),
+    "mul": (5e-6, 5e-10), "matmul": (1e-6, 1e-10), "sigmoid": (0.0, 1e-15),
     "recip": (pwl_constants.RECIP_MAX_REL_ERROR * (1 + 1e-9), 1e-11),
     "rsqrt": (pwl_constants.RSQRT_MAX_REL_ERROR * (1 + 1e-9), 1e-11),
 }
