@@ -1,7 +1,10 @@
 """Instructions per second, per program and aggregate, vs batch size (through engine.run, the path
-`looped run` takes), and a batch of 64 programs against the same 64 run one at a time.
+`looped run` takes); a batch of 64 programs against the same 64 run one at a time; and an uneven
+batch: 64 gcd instances (programs/gcd.asm) needing from a few hundred to tens of thousands of
+steps each, batched (the runner refills and compacts its slots) against one at a time.
 
     python benchmarks/batch_throughput.py [--quick] [--max-batch 4096] [--steps 400]
+    python benchmarks/batch_throughput.py --only-uneven [--spread log]   # just the uneven batch
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 if __package__ in (None, ""):
     sys.path.insert(0, __import__("pathlib").Path(__file__).resolve().parent.parent.as_posix())
 
-from benchmarks.common import emit, median_time
+from benchmarks.common import ROOT, emit, median_time
 
 BITS = 8
 
@@ -59,7 +62,100 @@ def batch_vs_single(count: int, steps: int, backend: str, repeats: int) -> dict:
             "timing": f"medians (and minima) of {repeats} interleaved repeats, each through engine.run as `looped run` does"}
 
 
-def main(quick: bool = False, max_batch: int | None = None, steps: int | None = None, backend: str = "fast") -> dict:
+def gcd_instances(count: int = 64, longest: int = 24000, seed: int = 11, spread: str = "even"):
+    """`count` gcd programs whose step counts spread from about 180 to `longest` (evenly, or
+    log-uniformly with `spread="log"`: most instances short), in a shuffled order, with their step
+    counts (from the oracle). Inputs (a, b) with b < 40 and a / b about steps / 12
+    (programs/gcd.asm takes about 12 steps per subtraction)."""
+    import numpy as np
+
+    from looped import oracle
+    from looped.assembler import assemble_file
+
+    base = assemble_file(ROOT / "programs" / "gcd.asm")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for target in (np.linspace if spread == "even" else np.geomspace)(180, longest, count):
+        best = None
+        for _ in range(60):
+            b = int(rng.integers(1, 40))
+            a = int(target / 12 * b * rng.uniform(0.9, 1.1)) + int(rng.integers(0, b))
+            if not 0 <= a <= 32767:
+                continue
+            program = base.with_settings({"a": a, "b": b})
+            steps = oracle.run(program).steps
+            if best is None or abs(steps - target) < abs(best[1] - target):
+                best = (program, steps, (a, b))
+        chosen.append(best)
+    return [chosen[i] for i in rng.permutation(count)]
+
+
+def uneven_batch(repeats: int, backend: str = "fast", longest: int = 24000, spread: str = "even") -> dict:
+    """64 gcd instances batched (one engine.run, as `looped run --sets` does) against one at a
+    time; identical results required. Compilation is excluded: the batch is run until it compiles
+    no new batch shape (the runner compacts to smaller shapes as instances finish)."""
+    import tempfile
+
+    from looped import executables, runner
+    from looped.engine import run
+
+    # As `looped run --sets` does: compiled loops kept on disk (here in a fresh folder, so that the
+    # first call is cold), which lets the runner compile the smaller shapes it compacts to.
+    was = executables.folder()
+    executables.enable(tempfile.mkdtemp(prefix="looped-bench-"))
+    instances = gcd_instances(longest=longest, spread=spread)
+    programs = [p for p, _, _ in instances]
+    steps = [s for _, s, _ in instances]
+    started = time.perf_counter()
+    run(programs, backend=backend)
+    first_s = time.perf_counter() - started
+    quiet = 0
+    for _ in range(10):  # warm: the shapes the batch compacts to are compiled (two runs in a row compile none)
+        compiled = len(runner._compile_times)
+        run(programs, backend=backend)
+        quiet = quiet + 1 if len(runner._compile_times) == compiled else 0
+        if quiet == 2:
+            break
+    run(programs[:1], backend=backend)
+    key = lambda r: (r.status, r.steps, r.memory)  # noqa: E731
+    single, batched, same = [], [], True
+    for _ in range(repeats):
+        t = time.perf_counter()
+        alone = [run([p], backend=backend)[0] for p in programs]
+        single.append(time.perf_counter() - t)
+        for _ in range(4):  # a timing that included a compilation (of a shape the batch compacted to) is redone
+            compiled = len(runner._compile_times)
+            t = time.perf_counter()
+            together = run(programs, backend=backend)
+            seconds = time.perf_counter() - t
+            if len(runner._compile_times) == compiled:
+                break
+        batched.append(seconds)
+        same &= [key(r) for r in alone] == [key(r) for r in together]
+        same &= [r.steps for r in together] == steps and all(r.status == "halted" for r in together)
+    executables.enable(was) if was else executables.disable()
+    total = sum(steps)
+    single_s, batched_s = sorted(single)[len(single) // 2], sorted(batched)[len(batched) // 2]
+    return {"program": "programs/gcd.asm", "instances": len(programs), "backend": backend, "spread": spread,
+            "steps_min": min(steps), "steps_max": max(steps), "steps_total": total,
+            "inputs": [list(ab) for _, _, ab in instances],
+            "bound_total_over_longest": total / max(steps),
+            "one_at_a_time_s": single_s, "batched_s": batched_s, "batched_cold_first_call_s": first_s,
+            "one_at_a_time_instr_per_s": total / single_s, "batched_instr_per_s": total / batched_s,
+            "ratio": single_s / batched_s, "ratio_from_minima": min(single) / min(batched),
+            "identical_results": bool(same),
+            "timing": f"medians (and minima) of {repeats} interleaved repeats through engine.run; compilation "
+                      "excluded (batched_cold_first_call_s includes it)",
+            "note": "no schedule can beat bound_total_over_longest on one device: the longest instance's "
+                    "steps run one after another whatever the batch"}
+
+
+def main(quick: bool = False, max_batch: int | None = None, steps: int | None = None, backend: str = "fast",
+         only_uneven: bool = False, spread: str = "even") -> dict:
+    if only_uneven:
+        uneven = uneven_batch(1 if quick else 3, backend, spread=spread)
+        return emit("batch_throughput_uneven", {"uneven_batch": uneven,
+                                                "must_show": {"uneven_batch_5x": uneven["ratio"] >= 5}})
     steps = steps or (200 if quick else 400)
     max_batch = max_batch or (256 if quick else 4096)
     repeats = 3
@@ -67,6 +163,7 @@ def main(quick: bool = False, max_batch: int | None = None, steps: int | None = 
     pool = programs(max(sizes), steps)
     curve = [throughput(pool[:b], steps, backend, repeats if b <= 256 else 1) for b in sizes]
     versus = batch_vs_single(64, steps, backend, repeats=3 if quick else 7)
+    uneven = uneven_batch(1 if quick else 3, backend)
 
     def plot(plt):
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -83,7 +180,8 @@ def main(quick: bool = False, max_batch: int | None = None, steps: int | None = 
     return emit("batch_throughput", {
         "backend": backend, "bits": BITS, "n": 32, "steps": steps, "curve": curve,
         "batch64_vs_one_at_a_time": versus,
-        "must_show": {"batch64_10x": versus["ratio"] >= 10},
+        "uneven_batch": uneven,
+        "must_show": {"batch64_10x": versus["ratio"] >= 10, "uneven_batch_5x": uneven["ratio"] >= 5},
         "note": "batch sizes up to --max-batch (default 4096, quick 256)",
     }, plot)
 
@@ -94,5 +192,8 @@ if __name__ == "__main__":
     ap.add_argument("--max-batch", type=int)
     ap.add_argument("--steps", type=int)
     ap.add_argument("--backend", default="fast")
+    ap.add_argument("--only-uneven", action="store_true", help="only the uneven gcd batch")
+    ap.add_argument("--spread", choices=("even", "log"), default="even",
+                    help="step counts of the uneven batch: evenly spread (default) or log-uniform")
     args = ap.parse_args()
-    main(args.quick, args.max_batch, args.steps, args.backend)
+    main(args.quick, args.max_batch, args.steps, args.backend, args.only_uneven, args.spread)

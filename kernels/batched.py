@@ -544,4 +544,14 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
         features = np.arange(d) if features is None else np.arange(d)[features]
         return jnp.transpose(scratch_of.take(state["scratch"], features), (2, 1, 0))
 
-    return BatchOps(open_cards, advance, close, scratch_rows)
+    def select(active, new, old):
+        """The active cards' new state, the others' old one: only the written pieces change in a
+        step (the card, the read-only runs and the fixed health are the same in both)."""
+        def pick(new_pieces, old_pieces, n_written):
+            return tuple(jnp.where(active, a, b) if k < n_written else a
+                         for k, (a, b) in enumerate(zip(new_pieces, old_pieces)))
+
+        return {**new, "scratch": pick(new["scratch"], old["scratch"], scratch_of.n_written),
+                "pieces": pick(new["pieces"], old["pieces"], rest_of.n_written)}
+
+    return BatchOps(open_cards, advance, close, scratch_rows, select)

@@ -42,7 +42,21 @@ def load_program(path: str) -> Program:
         raise AsmError(SourceLoc(path, 1, 1), "no such file (expected a .asm program)")
     if os.path.isdir(path):
         raise AsmError(SourceLoc(path, 1, 1), "is a directory (expected a .asm program)")
-    return assemble_file(path)
+    program = assemble_file(path)
+    if program.isa == "subleq" and not _has_statements(path):
+        # (The assembler accepts it, as the halt column alone; as a program to run it is a
+        # mistake, located like FLEQ's.)
+        raise AsmError(SourceLoc(path, 1, 1), "the program has no instructions (expected code "
+                                              "statements after '.code', e.g. 'halt')")
+    return program
+
+
+def _has_statements(path: str) -> bool:
+    """Whether a SUBLEQ source has any code statement (an empty file or data alone has none)."""
+    from looped.assembler.parser import parse
+
+    with open(path, encoding="utf-8") as f:
+        return bool(parse(f.read(), path).code)
 
 
 def parse_int(text: str) -> int:
@@ -317,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 all halted, 3 step limit reached, 2 error in the program or "
                "arguments, 1 anything else. See `looped COMMAND --help`.",
     )
+    parser.add_argument("--version", action="version", version=f"looped {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def program_args(p, sets_file: bool = False):
@@ -386,7 +401,17 @@ def build_parser() -> argparse.ArgumentParser:
     program_args(card)
     card.add_argument("-o", "--output", required=True, metavar="card.png", help="output PNG file")
     card.set_defaults(func=cmd_card)
+
+    from looped import tape_cli  # `looped tape` and `looped assemble --tape` (classic SUBLEQ tapes)
+
+    tape_cli.add_parsers(sub, engine_args, program_args, DEFAULT_MAX_STEPS)
     return parser
+
+
+def _version() -> str:
+    from looped import __version__
+
+    return __version__
 
 
 def _writable(path: str) -> None:
@@ -406,18 +431,23 @@ def _positive_int(text: str) -> int:
 
 
 def enable_compilation_cache() -> None:
-    """Keep compiled machines on disk between runs (a cold `looped run` is mostly compilation).
-    LOOPED_CACHE_DIR moves the cache; LOOPED_CACHE_DIR="" turns it off."""
-    folder = os.environ.get("LOOPED_CACHE_DIR",
-                            os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "looped", "xla"))
-    if not folder:
+    """Keep compiled machines on disk between runs (a cold `looped run` is mostly building and
+    compiling): the compiled loops themselves under `loops/` (looped/executables.py: a warm run
+    loads them and builds nothing), XLA's compilation cache under `xla/`. LOOPED_CACHE_DIR moves
+    the cache (default ~/.cache/looped); LOOPED_CACHE_DIR="" turns it off."""
+    root = os.environ.get("LOOPED_CACHE_DIR",
+                          os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "looped"))
+    if not root:
         return
     try:
         import jax
 
-        os.makedirs(folder, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", folder)
+        from looped import executables
+
+        os.makedirs(os.path.join(root, "xla"), exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", os.path.join(root, "xla"))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        executables.enable(os.path.join(root, "loops"))
     except (OSError, AttributeError):
         pass  # no cache: only slower
 
@@ -429,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "command", None):
             parser.print_help()
             return EXIT_USAGE
-        if args.command in ("run", "trace"):
+        if args.command in ("run", "trace", "tape"):
             enable_compilation_cache()
         return args.func(args)
     except LoopedError as e:

@@ -19,7 +19,7 @@ from looped import isa as instruction_sets
 from looped.isa.base import Card, InstructionSet
 from looped.layout import decode_unsigned
 from looped.limits import MAX_COLUMNS
-from looped.machine import LoopedMachine, machine_for
+from looped.machine import Machine, machine_for
 from looped.program import LoopedError, Program
 from looped import sharding
 from looped.runner import Loop
@@ -42,24 +42,29 @@ class Result:
         return {"status": self.status, "steps": self.steps, "memory": self.outputs}
 
 
-def loop_for(n: int, bits: int, backend: str) -> tuple[LoopedMachine, Loop]:
+def loop_for(n: int, bits: int, backend: str) -> tuple[Machine, Loop]:
     """The SUBLEQ machine for cards of `n` tokens and `bits`-bit words, and its loop."""
     return machine_loop("subleq", (n, bits), backend)
 
 
-def machine_loop(isa_name: str, key: tuple, backend: str) -> tuple[LoopedMachine, Loop]:
+def machine_loop(isa_name: str, key: tuple, backend: str) -> tuple[Machine, Loop]:
     machine_for(isa_name, key)  # fixes the dtype (and switches JAX to 64 bits when needed) first
     # Kernels traced before JAX switched to 64 bits must not be reused after it: key on the mode.
     return _loop_for(isa_name, key, backend, bool(jax.config.jax_enable_x64))
 
 
 @functools.lru_cache(maxsize=32)
-def _loop_for(isa_name: str, key: tuple, backend: str, x64: bool) -> tuple[LoopedMachine, Loop]:
+def _loop_for(isa_name: str, key: tuple, backend: str, x64: bool) -> tuple[Machine, Loop]:
+    """The machine and its loop. Nothing is built here: the weights and the kernel's step are made
+    when the loop first needs to trace (not at all when its compiled form is on disk)."""
+    if backend not in kernels.BACKENDS:
+        raise ValueError(f"unknown backend '{backend}' (expected one of {', '.join(kernels.BACKENDS)})")
     machine = machine_for(isa_name, key)
-    step = kernels.make_step(backend, machine.stack, machine.lam, machine.dtype)
     layout = machine.layout
     pc_token = instruction_sets.get(isa_name).pc_token
-    return machine, Loop(step, pc_token=pc_token, pc_rows=layout["pc"].slice, width=layout.n)
+    make_step = lambda: kernels.make_step(backend, machine.stack, machine.lam, machine.dtype)  # noqa: E731
+    return machine, Loop(make_step, pc_token=pc_token, pc_rows=layout["pc"].slice, width=layout.n,
+                         cache_key=(isa_name, key, backend, x64))
 
 
 def batch_cards(programs: Sequence, n: int | None = None) -> list[Card]:
@@ -79,14 +84,17 @@ def _encode(programs: Sequence, n: int | None) -> tuple[InstructionSet, tuple, l
 
 
 def run(programs: Sequence[Program], backend: str = kernels.DEFAULT_BACKEND, max_steps: int | None = None,
-        progress: Callable | None = None, n: int | None = None, shard: bool | None = None) -> list[Result]:
-    """Run programs of one instruction set and machine shape as a single batch; each halts on its
-    own. `shard`: split the batch over all devices (None: when there are several; see
-    looped/sharding.py)."""
+        progress: Callable | None = None, n: int | None = None, shard: bool | None = None,
+        slots: int | None = None) -> list[Result]:
+    """Run programs of one instruction set and machine shape as one batch; each halts on its own,
+    results in input order. At most `slots` cards run on the device at once (default: the
+    runner's): between chunks, stopped cards leave and waiting ones take their slots (see
+    looped/runner.py). `shard`: split the batch over all devices (None: when there are several;
+    see looped/sharding.py)."""
     if not programs:
         return []
     instruction_set, cards, loop, X0, halt = _prepare(programs, backend, n, shard)
-    state = loop.run(X0, halt, max_steps=max_steps, progress=progress)
+    state = loop.run(X0, halt, max_steps=max_steps, progress=progress, slots=slots)
     X = np.asarray(state.X)[: len(cards)]
     steps, done, worst = (np.asarray(a).tolist() for a in (state.steps, state.done, state.worst))
     memories = instruction_set.decode_memory(cards, X)
@@ -131,7 +139,7 @@ def _prepare(programs: Sequence[Program], backend: str, n: int | None, shard: bo
     instruction_set, key, cards, X = _encode(programs, n)
     layout = cards[0].layout
     machine, loop = machine_loop(instruction_set.name, key, backend)
-    X0 = jnp.asarray(X, machine.dtype)
+    X0 = jax.device_put(np.asarray(X, np.dtype(machine.dtype)))  # (a jnp cast would compile a program)
     halt = np.array([c.halt_token for c in cards], np.int32)
     if sharding.should_shard(shard):
         X0, halt = sharding.place(X0, halt, lambda X: int(instruction_set.decode_pc(layout, X)), dtype=machine.dtype)

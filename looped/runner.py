@@ -3,9 +3,23 @@
 The runner knows no instruction set. It is given a kernel's `Step` for one card, where the program
 counter lives (`pc_token`, `pc_rows`), each card's halt address, and a bound on the health figure.
 Each card stops on its own: once its program counter reaches its halt column, or its step count
-reaches `max_steps`, its step count stops. The batch stops when every card
-has stopped. The loop runs on the device (`lax.while_loop` under `jit`) in chunks, so long runs can
-report progress between chunks.
+reaches `max_steps`, it is frozen (its state, step count and health no longer change). The loop
+runs on the device (`lax.while_loop` under `jit`) in chunks, so long runs can report progress
+between chunks.
+
+**Slots.** The device runs a batch of *slots*, at most `slots` cards at a time. Between chunks the
+runner regroups: cards that have stopped leave their slots (their final state is kept), and cards
+still waiting take the free slots; when nothing waits and few cards still run, the batch is
+compacted to a smaller shape (1, 4, 16, 64, ... slots). A chunk ends as soon as enough slots are
+free to make that worthwhile, so a batch costs about the sum of its instances' steps rather than
+its longest instance's steps times its size. Results come back in input order, and a card's result
+never depends on its slot, its companions or when it started: every card is frozen on its own.
+`trace` never regroups.
+
+**Compiled functions.** The loop's functions (start, chunk, close) are compiled per batch shape.
+When looped/executables.py has a cache folder and the Loop a `cache_key`, the compiled
+executables are stored there and loaded by later processes, which then build no weights and trace
+nothing (the step itself is built lazily, only when something must be compiled).
 """
 
 from __future__ import annotations
@@ -20,12 +34,29 @@ import jax.numpy as jnp
 import numpy as np
 
 from kernels.common import Step
+from looped import executables
 from looped.program import LoopedError
 
 # The health figure may not exceed this before error correction: values further than the
 # correction tolerance (1/4) from {-1, 0, +1} would no longer be snapped back exactly.
 HEALTH_BOUND = 0.2
 MAX_STEPS = 2**31 - 1
+
+
+# Iterations between looks at whether a new batch shape is worth compiling.
+REVISIT = 1024
+_compile_times: list[float] = []  # seconds per compiled batch shape, in this process
+
+
+def compile_estimate() -> float:
+    """What compiling one more batch shape is expected to cost (seconds)."""
+    return float(np.median(_compile_times)) if _compile_times else 2.0
+
+
+def default_slots() -> int:
+    """Cards on the device at once: on a CPU a batch stops paying past about a thousand cards
+    (benchmarks/batch_throughput.py); accelerators take more."""
+    return 1024 if jax.default_backend() == "cpu" else 16384
 
 
 class NumericalHealthError(LoopedError):
@@ -51,7 +82,7 @@ jax.tree_util.register_dataclass(LoopState, data_fields=["X", "steps", "done", "
 
 def _pc_decoder(pc_token: int, pc_rows: slice):
     width = pc_rows.stop - pc_rows.start
-    weights = jnp.asarray([1 << (width - 1 - i) for i in range(width)], dtype=jnp.int32)
+    weights = np.asarray([1 << (width - 1 - i) for i in range(width)], dtype=np.int32)
 
     def decode(pc_bits):  # the scratch tokens' pc rows [B, s, width] -> [B]
         return jnp.sum((pc_bits[:, pc_token] > 0).astype(jnp.int32) * weights, axis=-1)
@@ -59,55 +90,99 @@ def _pc_decoder(pc_token: int, pc_rows: slice):
     return decode
 
 
+@dataclass
+class _Functions:
+    """The loop's functions for one batch shape: jitted, or compiled executables."""
+
+    start: Callable  # (X0 [B, n, d], halt, steps, worst, bad_step) -> LoopState
+    chunk: Callable  # (state, halt, max_steps, chunk_steps, min_running) -> (LoopState, iterations)
+    close: Callable  # state -> cards [B, n, d]
+
+
 class Loop:
     """A jitted loop around one kernel `Step` (kernels/common.py). Build once per machine and
     backend; call many times.
 
-    Cards that have halted are stepped on with the rest: the halt column is a fixed point of the
-    machine, so their decoded state does not change, and their step counts and health stop. Every
-    card that has not halted has executed exactly as many instructions as the loop has iterated,
-    so the loop stops at `max_steps` with each such card after exactly `max_steps` instructions.
-    Nothing has to be copied to freeze a card.
+    `step` is a Step, or a function that builds one (called only when something must be traced).
+    Every card that is running has executed exactly as many instructions as its step count; a card
+    is frozen from the step it halts or reaches `max_steps` on, so each card stops after exactly
+    `max_steps` instructions whatever its batch.
 
-    `width`, the cards' token count, lets the kernel choose its batch evaluation (Step.batched)."""
+    `width`, the cards' token count, lets the kernel choose its batch evaluation (Step.batched).
+    `cache_key` (hashable, describing the machine and backend) lets compiled loops be stored on
+    disk (looped/executables.py)."""
 
-    def __init__(self, step: Step, pc_token: int, pc_rows: slice, health_bound: float = HEALTH_BOUND,
-                 width: int | None = None):
-        if not 0 <= pc_token < step.scratch_tokens:
-            raise ValueError("the program counter must live on a scratch token")
+    def __init__(self, step: Step | Callable[[], Step], pc_token: int, pc_rows: slice,
+                 health_bound: float = HEALTH_BOUND, width: int | None = None, cache_key: tuple | None = None):
+        self._step = step if isinstance(step, Step) else None
+        self._make_step = None if isinstance(step, Step) else step
+        self.pc_token, self.pc_rows, self.width = pc_token, pc_rows, width
         self.bound = health_bound
-        decode_pc = _pc_decoder(pc_token, pc_rows)
+        self.cache_key = cache_key
+        self._jitted = None
+        self._by_shape: dict[tuple, _Functions] = {}
+        self._from_disk: set[tuple] = set()  # shapes whose executables were loaded from disk
+        self._load_from_disk = True
+        if self._step is not None:
+            self._check_step(self._step)
+
+    # ---- the traced functions ----------------------------------------------------------------
+
+    @property
+    def step(self) -> Step:
+        if self._step is None:
+            self._step = self._make_step()
+            self._check_step(self._step)
+        return self._step
+
+    def _check_step(self, step: Step) -> None:
+        if not 0 <= self.pc_token < step.scratch_tokens:
+            raise ValueError("the program counter must live on a scratch token")
+
+    def _functions(self) -> dict:
+        """The jitted functions (traced on first use per shape)."""
+        if self._jitted is not None:
+            return self._jitted
+        step, width, health_bound = self.step, self.width, self.bound
+        decode_pc = _pc_decoder(self.pc_token, self.pc_rows)
+        pc_rows = self.pc_rows
         # The kernel may evaluate large batches natively rather than as a vmap of one card: the
         # batch size is static under jit, so the choice is made when a shape is traced.
         ops_for = lambda B: step.batched(B, width)  # noqa: E731
-        self._decode_pc = lambda X, B: decode_pc(ops_for(B).scratch_rows(X, pc_rows))
+
+        def decode(X, B):
+            return decode_pc(ops_for(B).scratch_rows(X, pc_rows))
 
         def advance(state: LoopState, halt_pc, max_steps) -> LoopState:
             B = state.steps.shape[0]
-            X, health = ops_for(B).advance(state.X)
+            ops = ops_for(B)
+            X, health = ops.advance(state.X)
             active = ~state.done & (state.steps < max_steps)
+            X = ops.select(active, X, state.X)  # stopped cards stay frozen
             steps = state.steps + active.astype(jnp.int32)
             health = jnp.where(active, health, 0).astype(state.worst.dtype)
             crossed = active & ~(health <= health_bound) & (state.bad_step < 0)  # NaN crosses too
             return LoopState(
                 X=X,
                 steps=steps,
-                done=state.done | (self._decode_pc(X, B) == halt_pc),
+                done=state.done | (active & (decode(X, B) == halt_pc)),
                 worst=jnp.maximum(state.worst, health),
                 bad_step=jnp.where(crossed, steps, state.bad_step),
             )
 
-        def chunk(state: LoopState, halt_pc, max_steps, chunk_steps):
+        def chunk(state: LoopState, halt_pc, max_steps, chunk_steps, min_running):
+            """At most `chunk_steps` iterations; stops early once no more than `min_running` cards
+            are running (so that the runner can regroup), or when a card's health is lost."""
             def cond(carry):
                 state, i = carry
                 running = ~state.done & (state.steps < max_steps)
-                return jnp.any(running) & jnp.all(state.bad_step < 0) & (i < chunk_steps)
+                return (jnp.sum(running.astype(jnp.int32)) > min_running) & jnp.all(state.bad_step < 0) & (i < chunk_steps)
 
             def body(carry):
                 state, i = carry
                 return advance(state, halt_pc, max_steps), i + 1
 
-            return jax.lax.while_loop(cond, body, (state, jnp.int32(0)))[0]
+            return jax.lax.while_loop(cond, body, (state, jnp.int32(0)))
 
         def close(state: LoopState):
             return ops_for(state.steps.shape[0]).close(state.X)
@@ -119,63 +194,294 @@ class Loop:
 
             return jax.lax.scan(body, state, None, length=n_steps)
 
-        def start(X0, halt_pc):
+        def start(X0, halt_pc, steps, worst, bad_step):
             B = X0.shape[0]
             X = ops_for(B).open(X0)
-            return LoopState(
-                X=X,
-                steps=jnp.zeros(B, jnp.int32),
-                done=self._decode_pc(X, B) == halt_pc,
-                worst=jnp.zeros(B, X0.dtype),
-                bad_step=jnp.full(B, -1, jnp.int32),
-            )
+            return LoopState(X=X, steps=steps, done=decode(X, B) == halt_pc, worst=worst, bad_step=bad_step)
 
-        self._start = jax.jit(start)
-        self._chunk = jax.jit(chunk)
-        self._trace = jax.jit(trace, static_argnames=("n_steps", "observe"))
-        self._close = jax.jit(close)
+        self._jitted = {"start": jax.jit(start), "chunk": jax.jit(chunk), "close": jax.jit(close),
+                        "trace": jax.jit(trace, static_argnames=("n_steps", "observe"))}
+        return self._jitted
+
+    def _for_shape(self, shape: tuple, dtype, sharded: bool = False) -> _Functions:
+        """start/chunk/close for batches of cards of `shape` [B, n, d]: from memory, from the disk
+        cache, or compiled (and stored) now. Sharded batches use the jitted functions."""
+        signature = (tuple(int(x) for x in shape), np.dtype(dtype).name, bool(sharded))
+        if signature in self._by_shape:
+            return self._by_shape[signature]
+        if sharded:
+            f = self._functions()
+            functions = _Functions(f["start"], f["chunk"], f["close"])
+        else:
+            key = self._disk_key(signature)
+            loaded = executables.load(key) if key is not None and self._load_from_disk else None
+            if loaded is not None:
+                self._from_disk.add(signature)
+            else:
+                started = time.perf_counter()
+                loaded = self._compile(signature[0], dtype, fresh=key is not None)
+                _compile_times.append(time.perf_counter() - started)
+                if key is not None:
+                    executables.save(key, loaded)
+            functions = _Functions(*loaded)
+        self._by_shape[signature] = functions
+        return functions
+
+    def _disk_key(self, signature: tuple) -> tuple | None:
+        if signature[2] or self.cache_key is None or executables.folder() is None:
+            return None
+        return ("loop", self.cache_key, self.pc_token, self.pc_rows.start, self.pc_rows.stop, self.bound,
+                self.width, signature[:2])
+
+    def _compile(self, shape, dtype, fresh: bool = False) -> list:
+        """start/chunk/close compiled for `shape`. `fresh`: bypass XLA's persistent compilation
+        cache (an executable it returns cannot be serialized whole on CPU: loaded again, it fails
+        with 'Function ... not found')."""
+        if fresh and jax.config.jax_enable_compilation_cache:
+            from jax.experimental.compilation_cache import compilation_cache
+
+            # (JAX decides once per process whether to use its cache: reset that decision.)
+            compilation_cache.reset_cache()
+            jax.config.update("jax_enable_compilation_cache", False)
+            try:
+                return self._compile(shape, dtype)
+            finally:
+                jax.config.update("jax_enable_compilation_cache", True)
+                compilation_cache.reset_cache()
+        f = self._functions()
+        B, i32 = shape[0], jnp.int32
+        spec = lambda s, t: jax.ShapeDtypeStruct(s, t)  # noqa: E731
+        start_args = (spec(shape, dtype), spec((B,), i32), spec((B,), i32), spec((B,), dtype), spec((B,), i32))
+        start = f["start"].lower(*start_args).compile()
+        state = jax.eval_shape(f["start"], *start_args)
+        chunk = f["chunk"].lower(state, spec((B,), i32), *[spec((), i32)] * 3).compile()
+        close = f["close"].lower(state).compile()
+        return [start, chunk, close]
+
+    def has_shape(self, shape: tuple, dtype, sharded: bool = False) -> bool:
+        """Whether batches of cards of `shape` run without compiling anything."""
+        signature = (tuple(int(x) for x in shape), np.dtype(dtype).name, bool(sharded))
+        if signature in self._by_shape:
+            return True
+        key = self._disk_key(signature)
+        return key is not None and executables.exists(key)
+
+    # ---- running ---------------------------------------------------------------------------------
 
     def start(self, X0, halt_pc) -> LoopState:
-        return self._start(jnp.asarray(X0), jnp.asarray(halt_pc, jnp.int32))
+        """A fresh state for the cards X0 [B, n, d]."""
+        X0 = jnp.asarray(X0)
+        B = X0.shape[0]
+        return self._functions()["start"](X0, jnp.asarray(halt_pc, jnp.int32), jnp.zeros(B, jnp.int32),
+                                         jnp.zeros(B, X0.dtype), jnp.full(B, -1, jnp.int32))
 
     def finish(self, state: LoopState) -> LoopState:
         """The state with its cards back in the card representation [B, n, d]."""
-        return dataclasses.replace(state, X=self._close(state))
+        return dataclasses.replace(state, X=self._functions()["close"](state))
 
     def run(self, X0, halt_pc, max_steps: int | None = None, chunk_steps: int = 1 << 14,
-            progress: Callable[[np.ndarray, np.ndarray], None] | None = None) -> LoopState:
-        """Run until every card halts or reaches `max_steps`. `progress(steps, done)` is called
-        after each chunk of at most `chunk_steps` instructions."""
+            progress: Callable[[np.ndarray, np.ndarray], None] | None = None,
+            slots: int | None = None, steps0=None) -> LoopState:
+        """Run until every card halts or reaches `max_steps`; the returned state holds every card
+        in input order as numpy arrays (cards [B, n, d]). `progress(steps, done)` is called after
+        each chunk of at most `chunk_steps` instructions. At most `slots` cards (default
+        `default_slots()`) are on the device at once; see the module's docstring.
+        `steps0` [B]: instructions each card has already executed (default 0): its step count
+        starts there, so each card stops after max_steps - steps0 more (a per-card budget)."""
         max_steps = MAX_STEPS if max_steps is None else int(max_steps)
-        halt_pc = jnp.asarray(halt_pc, jnp.int32)
-        state = self.start(X0, halt_pc)
-        # With a progress display, chunks start small and grow to about a quarter second each.
-        chunk = min(chunk_steps, 256) if progress is not None else chunk_steps
-        while True:
-            started = time.perf_counter()
-            state = self._chunk(state, halt_pc, jnp.int32(max_steps), jnp.int32(chunk))
-            steps, done, bad = (np.asarray(a) for a in (state.steps, state.done, state.bad_step))
-            self._check(state, bad)
-            if progress is not None:
-                progress(steps, done)
-                elapsed = max(time.perf_counter() - started, 1e-3)
-                chunk = int(min(chunk_steps, max(16, chunk * 0.25 / elapsed)))
-            if np.all(done | (steps >= max_steps)):
-                return self.finish(state)
+        try:
+            return _Run(self, X0, halt_pc, max_steps, chunk_steps, progress, slots, steps0).run()
+        except jax.errors.JaxRuntimeError:
+            if not self._from_disk:
+                raise
+            # An executable from the disk cache that does not run here (another build of the same
+            # versions, a damaged file): forget it, compile afresh and run again from the start.
+            for signature in self._from_disk:
+                self._by_shape.pop(signature, None)
+                executables.remove(self._disk_key(signature))
+            self._from_disk.clear()
+            self._load_from_disk = False
+            return _Run(self, X0, halt_pc, max_steps, chunk_steps, progress, slots, steps0).run()
 
     def trace(self, X0, halt_pc, n_steps: int, observe: Callable):
         """Run exactly `n_steps` loop iterations and return (final state, observe(cards) after
         each iteration [n_steps, B, ...], steps [n_steps, B]). Halted cards keep their state."""
-        halt_pc = jnp.asarray(halt_pc, jnp.int32)
-        state = self.start(X0, halt_pc)
-        state, (observed, steps, worst) = self._trace(state, halt_pc, n_steps, observe)
+        halt_pc = np.asarray(halt_pc, np.int32)
+        X0 = X0 if isinstance(X0, jax.Array) else jax.device_put(np.asarray(X0))
+        B, dtype = X0.shape[0], np.dtype(X0.dtype)
+        sharded = len(X0.sharding.device_set) > 1
+        functions = self._for_shape(X0.shape, dtype, sharded)  # (compiled for runs of this shape too)
+        state = functions.start(X0, halt_pc, np.zeros(B, np.int32), np.zeros(B, dtype), np.full(B, -1, np.int32))
+        state, (observed, steps, worst) = self._functions()["trace"](state, halt_pc, n_steps, observe)
         worst = np.asarray(worst)
         if np.any(~(worst <= self.bound)):
             t, card = np.argwhere(~(worst <= self.bound))[0]
             raise NumericalHealthError(int(card), int(np.asarray(steps)[t, card]), float(worst[t, card]), self.bound)
-        return self.finish(state), observed, steps
+        return dataclasses.replace(state, X=functions.close(state)), observed, steps
 
-    def _check(self, state: LoopState, bad: np.ndarray) -> None:
-        if np.any(bad >= 0):
-            card = int(np.argmax(bad >= 0))
-            raise NumericalHealthError(card, int(bad[card]), float(np.asarray(state.worst)[card]), self.bound)
+
+def _sizes_below(W: int, multiple: int) -> list[int]:
+    """Batch shapes a batch of W slots may be compacted to: 1, 2, 4, 8, ... (rounded up to a
+    multiple of the device count), smaller than W, largest first."""
+    sizes, s = set(), 1
+    while s < W:
+        size = -(-s // multiple) * multiple
+        if size < W:
+            sizes.add(size)
+        s *= 2
+    return sorted(sizes, reverse=True)
+
+
+class _Run:
+    """One call of Loop.run: the cards, their slots, and the regrouping between chunks."""
+
+    def __init__(self, loop: Loop, X0, halt, max_steps: int, chunk_steps: int, progress, slots: int | None,
+                 steps0=None):
+        self.loop, self.max_steps, self.chunk_steps, self.progress = loop, max_steps, chunk_steps, progress
+        self.X0 = X0 if isinstance(X0, (jax.Array, np.ndarray)) else np.asarray(X0)
+        self.halt = np.asarray(halt, np.int32).reshape(-1)
+        self.B = B = int(self.X0.shape[0])
+        self.card_shape = tuple(int(x) for x in self.X0.shape[1:])
+        self.dtype = np.dtype(self.X0.dtype)
+        sharding = getattr(self.X0, "sharding", None)
+        self.sharding = sharding if sharding is not None and len(sharding.device_set) > 1 else None
+        self.multiple = len(self.sharding.device_set) if self.sharding is not None else 1
+        cap = default_slots() if slots is None else max(1, int(slots))
+        self.W = min(B, -(-cap // self.multiple) * self.multiple)
+        # every card's result, in input order
+        self.steps = np.zeros(B, np.int32)
+        self.steps0 = np.zeros(B, np.int32) if steps0 is None else np.asarray(steps0, np.int32).reshape(B)
+        self.done = np.zeros(B, bool)
+        self.worst = np.zeros(B, self.dtype)
+        self.bad = np.full(B, -1, np.int32)
+        self.X_out = None
+        self.queue = self.W  # the next card waiting for a slot
+        self.iterations = 0  # loop iterations so far
+        self.busy = 0.0  # seconds spent in chunks so far (decides whether a new shape may be compiled)
+        self.compiling = 0.0  # seconds spent compiling batch shapes in this run
+        self._host_X0 = None
+
+    def functions(self, W: int) -> _Functions:
+        compiled = len(_compile_times)
+        functions = self.loop._for_shape((W,) + self.card_shape, self.dtype, self.sharding is not None)
+        self.compiling += sum(_compile_times[compiled:])
+        return functions
+
+    def run(self) -> LoopState:
+        B, W = self.B, self.W
+        if B == 0:
+            return LoopState(np.asarray(self.X0), self.steps, self.done, self.worst, self.bad)
+        owner = np.arange(W)  # the card in each slot (-1: a stopped card left as padding)
+        halt = self.halt[:W].copy()
+        X = self.X0 if W == B else self.host_X0()[:W]
+        state = self._start(X, halt, self.steps0[:W].copy(), np.zeros(W, self.dtype), np.full(W, -1, np.int32))
+        chunk = min(self.chunk_steps, 256) if self.progress is not None else self.chunk_steps
+        while True:
+            W = len(owner)
+            min_running = self._min_running(W)
+            # A larger shape that may not be compiled yet may become worth compiling as the run
+            # goes on: look again every REVISIT iterations.
+            length = chunk if min_running >= W // 2 or self.queue < B else min(chunk, REVISIT)
+            fns = self.functions(W)
+            started = time.perf_counter()
+            state, iterations = fns.chunk(state, halt, np.int32(self.max_steps), np.int32(length), np.int32(min_running))
+            self.iterations += int(iterations)
+            steps, done, bad = (np.asarray(a) for a in (state.steps, state.done, state.bad_step))
+            self.busy += time.perf_counter() - started
+            mine = owner >= 0
+            self.steps[owner[mine]], self.done[owner[mine]] = steps[mine], done[mine]
+            if np.any(bad[mine] >= 0):
+                slot = int(np.flatnonzero(mine & (bad >= 0))[0])
+                raise NumericalHealthError(int(owner[slot]), int(bad[slot]), float(np.asarray(state.worst)[slot]),
+                                           self.loop.bound)
+            if self.progress is not None:
+                self.progress(self.steps.copy(), self.done.copy())
+                elapsed = max(time.perf_counter() - started, 1e-3)
+                chunk = int(min(self.chunk_steps, max(16, chunk * 0.25 / elapsed)))
+            stopped = done | (steps >= self.max_steps)
+            if np.all(stopped) and self.queue >= B:
+                self._harvest(fns.close(state), state, owner, np.ones(W, bool))
+                return LoopState(self.X_out, self.steps, self.done, self.worst, self.bad)
+            running = int(np.sum(~stopped))
+            if running <= min_running and (self.queue < B or self._compact_to(W, running) is not None):
+                state, owner, halt = self._regroup(fns, state, owner, halt, stopped)
+
+    def host_X0(self) -> np.ndarray:
+        if self._host_X0 is None:
+            self._host_X0 = np.asarray(self.X0)
+        return self._host_X0
+
+    def _min_running(self, W: int) -> int:
+        """A chunk stops early once no more than this many cards run: when cards wait, once an
+        eighth of the slots are free; when none wait, once the batch fits a smaller shape."""
+        if self.queue < self.B:
+            return W - max(1, W // 8)
+        for size in _sizes_below(W, self.multiple):
+            if self._may_use(size):
+                return size
+        return 0
+
+    def _may_use(self, size: int) -> bool:
+        """Whether to compact to `size` slots: at once when that shape is compiled (in memory or
+        on disk). A new shape is compiled only while the compiling this run has done stays below
+        the time it has spent running (so compiling at most doubles what staying would have
+        cost), or below four times that when compiled loops are kept on disk (each shape then
+        serves every later run of this machine)."""
+        if self.loop.has_shape((size,) + self.card_shape, self.dtype, self.sharding is not None):
+            return True
+        kept = self.sharding is None and self.loop.cache_key is not None and executables.folder() is not None
+        return self.compiling + compile_estimate() <= self.busy * (4.0 if kept else 1.0)
+
+    def _compact_to(self, W: int, running: int) -> int | None:
+        for size in sorted(_sizes_below(W, self.multiple)):
+            if size >= running and self._may_use(size):
+                return size
+        return None
+
+    def _start(self, X, halt, steps, worst, bad) -> LoopState:
+        # (numpy casts and device_put: jnp conversions would compile a small program each)
+        if self.sharding is not None:
+            if not (isinstance(X, jax.Array) and X.sharding == self.sharding):
+                X = jax.device_put(np.asarray(X, self.dtype), self.sharding)
+        elif not isinstance(X, jax.Array) or X.dtype != self.dtype:
+            X = jax.device_put(np.asarray(X, self.dtype))
+        return self.functions(X.shape[0]).start(X, np.asarray(halt, np.int32), np.asarray(steps, np.int32),
+                                                np.asarray(worst, self.dtype), np.asarray(bad, np.int32))
+
+    def _harvest(self, X_closed, state: LoopState, owner: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """Keep the final state of the stopped cards in `slots`; returns the closed cards [W, n, d]."""
+        Xc = np.asarray(X_closed)
+        worst, bad = np.asarray(state.worst), np.asarray(state.bad_step)
+        take = slots & (owner >= 0)
+        cards = owner[take]
+        if self.X_out is None and len(owner) == self.B and take.all() and np.array_equal(owner, np.arange(self.B)):
+            self.X_out = Xc  # every card finished in its first slot: nothing to copy
+        else:
+            if self.X_out is None:
+                self.X_out = np.empty((self.B,) + Xc.shape[1:], Xc.dtype)
+            self.X_out[cards] = Xc[take]
+        self.worst[cards], self.bad[cards] = worst[take], bad[take]
+        return Xc
+
+    def _regroup(self, fns: _Functions, state: LoopState, owner: np.ndarray, halt: np.ndarray, stopped: np.ndarray):
+        """Stopped cards leave; waiting cards take their slots, or the batch is compacted. Returns
+        the new state, the card in each slot and each slot's halt address."""
+        W = len(owner)
+        Xc = self._harvest(fns.close(state), state, owner, stopped & (owner >= 0))
+        steps, worst, bad = (np.asarray(a) for a in (state.steps, state.worst, state.bad_step))
+        live, free = np.flatnonzero(~stopped), np.flatnonzero(stopped)
+        waiting = self.B - self.queue
+        new_W = W if waiting else (self._compact_to(W, len(live)) or W)
+        # Live cards first, then waiting cards, then stopped cards as padding: a padding slot keeps
+        # its card's state, halt address and step count, so it is stopped (frozen) from the start.
+        n_new = min(waiting, new_W - len(live))
+        new = np.arange(self.queue, self.queue + n_new)
+        self.queue += n_new
+        pad = free[: new_W - len(live) - n_new]
+        X = np.concatenate([Xc[live], self.host_X0()[new].astype(Xc.dtype) if n_new else Xc[:0], Xc[pad]])
+        halt = np.concatenate([halt[live], self.halt[new], halt[pad]])
+        steps = np.concatenate([steps[live], self.steps0[new], steps[pad]])
+        worst = np.concatenate([worst[live], np.zeros(n_new + len(pad), self.dtype)])
+        bad = np.concatenate([bad[live], np.full(n_new + len(pad), -1, np.int32)])
+        owner = np.concatenate([owner[live], new, np.full(len(pad), -1)])
+        return self._start(X, halt, steps, worst, bad), owner, halt.astype(np.int32)

@@ -116,3 +116,90 @@ def test_write_changes_only_the_addressed_token():
         assert list(got) == expected
         assert np.abs(out[1:, r["mem"].slice] - np.round(out[1:, r["mem"].slice])).max() < 1e-6
         assert not out[0, r["mem"].slice].any()
+
+
+# ---- the gates, with garbage where the machine can have it ------------------------------------------
+
+
+def garbage_state(layout, rng):
+    """A state as the machine can leave it, garbage included: on the other tokens the rows that
+    tokens carry (instr, mem) hold random ±1 values and the transient buffer any value in [-1, 1]
+    (what an attention read deposits there); the scratch-only rows (pc, fetched, diff, flag) are
+    zero there, as the machine keeps them. On the scratch token the buffer holds garbage too."""
+    r = layout.rows
+    X = blank(layout)
+    others = slice(1, layout.n)
+    for name in ("instr", "mem"):
+        X[others, r[name].slice] = rng.choice([-1.0, 1.0], size=(layout.n - 1, r[name].size))
+    X[:, r["buf"].slice] = rng.uniform(-1, 1, size=(layout.n, r["buf"].size))
+    return X.astype(np.float32).astype(np.float64)  # the layer runs in float32
+
+
+def test_move_ignores_garbage_on_other_tokens():
+    layout = subleq_layout(5, 6, 6)
+    r = layout.rows
+    rng = np.random.default_rng(30)
+    for _ in range(20):
+        X = garbage_state(layout, rng)
+        X[0, r["buf.instr"].slice] = rng.choice([-1.0, 1.0], r["buf.instr"].size)
+        out = apply(layout, blocks.move(layout, r["buf.instr"], r["fetched"]), X=X)
+        np.testing.assert_array_equal(out[0, r["fetched"].slice], X[0, r["buf.instr"].slice])
+        np.testing.assert_array_equal(out[1:], X[1:])  # |source| <= 1 there: the gate holds
+
+
+def test_flag_le_zero_ignores_garbage_on_other_tokens():
+    layout = subleq_layout(5, 6, 6)
+    r, N = layout.rows, layout.bits
+    rng = np.random.default_rng(31)
+    for v in range(-32, 32):
+        X = garbage_state(layout, rng)
+        X[0, r["diff"].slice] = bits_of(v, N)
+        out = apply(layout, blocks.flag_le_zero(layout, r["diff"], r["flag"]), X=X)
+        assert out[0, r["flag"].start] == (1.0 if v <= 0 else 0.0)
+        np.testing.assert_array_equal(out[1:], X[1:])
+
+
+@pytest.mark.parametrize("flag", [0.0, 1.0])
+def test_branch_ignores_garbage_on_other_tokens(flag):
+    layout = subleq_layout(3, 12, 6)  # n = 16, L = 4
+    r, L = layout.rows, layout.addr_bits
+    rng = np.random.default_rng(32 + int(flag))
+    for pc, target in itertools.product(range(1, 16), [1, 9, 15]):
+        X = garbage_state(layout, rng)
+        X[0, r["pc"].slice] = position_code(pc, L)
+        X[0, r["fetched.c"].slice] = position_code(target, L)
+        X[0, r["flag"].start] = flag
+        out = apply(layout, blocks.branch(layout, r["pc"], r["fetched.c"], r["flag"]), X=X)
+        assert decode_unsigned(out[0, r["pc"].slice]) == (target if flag else (pc + 1) % 2**L)
+        np.testing.assert_array_equal(out[1:], X[1:])
+
+
+def test_overwrite_leaves_the_scratch_token_alone_whatever_its_buffer_holds():
+    layout = subleq_layout(5, 6, 6)
+    r = layout.rows
+    rng = np.random.default_rng(33)
+    for _ in range(20):
+        X = garbage_state(layout, rng)  # the scratch token's buffer: garbage in [-1, 1]
+        X[1:, r["buf.write"].slice] = rng.choice([-1.0, 1.0], size=(layout.n - 1, r["buf.write"].size))
+        out = apply(layout, blocks.overwrite(layout, r["buf.write"], r["mem"]), X=X)
+        np.testing.assert_array_equal(out[0], X[0])
+        np.testing.assert_array_equal(out[1:, r["mem"].slice], X[1:, r["buf.write"].slice])
+
+
+# ---- the health bound and the correction tolerance --------------------------------------------------
+
+
+def test_everything_the_health_check_lets_through_is_snapped_back_exactly():
+    """The runner stops a run whose corrected rows stray more than HEALTH_BOUND from {-1, 0, 1}
+    before error correction; error correction must snap back exactly anything within it."""
+    from looped.runner import HEALTH_BOUND
+
+    layout = subleq_layout(4, 4, 8)
+    rows = np.r_[layout["mem"].slice, layout["pc"].slice]
+    rng = np.random.default_rng(34)
+    lattice = rng.choice([-1.0, 0.0, 1.0], size=(layout.n, layout.d))
+    for offset in (HEALTH_BOUND, -HEALTH_BOUND, 0.999 * HEALTH_BOUND, 0.5 * HEALTH_BOUND):
+        noisy = lattice + np.where(rng.random(lattice.shape) < 0.5, offset, -offset)
+        out = apply(layout, blocks.error_correction(layout, layout["mem"], layout["pc"]), X=noisy)
+        np.testing.assert_allclose(out[:, rows], lattice[:, rows], atol=1e-6)
+    assert HEALTH_BOUND < blocks.CORRECTION_TOLERANCE

@@ -187,3 +187,46 @@ def test_disasm_refuses_what_is_not_an_exported_machine(capsys, tmp_path):
     for path in (bad, tmp_path / "missing.npz"):
         code, out, err = run(capsys, "disasm", str(path))
         assert code == 2 and out == "" and err.startswith(f"{path}:1:1: error: ")
+
+
+# ---- papercuts: version, python -m, empty programs, disassembling an exported machine ----------------
+
+
+def test_version_and_python_dash_m(capsys):
+    from looped import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"looped {__version__}"
+    proc = subprocess.run([sys.executable, "-m", "looped", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"looped {__version__}"
+
+
+@pytest.mark.parametrize("source", ["", "; nothing\n", ".data\nx: 5\n", ".bits 8\n.code\n"])
+def test_a_program_without_instructions_is_a_located_error(capsys, tmp_path, source):
+    path = tmp_path / "empty.asm"
+    path.write_text(source)
+    code, out, err = run(capsys, "run", str(path), "--json")
+    assert code == 2 and out == ""
+    assert err.startswith(f"{path}:1:1: error: the program has no instructions")
+    path.write_text(".code\nhalt\n")  # a program that halts at once is one
+    assert run(capsys, "run", str(path), "--json", "--backend", "dense")[0] == 0
+
+
+@pytest.mark.parametrize("name, sets", [("gcd", ["a=1071", "b=462"])])
+def test_an_exported_machine_disassembles_to_a_program_that_runs_the_same(capsys, tmp_path, name, sets):
+    sets = [arg for s in sets for arg in ("--set", s)]
+    machine = tmp_path / "m.npz"
+    assert run(capsys, "export", f"programs/{name}.asm", *sets, "-o", str(machine))[0] == 0
+    code, listing, _ = run(capsys, "disasm", str(machine))
+    assert code == 0 and not any("@" in line.split(";")[0] or "#" in line.split(";")[0] for line in listing.splitlines())
+    source = tmp_path / "listing.asm"
+    source.write_text(listing)
+    original = json.loads(run(capsys, "run", f"programs/{name}.asm", *sets, "--json")[1])
+    again = json.loads(run(capsys, "run", str(source), "--json")[1])
+    assert again["status"] == original["status"] and again["steps"] == original["steps"]
+    assert {k: again["memory"][k] for k in original["memory"]} == original["memory"]
+    from looped.assembler import assemble_file
+
+    labels = dict(assemble_file(f"programs/{name}.asm").code_labels)
+    assert dict(assemble_file(source).code_labels).items() >= labels.items()  # labels included

@@ -100,3 +100,14 @@ def test_inverse_temperature_grows_with_n_and_bits():
         lam = inverse_temperature(n, bits)
         assert 2**bits * 2 * n * np.exp(-2 * lam) <= 2**-30 * (1 + 1e-9)
         assert 2 * n * np.exp(-lam) <= 2**-30 * (1 + 1e-9)
+
+
+def test_the_health_figure_stays_at_rounding_level_on_a_wide_card():
+    """λ is what keeps reads and writes sharp: with the rule's λ a written bit is off by at most
+    2^-30, so on a wide card the corrected rows stay within float32 rounding (2^-24 near ±1) of
+    {-1, 0, 1}. A softer λ (half the rule's gives about 5e-4 here) shows in the health figure
+    long before results go wrong."""
+    programs = long_random_programs(seed=16, count=3, bits=16, min_steps=30, n_cells=10, n_code=16)
+    results = engine.run(programs, backend="dense", max_steps=30, n=128)
+    assert all(r.memory == oracle.run(p, 30).memory for p, r in zip(programs, results))
+    assert max(r.health for r in results) <= 2**-23

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 import kernels
-from looped import engine, oracle
+from looped import engine, oracle, runner
 from looped.card import encode
 from looped.isa.subleq import subleq_stack
 from looped.layout import subleq_layout
-from looped.random_programs import long_random_programs
+from looped.program import Cell, Instruction, Program
+from looped.random_programs import long_random_programs, random_program
 from looped.runner import Loop, NumericalHealthError
 
 
@@ -72,3 +73,94 @@ def test_progress_is_reported_per_chunk():
     loop_with(lam=30.0, bits=8, n=n).run(X0, halt, max_steps=100, chunk_steps=40,
                                          progress=lambda steps, done: seen.append(int(steps.max())))
     assert seen[-1] == 100 and len(seen) >= 2 and seen == sorted(seen)
+
+
+# ---- slots: refilled and compacted batches --------------------------------------------------------
+
+
+def mixed_programs(seed=21, count=7):
+    """Programs of one card width that stop at very different steps: some halt early, some run to
+    the step limit."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        p = random_program(rng, 8, n_cells=int(rng.integers(2, 7)), n_code=int(rng.integers(3, 12)))
+        steps = oracle.run(p, max_steps=90).steps
+        if steps >= 3 and (steps < 40 or steps == 90 or len(out) < 2):
+            out.append(p)
+    return out
+
+
+def key(result):
+    return result.status, result.steps, result.pc, result.memory
+
+
+def test_slots_are_refilled_and_compacted_and_results_keep_their_order(monkeypatch):
+    programs = mixed_programs()
+    alone = [engine.run([p], backend="dense", max_steps=90, n=24)[0] for p in programs]  # compiles 1 slot
+    regroups = []
+    original = runner._Run._regroup
+
+    def spy(self, fns, state, owner, halt, stopped):
+        out = original(self, fns, state, owner, halt, stopped)
+        regroups.append((len(owner), len(out[1])))
+        return out
+
+    monkeypatch.setattr(runner._Run, "_regroup", spy)
+    together = engine.run(programs, backend="dense", max_steps=90, n=24, slots=2)
+    assert [key(r) for r in together] == [key(r) for r in alone]
+    for program, result in zip(programs, together):
+        expected = oracle.run(program, max_steps=90)
+        assert (result.status, result.steps, result.memory) == (expected.status, expected.steps, expected.memory)
+    assert (2, 2) in regroups  # waiting programs took free slots
+    assert (2, 1) in regroups  # then the batch shrank to the shape already compiled
+
+
+def test_every_card_stops_after_exactly_max_steps_whenever_it_started():
+    """16 slots, 18 programs: two halt early and two waiting programs take their slots, so the
+    other cards reach the step limit five steps before the last two; they must not move after it."""
+    rng = np.random.default_rng(23)
+    early = []
+    while len(early) < 2:
+        p = random_program(rng, 8, n_cells=4, n_code=8)
+        if 3 <= oracle.run(p, max_steps=40).steps <= 8:
+            early.append(p)
+    late = long_random_programs(seed=22, count=16, bits=8, min_steps=40, n_cells=4, n_code=8)
+    programs = early[:1] + late[:8] + early[1:] + late[8:]
+    results = engine.run(programs, backend="dense", max_steps=40, n=14, slots=16)
+    for result, program in zip(results, programs):
+        expected = oracle.run(program, 40)
+        assert (result.status, result.steps, result.memory) == (expected.status, expected.steps, expected.memory)
+
+
+def test_health_error_names_the_instance_whatever_its_slot():
+    programs = long_random_programs(seed=6, count=4, bits=8, min_steps=10)
+    n = 1 + max(len(p.memory) + len(p.code) for p in programs)
+    X0, halt = cards_for(programs, n)
+    layout = subleq_layout(0, 0, 8, n)
+    X0 = X0.at[3, 1, layout["mem"].start].set(jnp.nan)  # waits for a slot: 2 slots, 4 cards
+    with pytest.raises(NumericalHealthError) as info:
+        loop_with(lam=30.0, bits=8, n=n).run(X0, halt, max_steps=10, slots=2)
+    assert info.value.card == 3
+
+
+def halt_writer() -> Program:
+    """A program built through the API whose only instruction writes a cell the halt column reads:
+    z = 0 - a = 5, then the halt column `subleq z, m, itself` would subtract 5 from m at every step
+    it is applied. A halted card must not be applied again."""
+    cells = {"a": Cell("a", 0, 1), "z": Cell("z", 1, 1), "m": Cell("m", 2, 1)}
+    code = (Instruction(0, 1, 1, source="subleq a, z"), Instruction(1, 2, 1, source="halt"))
+    return Program(bits=8, memory=(-5, 0, -1), code=code, cells=cells, file="<api>")
+
+
+@pytest.mark.parametrize("backend", ["fast", "dense"])
+def test_a_halted_card_stays_frozen_whatever_its_batch(backend):
+    program = halt_writer()
+    expected = oracle.run(program)
+    assert (expected.steps, expected.memory) == (1, [-5, 5, -1])
+    companion = long_random_programs(seed=3, count=1, bits=8, min_steps=60)[0]
+    together = engine.run([program, companion], backend=backend, max_steps=60)[0]
+    assert (together.status, together.steps, together.memory) == ("halted", 1, [-5, 5, -1])
+    if backend == "dense":  # and in a trace
+        pcs, memories, steps = engine.trace([program, companion], 20, backend=backend)
+        assert (memories[0] == [-5, 5, -1]).all() and (pcs[:, 0] == 1).all() and (steps[:, 0] == 1).all()

@@ -1,11 +1,14 @@
 """A batch split over 8 (forced CPU) devices gives exactly the unsharded results.
 
-XLA_FLAGS must be set before jax initialises, so the check runs in a subprocess."""
+XLA_FLAGS must be set before jax initialises, so the check runs in a subprocess (about 20 s: marked
+slow)."""
 
 import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 SCRIPT = textwrap.dedent(
     """
@@ -26,6 +29,8 @@ SCRIPT = textwrap.dedent(
         c = run(progs, backend=backend, max_steps=90)  # default: shard when there are several devices
         key = lambda r: (r.status, r.steps, r.pc, r.memory)
         assert [key(r) for r in a] == [key(r) for r in b] == [key(r) for r in c], backend
+    d = run(progs, max_steps=90, shard=True, slots=8)  # 8 slots over 8 devices: refilled as cards stop
+    assert [key(r) for r in d] == [key(r) for r in a]
     ta, tb = trace(progs, 30, shard=False), trace(progs, 30, shard=True)
     assert np.array_equal(ta[0], tb[0]) and np.array_equal(ta[2], tb[2])
     assert all(np.array_equal(x, y) for x, y in zip(ta[1], tb[1]))
@@ -34,6 +39,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sharded_matches_unsharded():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
     proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600)

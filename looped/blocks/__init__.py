@@ -6,6 +6,8 @@ One kind per file:
   the branch and error correction (the blocks every instruction set uses);
 * FLEQ's function blocks: `arith` (add, sub, mov), `product` (elementwise mul), `matmul`,
   `transpose`, `pwl` (recip, rsqrt as fitted piecewise-linear MLPs), `sigmoid`.
+* `tape`: the classic SUBLEQ machine's gated logic (gated thresholds, snaps, adders, increments,
+  the gated subtractor and the wrapped <= 0 test read off the operands) and a read by any key.
 
 `from looped import blocks; blocks.read(...)` keeps working: the control blocks are re-exported.
 """

@@ -4,15 +4,16 @@
     from looped import isa
     instruction_set = isa.get(program.isa)
 
-`subleq` (looped/isa/subleq.py) and `fleq` (looped/isa/fleq.py) are the two sets. Modules are
-imported on first use, so that importing the interface costs nothing.
+`subleq` (looped/isa/subleq.py), `fleq` (looped/isa/fleq.py) and `tape` (looped/isa/tape.py,
+classic von Neumann SUBLEQ tapes) are the sets. Modules are imported on first use, so that
+importing the interface costs nothing.
 """
 
 from __future__ import annotations
 
 import importlib
 
-NAMES = ("subleq", "fleq")
+NAMES = ("subleq", "fleq", "tape")
 
 
 def get(name: str):

@@ -1,0 +1,8 @@
+"""`python -m looped`: the `looped` command (looped/cli.py)."""
+
+import sys
+
+from looped.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
