@@ -309,15 +309,14 @@ class Loop:
         halt_pc = np.asarray(halt_pc, np.int32)
         X0 = X0 if isinstance(X0, jax.Array) else jax.device_put(np.asarray(X0))
         B, dtype = X0.shape[0], np.dtype(X0.dtype)
-        sharded = len(X0.sharding.device_set) > 1
-        functions = self._for_shape(X0.shape, dtype, sharded)  # (compiled for runs of this shape too)
-        state = functions.start(X0, halt_pc, np.zeros(B, np.int32), np.zeros(B, dtype), np.full(B, -1, np.int32))
-        state, (observed, steps, worst) = self._functions()["trace"](state, halt_pc, n_steps, observe)
+        functions = self._functions()  # (jitted: a trace needs no compiled chunk)
+        state = functions["start"](X0, halt_pc, np.zeros(B, np.int32), np.zeros(B, dtype), np.full(B, -1, np.int32))
+        state, (observed, steps, worst) = functions["trace"](state, halt_pc, n_steps, observe)
         worst = np.asarray(worst)
         if np.any(~(worst <= self.bound)):
             t, card = np.argwhere(~(worst <= self.bound))[0]
             raise NumericalHealthError(int(card), int(np.asarray(steps)[t, card]), float(worst[t, card]), self.bound)
-        return dataclasses.replace(state, X=functions.close(state)), observed, steps
+        return dataclasses.replace(state, X=functions["close"](state)), observed, steps
 
 
 def _sizes_below(W: int, multiple: int) -> list[int]:
