@@ -11,9 +11,13 @@ moved with LOOPED_CACHE_DIR, off with LOOPED_CACHE_DIR=""); from Python it is of
 `enable(folder)` is called. An entry is keyed by everything that could change the executable:
 the caller's key (instruction set, machine key, backend, 64-bit mode), the batch shape and dtype,
 the JAX and jaxlib versions, the platform and device kind, XLA_FLAGS, and a hash of the source
-of `looped/` and `kernels/`. Anything unreadable, stale or mismatched is ignored and rebuilt, so
-the cache can only make a run faster, never change its result. At most MAX_ENTRIES files are
-kept (the least recently used go first).
+of `looped/` and `kernels/` that shapes a compiled loop (`fingerprint`). Anything unreadable,
+stale or mismatched is ignored and rebuilt, so the cache can only make a run faster, never
+change its result. At most MAX_ENTRIES files are kept (the least recently used go first).
+
+XLA's own persistent cache (`~/.cache/looped/xla`) is bypassed when a loop is compiled for this
+one: an executable that XLA's cache returns cannot be serialized whole on CPU (loaded again, it
+fails with "Function ... not found"; the runner then compiles afresh and runs again).
 
 Loading an executable unpickles it: the folder must be trusted as much as the code itself (it is
 the user's own cache folder).
@@ -48,14 +52,26 @@ def folder() -> str | None:
     return _folder
 
 
+# Source that cannot change a compiled loop (the language, the command line, listings, pictures,
+# the oracles): editing it keeps the cache. Everything else under looped/ and kernels/ counts.
+NOT_COMPILED = ("looped/assembler/", "looped/cli.py", "looped/tape_cli.py", "looped/tape_assemble.py",
+                "looped/disasm.py", "looped/disasm_card.py", "looped/disasm_fleq.py", "looped/draw.py",
+                "looped/export.py", "looped/oracle.py", "looped/fleq_oracle.py", "looped/tape_oracle.py",
+                "looped/random_programs.py", "looped/random_tapes.py", "looped/__main__.py")
+
+
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> str:
-    """A hash of the library's source (looped/ and kernels/): an edit invalidates every entry."""
+    """A hash of the library's source that shapes compiled loops (looped/ and kernels/, but for
+    NOT_COMPILED): an edit there invalidates every entry."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for package in ("looped", "kernels"):
         for path in sorted((root / package).rglob("*.py")):
-            digest.update(path.relative_to(root).as_posix().encode())
+            name = path.relative_to(root).as_posix()
+            if name.startswith(NOT_COMPILED):
+                continue
+            digest.update(name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 
