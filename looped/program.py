@@ -81,6 +81,14 @@ class Program:
     def user_cells(self) -> dict[str, Cell]:
         return {name: cell for name, cell in self.cells.items() if cell.kind == "user"}
 
+    def cell_names(self) -> list[str]:
+        """A name for every memory cell: `label`, `label+k` inside an array, `#i` for the rest."""
+        names = [f"#{i}" for i in range(len(self.memory))]
+        for name, cell in self.cells.items():
+            for k in range(cell.length):
+                names[cell.offset + k] = name if cell.length == 1 else f"{name}+{k}"
+        return names
+
     def value_range(self) -> tuple[int, int]:
         return -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
 

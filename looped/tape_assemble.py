@@ -61,12 +61,8 @@ def to_tape(program: Program) -> TapeTranslation:
             what = "halt"
         comments[3 * i] = (f"{labels[i]}: " if i in labels else "") + what
     values += list(program.memory)
-    names = {}
-    for name, cell in program.cells.items():
-        for k in range(cell.length):
-            names[cell.offset + k] = name if cell.length == 1 else f"{name}+{k}"
-    for j in range(len(program.memory)):
-        comments[D + j] = names.get(j, f"#{j}")
+    for j, name in enumerate(program.cell_names()):
+        comments[D + j] = name
     header = (f"{program.file} as a classic SUBLEQ tape ({program.bits}-bit words: run it with "
               f"`looped tape FILE --bits {program.bits}`)\n"
               f"{K} instructions at 0 .. {D - 1}, {len(program.memory)} data cells at {D} .. {size - 1}; "

@@ -7,7 +7,7 @@ import pytest
 
 from looped.blocks import pwl_constants
 from looped.fleq_program import FUNCTIONS
-from looped.isa.fleq import fleq_layout, fleq_stack, inverse_temperature
+from looped.isa.fleq import constant_rows, fleq_layout, fleq_stack, inverse_temperature
 
 LAM = inverse_temperature(8)
 
@@ -22,15 +22,7 @@ def states(layout, a, b, fn, height=None):
     """B states [B, n, d]: slot token 0 holds a, b (each [B, H]) as operands of function `fn`."""
     r, W, H = layout.rows, layout.sizes["slots"], layout.sizes["height"]
     a, b = np.atleast_2d(a).reshape(len(a), -1), np.atleast_2d(b).reshape(len(b), -1)
-    X = np.zeros((len(a), layout.n, layout.d))
-    X[:, :W, r["ind"].start] = 1.0
-    X[:, W:, r["other"].start] = 1.0
-    X[:, W, r["anc"].start] = 1.0
-    nslot = np.ones((layout.n, W))
-    nslot[:W] = 1 - np.eye(W)
-    nslot[W] = 0
-    X[:, :, r["nslot"].slice] = nslot
-    X[:, :W, r["slot"].slice] = np.eye(W)
+    X = np.repeat(constant_rows(layout)[None], len(a), axis=0)
     X[:, 0, r["opA"].slice] = a
     X[:, 0, r["opB"].slice] = b
     X[:, 0, r["opApos"].slice] = np.maximum(a, 0)

@@ -26,10 +26,9 @@ from looped.pwl import pwl_slopes
 
 
 def _left_form(units: Units, layout: Layout, x: int, out: int, sign: float, gates: dict, knots, values,
-               tail_slope: float) -> None:
+               tail_slope: float, slopes) -> None:
     """out += sign * g(x) for x >= 0 (row x), in the left form
-    g(x) = tail*x + const + sum_k a_k relu(t_k - x)."""
-    _, slopes = pwl_slopes(knots, values, tail_slope)
+    g(x) = tail*x + const + sum_k a_k relu(t_k - x), with `slopes` the a_k of pwl_slopes."""
     for t, a in zip(knots, slopes):
         gated_relu(units, {x: -1.0}, t, gates, {out: sign * a})
     const = float(values[-1]) - tail_slope * float(knots[-1])
@@ -42,11 +41,12 @@ def _left_form(units: Units, layout: Layout, x: int, out: int, sign: float, gate
 def recip(layout: Layout, pos: Rows, neg: Rows, out: Rows, select: int) -> MLP:
     """out ~ 1/a (odd); relative error at most RECIP_MAX_REL_ERROR for |a| in RECIP_DOMAIN."""
     units = Units(layout.d, "recip", "scratch")
+    _, slopes = pwl_slopes(fitted.RECIP_KNOTS, fitted.RECIP_VALUES, fitted.RECIP_TAIL_SLOPE)
     for i in range(out.size):
         gates = result_gates(layout, select, i)
         for rows, sign in ((pos, 1.0), (neg, -1.0)):
             _left_form(units, layout, rows.start + i, out.start + i, sign, gates, fitted.RECIP_KNOTS,
-                       fitted.RECIP_VALUES, fitted.RECIP_TAIL_SLOPE)
+                       fitted.RECIP_VALUES, fitted.RECIP_TAIL_SLOPE, slopes)
     return units.mlp()
 
 
@@ -54,7 +54,8 @@ def rsqrt(layout: Layout, pos: Rows, out: Rows, select: int) -> MLP:
     """out ~ 1/sqrt(a) for a > 0, ~0 for a <= 0; relative error at most RSQRT_MAX_REL_ERROR on
     RSQRT_DOMAIN."""
     units = Units(layout.d, "rsqrt", "scratch")
+    _, slopes = pwl_slopes(fitted.RSQRT_KNOTS, fitted.RSQRT_VALUES, fitted.RSQRT_TAIL_SLOPE)
     for i in range(out.size):
         _left_form(units, layout, pos.start + i, out.start + i, 1.0, result_gates(layout, select, i),
-                   fitted.RSQRT_KNOTS, fitted.RSQRT_VALUES, fitted.RSQRT_TAIL_SLOPE)
+                   fitted.RSQRT_KNOTS, fitted.RSQRT_VALUES, fitted.RSQRT_TAIL_SLOPE, slopes)
     return units.mlp()

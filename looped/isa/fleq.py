@@ -89,12 +89,8 @@ def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int
     alloc.add("branch", 1)  # the flag the branch takes: after the write
     alloc.add("result", H)
     # One transient buffer, used by every layer in turn (each layer's MLP clears what it wrote).
-    functions = [("mul", 2 * H), ("sigmoid", H), ("matmul", 2 * H), ("transpose", K * H)]
-    offsets, at = [], 0
-    for name, size in functions:
-        offsets.append((name, at, size))
-        at += size
-    buf = max(instr_size, 2 * H + 1, at, H + 1)
+    offsets = _packed([("mul", 2 * H), ("sigmoid", H), ("matmul", 2 * H), ("transpose", K * H)])
+    buf = max(instr_size, 2 * H + 1, sum(size for _, _, size in offsets), H + 1)
     alloc.add("buf", buf, [("instr", 0, instr_size), ("A", 0, H), ("B", H, H), ("F", 2 * H, 1), ("write", 0, H),
                            ("written", H, 1)] + offsets)
     for name, offset, size in instr_fields:  # the instruction's fields inside the fetch buffer
@@ -198,6 +194,24 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
                  scratch_tokens=layout.zone("scratch").size, per_card=True)
 
 
+def constant_rows(layout: Layout) -> np.ndarray:
+    """The state [n, d] every FLEQ card starts from before its program: positions, and the rows
+    that tell slot tokens, the anchor and the other tokens apart."""
+    r, n, W = layout.rows, layout.n, layout.sizes["slots"]
+    X = np.zeros((n, layout.d))
+    X[:, r["pos"].slice] = position_codes(np.arange(n), layout.addr_bits)
+    X[: layout.zone("scratch").size, r["pos"].slice] = 0.0
+    X[W:, r["other"].slice] = 1.0
+    X[W, r["anc"].slice] = 1.0
+    X[:W, r["ind"].slice] = 1.0
+    nslot = np.ones((n, W))
+    nslot[:W] = 1.0 - np.eye(W)
+    nslot[W] = 0.0  # the anchor
+    X[:, r["nslot"].slice] = nslot
+    X[:W, r["slot"].slice] = np.eye(W)
+    return X
+
+
 # ---- the instruction set object ---------------------------------------------------------------------
 
 
@@ -237,18 +251,7 @@ class Fleq(InstructionSet):
         n, W, H = key
         machine = fleq_layout(W, H, n)
         r, L, M = machine.rows, machine.addr_bits, len(FUNCTIONS)
-        X = np.zeros((len(programs), n, machine.d))
-        scratch = machine.zone("scratch").size
-        X[:, :, r["pos"].slice] = position_codes(np.arange(n), L)
-        X[:, :scratch, r["pos"].slice] = 0.0
-        X[:, W:, r["other"].slice] = 1.0
-        X[:, W, r["anc"].slice] = 1.0
-        X[:, :W, r["ind"].slice] = 1.0
-        nslot = np.ones((n, W))
-        nslot[:W] = 1.0 - np.eye(W)
-        nslot[W] = 0.0
-        X[:, :, r["nslot"].slice] = nslot
-        X[:, :W, r["slot"].slice] = np.eye(W)
+        X = np.repeat(constant_rows(machine)[None], len(programs), axis=0)
         cards = []
         for i, program in enumerate(programs):
             layout = fleq_layout(W, H, n, program.n_columns, len(program.code))

@@ -156,11 +156,7 @@ class Subleq(InstructionSet):
         return oracle.step(program, memory, pc)
 
     def cell_names(self, program: Program) -> list[str]:
-        names = [f"#{i}" for i in range(len(program.memory))]
-        for name, cell in program.cells.items():
-            for k in range(cell.length):
-                names[cell.offset + k] = name if cell.length == 1 else f"{name}+{k}"
-        return names
+        return program.cell_names()
 
     def changed(self, program: Program, names: Sequence[str], before, after) -> dict:
         return {names[i]: after[i] for i in range(len(after)) if after[i] != before[i]}
