@@ -6,11 +6,18 @@ uses its open/advance/close form, which lets a backend keep the card in its own 
 The runner vmaps and loops it, or uses the backend's own evaluation of a whole batch where it has
 one (`Step.batched`: the fast backend's kernels/batched.py). Kernels know layers, nothing about
 instruction sets.
+
+`dense` evaluates the layer formula as written. The others are evaluators of one kernel plan,
+kernels/plan.py (NumPy only, `Plan.of(stack)`): each head cut to the rows it reads and writes,
+the MLP parts grouped (row-wise tables, sparse units), the features each layer writes and reads,
+the health rows. They differ only in how they compute it: fast.py one card, tokens innermost;
+batched.py a whole batch, batch innermost; pallas.py fast with two Pallas parts. Imports run one
+way: plan <- common <- batched <- fast <- pallas (tests/test_plan.py checks there is no cycle).
 """
 
 import importlib
 
-BACKENDS = ("fast", "dense", "pallas")
+BACKENDS = ("fast", "dense", "pallas", "native")
 DEFAULT_BACKEND = "fast"
 
 

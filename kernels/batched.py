@@ -24,9 +24,10 @@ elementwise add (no scatter, no partial copies); features that are only read sta
 runs. Values that many consumers read (softmax scores, maxima, weights, each layer's attention
 output) are materialised at explicit boundaries (`materializer`).
 
-It exploits the same structure as kernels/fast.py (the layers' hints and the zero blocks of the
-weights) and computes the same machine: tests/test_batched.py compares it with the dense kernel
-after every step (raw state within the correction bound, every feature decoding alike).
+Like kernels/fast.py it is an evaluator of the kernel plan (kernels/plan.py: heads cut to their
+rows, MLP groups with their row-wise tables and sparse unit lists, the features each part writes
+and reads), and computes the same machine: tests/test_batched.py compares it with the dense
+kernel after every step (raw state within the correction bound, every feature decoding alike).
 The fast backend uses it where it is faster (`preferred`): cards of up to a few hundred tokens,
 and batches of 16 cards or more.
 """
@@ -39,9 +40,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kernels.common import PRECISION, BatchOps, as_array
-from kernels.fast import (SPARSE_TERMS, _sort_units, concatenated, nonzero_cols, nonzero_rows, part_groups,
-                          rowwise_features, runs, sparse_terms, take)
+from kernels.common import PRECISION, BatchOps, as_array, as_plan, take_rows
+from kernels.plan import HeadPlan, MLPPlan, sparse_terms, spans
 
 
 def preferred(batch: int, width: int) -> bool:
@@ -184,14 +184,10 @@ class Pieces:
         for w in write_sets:  # refine: each piece lies wholly inside or outside every write set
             w = set(np.asarray(w).tolist())
             groups = [g for group in groups for g in ([f for f in group if f in w], [f for f in group if f not in w]) if g]
-        spans = []
-        for group in groups:
-            spans += [(first, length) for _, first, length in runs(sorted(group))]
-        self.n_written = len(spans)
-        read_only = sorted(set(np.asarray(read).tolist()) - set(written))
-        spans += [(first, length) for _, first, length in runs(read_only)]
-        self.spans = spans
-        self.where = {first + o: (k, o) for k, (first, length) in enumerate(spans) for o in range(length)}
+        self.spans = [span for group in groups for span in spans(group)]
+        self.n_written = len(self.spans)
+        self.spans += spans(set(np.asarray(read).tolist()) - set(written))
+        self.where = {first + o: (k, o) for k, (first, length) in enumerate(self.spans) for o in range(length)}
 
     def open(self, R):
         """R [B, t, d] -> pieces [length, t, B]."""
@@ -210,7 +206,7 @@ class Pieces:
             q = p + 1
             while q < len(features) and self.where[features[q]][0] == k:
                 q += 1
-            out.append(take(pieces[k], [self.where[f][1] for f in features[p:q]]))
+            out.append(take_rows(pieces[k], [self.where[f][1] for f in features[p:q]]))
             p = q
         return out
 
@@ -258,8 +254,9 @@ def rows_of(value):
 
 
 @dataclass
-class Head:
-    """A head cut to the rows it reads and writes, with its query-key form precomputed."""
+class BatchHead:
+    """A head cut to the rows it reads and writes (its HeadPlan), with its query-key form
+    precomputed."""
 
     queries: str
     keys: str
@@ -272,15 +269,12 @@ class Head:
     value: FeatureMap  # x[v_rows] -> wv^T x[v_rows]
 
     @classmethod
-    def build(cls, head, dtype) -> "Head":
-        q_rows, k_rows = nonzero_rows(head.wq), nonzero_rows(head.wk)
-        v_rows, v_cols = nonzero_rows(head.wv), nonzero_cols(head.wv)
-        wq, wk = head.wq[q_rows], head.wk[k_rows]
+    def build(cls, head: HeadPlan, dtype) -> "BatchHead":
         return cls(
-            head.queries, head.keys, q_rows, k_rows, v_rows, v_cols,
-            FeatureMap.build(q_rows, (wk @ wq.T).T, dtype),
-            FeatureMap.build(k_rows, (wq @ wk.T).T, dtype),
-            FeatureMap.build(v_rows, head.wv[np.ix_(v_rows, v_cols)], dtype),
+            head.queries, head.keys, head.q_rows, head.k_rows, head.v_rows, head.v_cols,
+            FeatureMap.build(head.q_rows, (head.wk @ head.wq.T).T, dtype),
+            FeatureMap.build(head.k_rows, head.bilinear.T, dtype),
+            FeatureMap.build(head.v_rows, head.wv, dtype),
         )
 
     def scratch_readout(self, scratch, rest, lam, keep):
@@ -328,7 +322,7 @@ def _joined(parts):
 def positions(x, rows):
     """take_fn over an array x [len(rows), ...] whose leading axis holds the features `rows`."""
     where = {int(r): i for i, r in enumerate(np.asarray(rows).tolist())}
-    return lambda features: take(x, [where[int(f)] for f in features])
+    return lambda features: take_rows(x, [where[int(f)] for f in features])
 
 
 # ---- MLP parts -----------------------------------------------------------------------------------
@@ -342,7 +336,8 @@ class MLPGroup:
     tokens: str
     in_rows: np.ndarray
     out_cols: np.ndarray
-    rowwise: tuple | None  # (coefficient in, bias, coefficient out) [rows, units], bias out [rows]
+    # (coefficient in, bias, coefficient out) [rows, units], (bias out, linear coefficient) [rows]
+    rowwise: tuple | None
     first: FeatureMap | None = None
     b1: jax.Array | None = None
     second: FeatureMap | None = None
@@ -351,36 +346,21 @@ class MLPGroup:
     # bias per unit; [(unit, coef)], bias per output. Evaluated as expressions of single
     # feature rows, which XLA fuses into one loop per output piece (nothing in between formed).
     units: tuple | None = None
+    linear: bool = False  # row-wise: whether some feature has a linear term
 
     @classmethod
-    def build(cls, parts, dtype) -> "MLPGroup":
-        w1, b1, w2, b2 = concatenated(parts)
-        unit_rows = rowwise_features(w1, w2, b2)
-        if unit_rows is not None:
-            rows = np.unique(unit_rows)
-            per_row = [_linear_pairs([(w1[r, u], b1[u], w2[u, r]) for u in np.flatnonzero(unit_rows == r)]) for r in rows]
-            U = max(len(units) for _, units in per_row)
-            cin, bias, cout = (np.zeros((len(rows), U)) for _ in range(3))
-            for i, (_, units) in enumerate(per_row):
-                for j, (a, b, c) in enumerate(units):
-                    cin[i, j], bias[i, j], cout[i, j] = a, b, c
-            linear = np.array([lin for lin, _ in per_row])
-            tables = tuple(as_array(a, dtype) for a in (cin, bias, cout, b2[rows], linear))
-            return cls(parts[0].tokens, rows, rows, tables)
-        w1, w2, b1 = _sort_units(w1, w2, b1)
-        in_rows = nonzero_rows(w1)
-        live = np.flatnonzero(np.any(w1 != 0, axis=0) | (b1 > 0))  # units that can ever fire
-        out_cols = np.union1d(nonzero_cols(w2[live]), np.flatnonzero(b2))
-        w1, b1, w2, b2 = w1[:, live], b1[live], w2[np.ix_(live, out_cols)], b2[out_cols]
-        units = None
-        if max((w1 != 0).sum(axis=0).max(initial=0), (w2 != 0).sum(axis=0).max(initial=0)) <= SPARSE_TERMS:
-            units = ([[(int(f), float(w1[f, u])) for f in np.flatnonzero(w1[:, u])] for u in range(w1.shape[1])],
-                     [float(b) for b in b1],
-                     [[(int(u), float(w2[u, o])) for u in np.flatnonzero(w2[:, o])] for o in range(w2.shape[1])],
-                     [float(b) for b in b2])
-        return cls(parts[0].tokens, in_rows, out_cols, None,
-                   FeatureMap.build(in_rows, w1[in_rows], dtype), as_array(b1, dtype),
-                   FeatureMap.build(np.arange(len(live)), w2, dtype), as_array(b2, dtype), units)
+    def build(cls, mlp: MLPPlan, dtype) -> "MLPGroup":
+        if mlp.rowwise is not None:
+            tables = tuple(as_array(mlp.rowwise[name], dtype) for name in ("cin", "bias", "cout", "b2", "linear"))
+            return cls(mlp.tokens, mlp.in_rows, mlp.out_cols, tables, linear=bool(np.any(mlp.rowwise["linear"] != 0)))
+        units = mlp.sparse_units()
+        if units is not None:  # input positions -> features
+            reads, writes = units
+            units = ([[(int(mlp.in_rows[i]), coef) for i, coef in unit] for unit in reads], [float(b) for b in mlp.b1],
+                     writes, [float(b) for b in mlp.b2])
+        return cls(mlp.tokens, mlp.in_rows, mlp.out_cols, None,
+                   FeatureMap.build(mlp.in_rows, mlp.w1, dtype), as_array(mlp.b1, dtype),
+                   FeatureMap.build(np.arange(mlp.units), mlp.w2, dtype), as_array(mlp.b2, dtype), units)
 
     def rest_update(self, parts_fn):
         """The update on out_cols of the other tokens, whose features parts_fn gives as parts:
@@ -405,9 +385,11 @@ class MLPGroup:
     def _rowwise(self, x, offset: int = 0):
         """Row-wise update of x, whose rows are features in_rows[offset : offset + len(x)]."""
         cin, bias, cout, b2, linear = (a[offset : offset + x.shape[0]] for a in self.rowwise)
-        out = leading(b2, x.ndim) + x * leading(linear, x.ndim)
+        out = leading(b2, x.ndim)
         for u in range(cin.shape[1]):  # a few units per feature, unrolled and fused
             out = out + jax.nn.relu(x * leading(cin[:, u], x.ndim) + leading(bias[:, u], x.ndim)) * leading(cout[:, u], x.ndim)
+        if self.linear:  # last (see MLPPlan): a correction's -x then cancels x exactly
+            out = out + x * leading(linear, x.ndim)
         return out
 
     def update(self, take_fn):
@@ -416,29 +398,8 @@ class MLPGroup:
             return self._rowwise(take_fn(self.in_rows))
         hidden = self.first(take_fn)
         hidden = jax.nn.relu(hidden + leading(self.b1, hidden.ndim))
-        out = self.second(lambda idx: take(hidden, idx))
+        out = self.second(lambda idx: take_rows(hidden, idx))
         return out + leading(self.b2, out.ndim)
-
-
-def _linear_pairs(units):
-    """A feature's row-wise units [(coefficient in, bias, coefficient out)] as (linear coefficient,
-    remaining units): a pair c relu(a x) - c relu(-a x) is exactly the linear term a c x (one of
-    the two is zero), so error correction and clears need fewer ReLUs."""
-    units, linear = list(units), 0.0
-    k = 0
-    while k < len(units):
-        a, b, c = units[k]
-        partner = next((j for j in range(k + 1, len(units)) if b == 0 and units[j] == (-a, 0.0, -c)), None)
-        if partner is None:
-            k += 1
-            continue
-        linear += a * c
-        del units[partner], units[k]
-    return linear, units
-
-
-def mlp_groups(layer, dtype) -> list[MLPGroup]:
-    return [MLPGroup.build(group, dtype) for group in part_groups(layer)]
 
 
 # ---- the batch step --------------------------------------------------------------------------------
@@ -453,31 +414,19 @@ def lattice_distance_per_card(x):
 
 
 def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
-    """open/advance/close/scratch_rows for a batch of cards [B, n, d], batch innermost."""
-    s, d = stack.scratch_tokens, stack.layers[0].d
-    layers = [([Head.build(h, dtype) for h in lay.heads], mlp_groups(lay, dtype)) for lay in stack.layers]
-    corrected = np.asarray(stack.corrected_rows)
-    check = stack.health_layer
+    """open/advance/close/scratch_rows for a batch of cards [B, n, d] of `stack` (a Stack or its
+    Plan), batch innermost."""
+    plan = as_plan(stack)
+    s, d = plan.scratch_tokens, plan.d
+    if any(h.queries != "scratch" and h.keys != "scratch+self" for lay in plan.layers for h in lay.heads):
+        raise ValueError("the batched kernel evaluates all-query heads only with keys='scratch+self'")
+    layers = [([BatchHead.build(h, dtype) for h in lay.heads], [MLPGroup.build(m, dtype) for m in lay.mlps])
+              for lay in plan.layers]
+    corrected = plan.corrected_rows
+    check = plan.health_layer
     # Both token sets keep their features in pieces that every layer writes whole (class Pieces).
-    rest_writes, rest_reads = [], set(corrected.tolist())
-    scratch_writes = []
-    for heads, mlps in layers:
-        for h in heads:
-            if h.queries != "others":
-                scratch_writes.append(h.v_cols)
-            rest_reads |= set(h.k_rows.tolist()) | set(h.v_rows.tolist())
-            if h.queries != "scratch":
-                if h.keys != "scratch+self":
-                    raise ValueError("the batched kernel evaluates all-query heads only with keys='scratch+self'")
-                rest_writes.append(h.v_cols)
-                rest_reads |= set(h.q_rows.tolist())
-        for m in mlps:
-            scratch_writes.append(m.out_cols)
-            if m.tokens == "all":
-                rest_writes.append(m.out_cols)
-                rest_reads |= set(m.in_rows.tolist())
-    rest_of = Pieces(rest_writes, np.array(sorted(rest_reads)))
-    scratch_of = Pieces(scratch_writes, np.arange(d))  # every feature: the runner reads the pc here
+    rest_of = Pieces(plan.write_sets("rest"), plan.read_on_rest)
+    scratch_of = Pieces(plan.write_sets("scratch"), np.arange(d))  # every feature: the runner reads the pc here
     lam = jnp.asarray(lam, dtype)
 
     def apply(layer, S, P, keep):

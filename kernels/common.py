@@ -1,4 +1,4 @@
-"""Pieces shared by the kernels."""
+"""Pieces shared by the kernels (kernels/plan.py holds the structure they evaluate)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from kernels.plan import Plan, runs
 
 # Exactness: integer-valued float32 matmuls must not be rounded to TF32 or bf16 on GPUs.
 PRECISION = jax.lax.Precision.HIGHEST
@@ -25,6 +27,24 @@ def lattice_distance(values):
 
 def as_array(w: np.ndarray, dtype):
     return jnp.asarray(np.asarray(w), dtype=dtype)
+
+
+def as_plan(stack) -> Plan:
+    """The plan of a stack (kernels/plan.py); a plan is passed through, so that an evaluator
+    built inside another (fast's batch form) shares its plan."""
+    return stack if isinstance(stack, Plan) else Plan.of(stack)
+
+
+def take_rows(x, idx):
+    """x[idx] (rows of a feature-major array: the leading axis) for a static index list, as
+    slices and broadcasts of single rows (no gather)."""
+    pieces = []
+    for _, first, length in runs(idx):
+        if length < 0:
+            pieces.append(jnp.broadcast_to(x[first : first + 1], (-length,) + x.shape[1:]))
+        else:
+            pieces.append(x[first : first + length])
+    return pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces, axis=0)
 
 
 def _same(x):
@@ -48,6 +68,9 @@ class BatchOps:
     # (active [B] bool, new state, old state) -> the new state for the active cards, the old one for
     # the rest: the runner freezes cards that have halted or reached their step limit.
     select: Callable = select_leading
+    # (state, active [B] bool) -> (state, health): advance only the active cards, the others left
+    # exactly as they are (saves the runner's select pass); None where the kernel has no such form.
+    advance_masked: Callable | None = None
 
 
 @dataclass(frozen=True)

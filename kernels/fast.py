@@ -3,8 +3,11 @@
 This file evaluates one card (a batch is its vmap); kernels/batched.py evaluates a whole batch
 with the batch innermost, and the fast backend picks between them by batch size and card width.
 
-It exploits the structure of the hand-set weights, read off the weights themselves or promised by
-the layers' hints (looped/layers.py), and is checked against the dense kernel by the tests:
+It is an evaluator of the kernel plan (kernels/plan.py), which reads the structure of the
+hand-set weights off the weights themselves and off the layers' hints (looped/layers.py): heads
+cut to their rows (HeadPlan), MLP groups (MLPPlan), the features written and read on the other
+tokens. This file only decides how to compute it, and is checked against the dense kernel by the
+tests:
 
 * The scratch tokens S = X[:s] and the other tokens R = X[s:] are kept apart: most updates touch
   only S, which is a handful of rows.
@@ -14,10 +17,10 @@ the layers' hints (looped/layers.py), and is checked against the dense kernel by
   the slabs, which are written back once at the end; the rest of the card is never touched.
   (Feature-major, every elementwise op runs along the tokens: XLA's CPU code for ops on narrow
   column slices of a token-major card was measured several times slower.)
-* Zero blocks are skipped: every matrix is cut down to its non-zero input rows and output columns
-  once, when the step is built. Maps whose columns each have a few non-zeros (copy maps,
-  projections, most MLP units) run as sums of row slices instead of matmuls; hidden units are
-  reordered so that those slices are contiguous (no gathers).
+* Zero blocks are skipped: the plan cuts every matrix down to its non-zero input rows and output
+  columns. Maps whose columns each have a few non-zeros (copy maps, projections, most MLP units)
+  run as sums of row slices instead of matmuls; the plan orders hidden units so that those slices
+  are contiguous (no gathers).
 * `queries="scratch"` heads: only the scratch tokens query, and the products are reassociated so
   that nothing of size n x k x k is formed: scores = (wk q^T)^T R^T[k_rows], read-out =
   (softmax . R^T[v_rows]) wv. Cost O(n (|k_rows| + |v_rows|)).
@@ -25,7 +28,7 @@ the layers' hints (looped/layers.py), and is checked against the dense kernel by
   (n x (s+1) scores, the self score as the bilinear form x_q (wq wk^T) x_k).
 * MLP parts with `tokens="scratch"` run on the scratch tokens only.
 * MLP parts whose units each read one row and write only that row (error correction, clears)
-  run elementwise.
+  run elementwise, from the plan's per-feature tables (ReLU pairs folded into a linear term).
 
 Only the weights of keys that the hints drop are skipped, so the raw state can differ from the
 dense kernel's by the softmax leak and by float rounding in a different summation order (far below
@@ -40,11 +43,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kernels.common import PRECISION, Step, as_array, lattice_distance, matmul
-
-# A linear map whose columns each have at most this many non-zeros runs as a sum of column
-# slices (elementwise, fused by XLA) instead of a matmul.
-SPARSE_TERMS = 4
+from kernels import batched
+from kernels.common import PRECISION, Step, as_array, as_plan, lattice_distance, matmul, take_rows
+from kernels.plan import HeadPlan, MLPPlan, sparse_terms, spans
 
 
 def as_index(idx: np.ndarray):
@@ -64,45 +65,6 @@ def add_columns(X, cols, update):
     return X.at[:, cols].add(update)
 
 
-def nonzero_rows(w: np.ndarray) -> np.ndarray:
-    return np.flatnonzero(np.any(w != 0, axis=1))
-
-
-def nonzero_cols(w: np.ndarray) -> np.ndarray:
-    return np.flatnonzero(np.any(w != 0, axis=0))
-
-
-def runs(idx) -> list[tuple[int, int, int]]:
-    """Split an index list into (position, first, length) runs that are contiguous ascending
-    (step 1) or constant (length counted, step 0 flagged by a negative length)."""
-    idx = [int(i) for i in idx]
-    out, p = [], 0
-    while p < len(idx):
-        q = p + 1
-        if q < len(idx) and idx[q] == idx[p]:
-            while q < len(idx) and idx[q] == idx[p]:
-                q += 1
-            out.append((p, idx[p], -(q - p)))
-        else:
-            while q < len(idx) and idx[q] == idx[q - 1] + 1:
-                q += 1
-            out.append((p, idx[p], q - p))
-        p = q
-    return out
-
-
-def take(x, idx):
-    """x[idx] (rows of a feature-major array) for a static index list, as slices and broadcasts
-    of single rows (no gather)."""
-    pieces = []
-    for _, first, length in runs(idx):
-        if length < 0:
-            pieces.append(jnp.broadcast_to(x[first : first + 1], (-length,) + x.shape[1:]))
-        else:
-            pieces.append(x[first : first + length])
-    return pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces, axis=0)
-
-
 def add_rows(x, rows, update):
     """x with `update` added on the rows `rows` of a feature-major array."""
     if isinstance(rows, slice):
@@ -112,7 +74,7 @@ def add_rows(x, rows, update):
     return x.at[rows].add(update)
 
 
-def contract(a, b):
+def state_product(a, b):
     """a [p, r] @ b [r, q] for two state-dependent operands (an outer product when r == 1).
     (Measured on CPU: writing the other contractions with one scratch token as broadcast products
     and sums was slower than dots, batched or not.)"""
@@ -141,8 +103,8 @@ class Tokens:
     def __init__(self, written: np.ndarray, read: np.ndarray):
         written = np.unique(np.asarray(written, int))
         read = np.setdiff1d(np.asarray(read, int), written)
-        self.slabs = [(first, length) for _, first, length in runs(written)]
-        self.blocks = [(first, length) for _, first, length in runs(read)]
+        self.slabs = spans(written)
+        self.blocks = spans(read)
         self.where = {}  # feature -> (source, offset); sources: slabs, then read-only blocks
         for k, (first, length) in enumerate(self.slabs + self.blocks):
             for o in range(length):
@@ -170,7 +132,7 @@ class TokenState:
             q = p + 1
             while q < len(cols) and self.layout.where[cols[q]][0] == src:
                 q += 1
-            pieces.append(take(sources[src], [self.layout.where[c][1] for c in cols[p:q]]))
+            pieces.append(take_rows(sources[src], [self.layout.where[c][1] for c in cols[p:q]]))
             p = q
         return pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces, axis=0)
 
@@ -182,7 +144,7 @@ class TokenState:
             mine = [j for j, c in enumerate(cols) if self.layout.where[c][0] == k]
             if not mine:
                 continue
-            part = take(update, mine) if len(mine) < len(cols) else update
+            part = take_rows(update, mine) if len(mine) < len(cols) else update
             slabs[k] = add_rows(slabs[k], as_index([self.layout.where[cols[j]][1] for j in mine]), part)
         return TokenState(self.layout, slabs, self.blocks)
 
@@ -229,45 +191,12 @@ class Linear:
         return out
 
 
-def sparse_terms(rows: np.ndarray, w: np.ndarray) -> list | None:
-    """w^T x[rows] as a sum of terms coef * x[features] (features [c], coef [c] or None for all
-    ones), the k-th term holding each output's k-th input; None when some output reads more than
-    SPARSE_TERMS inputs (a matmul is better then)."""
-    nnz = (w != 0).sum(axis=0)
-    if not w.shape[1] or nnz.max(initial=0) > SPARSE_TERMS:
-        return None
-    terms = []
-    for k in range(int(nnz.max(initial=0))):
-        idx, coef = np.empty(w.shape[1], int), np.zeros(w.shape[1])
-        for j in range(w.shape[1]):
-            nz = np.flatnonzero(w[:, j])
-            if k < len(nz):
-                idx[j], coef[j] = rows[nz[k]], w[nz[k], j]
-            else:  # pad with a zero coefficient on a feature this map reads anyway
-                idx[j] = rows[nz[0]] if len(nz) else rows[0]
-        terms.append((idx, None if np.all(coef == 1.0) else coef))
-    return terms
-
-
-def _sort_units(w1: np.ndarray, w2: np.ndarray, b1: np.ndarray):
-    """Reorder hidden units so that units with the same input pattern and successive rows sit
-    next to each other (their column slices are then contiguous)."""
-
-    def key(u):
-        nz = np.flatnonzero(w1[:, u])
-        out = np.flatnonzero(w2[u])
-        return (tuple(np.round(w1[nz, u], 9)), tuple(np.round(w2[u, out], 9)), len(nz), tuple(nz), tuple(out))
-
-    order = sorted(range(w1.shape[1]), key=key)
-    return w1[:, order], w2[order], b1[order]
-
-
 # ---- attention ------------------------------------------------------------------------------------
 
 
 @dataclass
 class SparseHead:
-    """A head cut down to the rows it reads and the columns it writes."""
+    """A head cut down to the rows it reads and the columns it writes (its HeadPlan), as arrays."""
 
     q_rows: np.ndarray
     k_rows: np.ndarray
@@ -283,16 +212,13 @@ class SparseHead:
     v_rest: Linear | None = None  # x -> x[v_rows] @ wv
 
     @classmethod
-    def build(cls, head, dtype) -> "SparseHead":
-        q_rows, k_rows = nonzero_rows(head.wq), nonzero_rows(head.wk)
-        v_rows, v_cols = nonzero_rows(head.wv), nonzero_cols(head.wv)
-        wq, wk, wv = head.wq[q_rows], head.wk[k_rows], head.wv[np.ix_(v_rows, v_cols)]
+    def build(cls, head: HeadPlan, dtype) -> "SparseHead":
         self_m = v_rest = None
         if head.queries != "scratch":
-            self_m = Linear.build(k_rows, (wq @ wk.T).T, dtype)
-            v_rest = Linear.build(v_rows, wv, dtype)
-        return cls(q_rows, k_rows, v_rows, v_cols, as_array(wq, dtype), as_array(wk, dtype),
-                   as_array(wv, dtype), head.queries, head.keys, self_m, v_rest)
+            self_m = Linear.build(head.k_rows, head.bilinear.T, dtype)
+            v_rest = Linear.build(head.v_rows, head.wv, dtype)
+        return cls(head.q_rows, head.k_rows, head.v_rows, head.v_cols, as_array(head.wq, dtype),
+                   as_array(head.wk, dtype), as_array(head.wv, dtype), head.queries, head.keys, self_m, v_rest)
 
     def attend_scratch(self, S, T: TokenState, lam):
         """The scratch tokens' read-out [s, len(v_cols)]: softmax over every key, scratch and rest.
@@ -300,12 +226,12 @@ class SparseHead:
         scores on the rest = u^T @ R^T[k_rows] with u = wk @ q^T; read-out = (p @ R[:, v_rows]) @ wv."""
         q = matmul(S[:, as_index(self.q_rows)], self.wq)  # [s, k]
         u = matmul(self.wk, q.T)  # [kr, s]
-        sc_s = lam * contract(S[:, as_index(self.k_rows)], u)  # [s_keys, s_queries]
-        sc_r = lam * contract(u.T, T.take(self.k_rows))  # [s_queries, n-s]
+        sc_s = lam * state_product(S[:, as_index(self.k_rows)], u)  # [s_keys, s_queries]
+        sc_r = lam * state_product(u.T, T.take(self.k_rows))  # [s_queries, n-s]
         m = jnp.maximum(jnp.max(sc_s, axis=0), jnp.max(sc_r, axis=1))  # [s]
         e_s, e_r = jnp.exp(sc_s - m), jnp.exp(sc_r - m[:, None])
         z = jnp.sum(e_s, axis=0) + jnp.sum(e_r, axis=1)  # [s]
-        pooled = contract(e_s.T, S[:, as_index(self.v_rows)]) + contract_tokens(e_r, T.take(self.v_rows))  # [s, vr]
+        pooled = state_product(e_s.T, S[:, as_index(self.v_rows)]) + contract_tokens(e_r, T.take(self.v_rows))  # [s, vr]
         return matmul(pooled / z[:, None], self.wv)
 
     def attend_rest(self, S, T: TokenState, lam):
@@ -315,181 +241,110 @@ class SparseHead:
         v_s = matmul(S[:, as_index(self.v_rows)], self.wv)  # [s, c]
         u = matmul(self.wq, k_s.T)  # [qr, s]
         xq = take_r(self.q_rows)  # [qr, n-s]
-        sc_s = lam * contract(u.T, xq)  # [s, n-s]
+        sc_s = lam * state_product(u.T, xq)  # [s, n-s]
         v_r = self.v_rest(take_r)  # [c, n-s]
         if self.keys == "scratch+self":
             sc_self = lam * jnp.sum(xq * self.self_m(take_r), axis=0, keepdims=True)  # [1, n-s]
             m = jnp.maximum(jnp.max(sc_s, axis=0, keepdims=True), sc_self)
             e_s, e_self = jnp.exp(sc_s - m), jnp.exp(sc_self - m)
             z = jnp.sum(e_s, axis=0, keepdims=True) + e_self
-            return (contract(v_s.T, e_s) + e_self * v_r) / z
+            return (state_product(v_s.T, e_s) + e_self * v_r) / z
         # Every key (O(n^2); no SUBLEQ head takes this path).
         q_r = matmul(self.wq.T, xq)  # [k, n-s]
         k_r = matmul(self.wk.T, take_r(self.k_rows))  # [k, n-s]
         scores = jnp.concatenate([sc_s, lam * contract_tokens(k_r.T, q_r.T)], axis=0)  # keys x queries
         p = jax.nn.softmax(scores, axis=0)
         s = k_s.shape[0]
-        return contract(v_s.T, p[:s]) + matmul(v_r, p[s:])
+        return state_product(v_s.T, p[:s]) + matmul(v_r, p[s:])
 
 
 # ---- MLP parts -------------------------------------------------------------------------------------
 
 
-def _rowwise(w1: np.ndarray, w2: np.ndarray) -> np.ndarray | None:
-    """If every unit reads exactly one row and writes only that row, that row per unit."""
-    reads = [np.flatnonzero(w1[:, u]) for u in range(w1.shape[1])]
-    if not all(len(r) == 1 for r in reads):
-        return None
-    rows = np.array([r[0] for r in reads])
-    for u, row in enumerate(rows):
-        written = np.flatnonzero(w2[u])
-        if len(written) > 1 or (len(written) == 1 and written[0] != row):
-            return None
-    return rows
-
-
 @dataclass
 class SparseMLP:
-    """MLP parts of one token set, concatenated and cut down to their non-zero rows/columns."""
+    """An MLP group of the plan (MLPPlan): row-wise, as per-feature tables, or general, cut down to
+    its non-zero rows/columns and live units."""
 
     tokens: str
     in_rows: np.ndarray
     out_cols: np.ndarray
-    w1: jax.Array
-    b1: jax.Array
-    w2: jax.Array
-    b2: jax.Array
-    rowwise: bool
+    # row-wise: the plan's tables as arrays (cin, bias, cout [rows, units]; linear, b2 [rows]) and
+    # whether some feature has a linear term
+    rowwise: dict | None = None
+    linear: bool = False
+    w1: jax.Array | None = None  # general: [len(in_rows), units], [units], [units, len(out_cols)], [len(out_cols)]
+    b1: jax.Array | None = None
+    w2: jax.Array | None = None
+    b2: jax.Array | None = None
     first: Linear | None = None  # sparse forms for the non-scratch tokens
     second: Linear | None = None
 
     @classmethod
-    def build(cls, parts, dtype) -> "SparseMLP":
-        w1, b1, w2, b2 = concatenated(parts)
-        unit_rows = rowwise_features(w1, w2, b2)
-        if unit_rows is not None:
-            # Group units by row: [R, U] tables of input coefficient, bias and output coefficient.
-            rows = np.unique(unit_rows)
-            U = max(int(np.sum(unit_rows == r)) for r in rows)
-            cin, bias, cout = (np.zeros((len(rows), U)) for _ in range(3))
-            for i, r in enumerate(rows):
-                units = np.flatnonzero(unit_rows == r)
-                cin[i, : len(units)] = w1[r, units]
-                bias[i, : len(units)] = b1[units]
-                cout[i, : len(units)] = w2[units, r]
-            return cls(parts[0].tokens, rows, rows, as_array(cin, dtype), as_array(bias, dtype),
-                       as_array(cout, dtype), as_array(b2[rows], dtype), True)
-        w1, w2, b1 = _sort_units(w1, w2, b1)
-        in_rows = nonzero_rows(w1)
-        out_cols = np.union1d(nonzero_cols(w2), np.flatnonzero(b2))
+    def build(cls, mlp: MLPPlan, dtype) -> "SparseMLP":
+        if mlp.rowwise is not None:
+            tables = {name: as_array(table, dtype) for name, table in mlp.rowwise.items()}
+            return cls(mlp.tokens, mlp.in_rows, mlp.out_cols, tables, bool(np.any(mlp.rowwise["linear"] != 0)))
         first = second = None
-        if parts[0].tokens == "all":
-            first = Linear.build(in_rows, w1[in_rows], dtype)
-            second = Linear.build(np.arange(w2.shape[0]), w2[:, out_cols], dtype)
-        return cls(
-            parts[0].tokens, in_rows, out_cols,
-            as_array(w1[in_rows], dtype), as_array(b1, dtype),
-            as_array(w2[:, out_cols], dtype), as_array(b2[out_cols], dtype), False, first, second,
-        )
+        if mlp.tokens == "all":
+            first = Linear.build(mlp.in_rows, mlp.w1, dtype)
+            second = Linear.build(np.arange(mlp.units), mlp.w2, dtype)
+        return cls(mlp.tokens, mlp.in_rows, mlp.out_cols, None, False, as_array(mlp.w1, dtype),
+                   as_array(mlp.b1, dtype), as_array(mlp.w2, dtype), as_array(mlp.b2, dtype), first, second)
+
+    @property
+    def units(self) -> int:
+        return (self.rowwise["cin"] if self.rowwise is not None else self.w1).shape[1]
 
     def rowwise_update(self, x, axis: int = -1):
-        """Elementwise update of x, whose rows run along `axis` (-1: token-major, 0: feature-major)."""
+        """Elementwise update of x, whose rows run along `axis` (-1: token-major, 0: feature-major):
+        b2 + sum_u cout_u relu(cin_u x + bias_u) + linear x per feature, in that order."""
         shape = (-1,) if axis == -1 else (-1, 1)
-        out = self.b2.reshape(shape)
-        for u in range(self.w1.shape[1]):  # a few units per row: unrolled, fused elementwise
-            w1, b1, w2 = (a[:, u].reshape(shape) for a in (self.w1, self.b1, self.w2))
-            out = out + jax.nn.relu(x * w1 + b1) * w2
+        t = self.rowwise
+        out = t["b2"].reshape(shape)
+        for u in range(self.units):  # a few units per row: unrolled, fused elementwise
+            cin, bias, cout = (t[name][:, u].reshape(shape) for name in ("cin", "bias", "cout"))
+            out = out + jax.nn.relu(x * cin + bias) * cout
+        if self.linear:  # last (see MLPPlan): a correction's -x then cancels x exactly
+            out = out + x * t["linear"].reshape(shape)
         return out
 
     def on_scratch(self, A):
         """The update on `out_cols` for the scratch tokens A [s, d]."""
-        if self.rowwise:
+        if self.rowwise is not None:
             return self.rowwise_update(A[:, as_index(self.in_rows)])
         hidden = jax.nn.relu(matmul(A[:, as_index(self.in_rows)], self.w1) + self.b1)
         return matmul(hidden, self.w2) + self.b2
 
     def on_rest(self, T: TokenState):
         """The update on `out_cols` for the other tokens, feature-major."""
-        if self.rowwise:
+        if self.rowwise is not None:
             return self.rowwise_update(T.take(self.in_rows), axis=0)
         hidden = jax.nn.relu(self.first(T.take) + self.b1[:, None])
-        return self.second(lambda idx: take(hidden, idx)) + self.b2[:, None]
-
-
-def rowwise_features(w1: np.ndarray, w2: np.ndarray, b2: np.ndarray) -> np.ndarray | None:
-    """The feature of each unit when the MLP is row-wise (every unit reads one feature and writes
-    at most that one, and the output bias sits on those features), else None."""
-    rows = _rowwise(w1, w2)
-    return rows if rows is not None and set(np.flatnonzero(b2)) <= set(rows.tolist()) else None
-
-
-def concatenated(parts):
-    """The parts' hidden units side by side: (w1, b1, w2, b2)."""
-    return (np.concatenate([p.w1 for p in parts], axis=1), np.concatenate([p.b1 for p in parts]),
-            np.concatenate([p.w2 for p in parts], axis=0), np.sum([p.b2 for p in parts], axis=0))
-
-
-def part_groups(layer) -> list[list]:
-    """The layer's MLP parts grouped by token set, row-wise parts apart from the others (each
-    group is evaluated as one MLP)."""
-    groups = []
-    parts = [p for p in layer.parts if p.hidden > 0]
-    for tokens in ("scratch", "all"):
-        chosen = [(p, rowwise_features(p.w1, p.w2, p.b2) is not None) for p in parts if p.tokens == tokens]
-        rowwise = [p for p, is_rowwise in chosen if is_rowwise]
-        other = [p for p, is_rowwise in chosen if not is_rowwise]
-        groups += [group for group in (rowwise, other) if group]
-    return groups
-
-
-def _mlp_groups(layer, dtype) -> list[SparseMLP]:
-    return [SparseMLP.build(group, dtype) for group in part_groups(layer)]
+        return self.second(lambda idx: take_rows(hidden, idx)) + self.b2[:, None]
 
 
 # ---- the step ---------------------------------------------------------------------------------------
 
 
-def written_on_rest(layers) -> np.ndarray:
-    """Columns that some layer writes on the non-scratch tokens."""
-    cols = set()
-    for heads, mlps in layers:
-        for h in heads:
-            if h.queries != "scratch":
-                cols |= set(np.asarray(h.v_cols).tolist())
-        for m in mlps:
-            if m.tokens == "all":
-                cols |= set(np.asarray(m.out_cols).tolist())
-    return np.array(sorted(cols), dtype=int)
-
-
-def read_on_rest(layers, health_rows) -> np.ndarray:
-    """Features that some layer reads on the non-scratch tokens."""
-    cols = set(np.asarray(health_rows).tolist())
-    for heads, mlps in layers:
-        for h in heads:
-            cols |= set(np.asarray(h.k_rows).tolist()) | set(np.asarray(h.v_rows).tolist())
-            if h.queries != "scratch":
-                cols |= set(np.asarray(h.q_rows).tolist())
-        for m in mlps:
-            if m.tokens == "all":
-                cols |= set(np.asarray(m.in_rows).tolist())
-    return np.array(sorted(cols), dtype=int)
-
-
-def build_layers(stack, dtype):
-    return [([SparseHead.build(h, dtype) for h in lay.heads], _mlp_groups(lay, dtype)) for lay in stack.layers]
+def build_layers(plan, dtype):
+    """Each layer of the plan as ([SparseHead], [SparseMLP])."""
+    return [([SparseHead.build(h, dtype) for h in lay.heads], [SparseMLP.build(m, dtype) for m in lay.mlps])
+            for lay in plan.layers]
 
 
 def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, batch: bool = True):
-    """One instruction for one card, and (with `batch`) the batch-innermost evaluation of
-    kernels/batched.py for large batches. kernels/pallas.py passes replacements for two hot parts:
-    `attend_scratch(head, S, T, lam)` (a head's scratch-query read-out) and
-    `rowwise_rest(mlp, x)` (a row-wise MLP group's update on the non-scratch tokens)."""
-    s = stack.scratch_tokens
-    layers = build_layers(stack, dtype)
-    rows = np.asarray(stack.corrected_rows)
-    tokens = Tokens(written_on_rest(layers), read_on_rest(layers, rows))
-    check = stack.health_layer
+    """One instruction for one card of `stack` (a Stack or its Plan), and (with `batch`) the
+    batch-innermost evaluation of kernels/batched.py for large batches, from the same plan.
+    kernels/pallas.py passes replacements for two hot parts: `attend_scratch(head, S, T, lam)` (a
+    head's scratch-query read-out) and `rowwise_rest(mlp, x)` (a row-wise MLP group's update on the
+    non-scratch tokens)."""
+    plan = as_plan(stack)
+    s = plan.scratch_tokens
+    layers = build_layers(plan, dtype)
+    rows = plan.corrected_rows
+    tokens = Tokens(plan.written_on_rest, plan.read_on_rest)
+    check = plan.health_layer
     lam = jnp.asarray(lam, dtype)
     attend_scratch = attend_scratch or (lambda head, S, T, lam: head.attend_scratch(S, T, lam))
     rowwise_rest = rowwise_rest or (lambda mlp, x: mlp.rowwise_update(x, axis=0))
@@ -506,7 +361,7 @@ def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, 
         for mlp in mlps:
             S = add_columns(S, as_index(mlp.out_cols), mlp.on_scratch(AS))
             if mlp.tokens == "all":
-                update = rowwise_rest(mlp, AT.take(mlp.in_rows)) if mlp.rowwise else mlp.on_rest(AT)
+                update = rowwise_rest(mlp, AT.take(mlp.in_rows)) if mlp.rowwise is not None else mlp.on_rest(AT)
                 T = T.add(mlp.out_cols, update)
         return S, T
 
@@ -529,8 +384,6 @@ def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, 
         T = TokenState(tokens, state["slabs"], state["blocks"])
         return T.close(state["card"], state["scratch"])
 
-    from kernels import batched  # (it builds on this module's helpers)
-
-    batch_ops = batched.make_batch_ops(stack, lam, dtype) if batch else None
+    batch_ops = batched.make_batch_ops(plan, lam, dtype) if batch else None
     return Step(advance, scratch_tokens=s, open=open_card, close=close_card, scratch=lambda state: state["scratch"],
-                batch=batch_ops, prefer_batch=batched.preferred, per_card=stack.per_card)
+                batch=batch_ops, prefer_batch=batched.preferred, per_card=plan.per_card)

@@ -1,13 +1,13 @@
 """The fast evaluation with its hot parts as Pallas kernels.
 
-Everything is kernels/fast.py (same structure, same slabs and blocks), except two pieces that run
-over all n tokens and dominate fast's cost at large n:
+Everything is kernels/fast.py (the same plan, kernels/plan.py, the same slabs and blocks), except
+two pieces that run over all n tokens and dominate fast's cost at large n:
 
 * `read_rest`: a scratch-query head's scores over the non-scratch tokens, their softmax and the
   weighted sum of the values (flash-style: one pass over token blocks with a running maximum, sum
   and accumulator). The scratch tokens' own keys are merged in outside the kernel.
-* `rowwise_rest`: the row-wise MLP parts on the non-scratch tokens (error correction, clears),
-  elementwise over [features, token block] tiles.
+* `rowwise_rest`: the row-wise MLP groups on the non-scratch tokens (error correction, clears),
+  elementwise over [features, token block] tiles, from the plan's per-feature tables.
 
 On CPU Pallas runs only in interpret mode (`interpret=True`, chosen automatically); on a GPU the
 same kernels lower through Triton (`interpret=False`), with block shapes padded to powers of two.
@@ -123,26 +123,30 @@ def attend_scratch(head: fast.SparseHead, S, T: fast.TokenState, lam):
 # ---- row-wise MLP parts on the non-scratch tokens -------------------------------------------------
 
 
-def _rowwise_kernel(x_ref, w1_ref, b1_ref, w2_ref, b2_ref, o_ref, *, units):
+def _rowwise_kernel(x_ref, cin_ref, bias_ref, cout_ref, linear_ref, b2_ref, o_ref, *, units, linear):
     x = x_ref[...]  # [R, bn]
     out = jnp.broadcast_to(b2_ref[...], x.shape)
     for u in range(units):  # [R, 1] coefficient columns, one per unit
-        out = out + jnp.maximum(x * w1_ref[u] + b1_ref[u], 0.0) * w2_ref[u]
+        out = out + jnp.maximum(x * cin_ref[u] + bias_ref[u], 0.0) * cout_ref[u]
+    if linear:  # last, as in SparseMLP.rowwise_update
+        out = out + x * linear_ref[...]
     o_ref[...] = out
 
 
 def rowwise_rest(mlp: fast.SparseMLP, x):
-    """`SparseMLP.rowwise_update` on feature-major x [R, t] as a Pallas kernel over token blocks."""
+    """`SparseMLP.rowwise_update` on feature-major x [R, t] as a Pallas kernel over token blocks
+    (the plan's row-wise tables: b2 + sum_u cout_u relu(cin_u x + bias_u) + linear x)."""
     r, t = x.shape
-    units = mlp.w1.shape[1]
+    units = max(1, mlp.units)  # (a group whose units all folded into linear terms: one zero unit)
     R, bn = _pow2(r), _block(t)
     tp = -(-t // bn) * bn
     dtype = x.dtype
     xp = _pad_to(x.astype(jnp.float32), (R, tp))
     table = lambda a: _pad_to(a.T.astype(jnp.float32), (units, R))[:, :, None]  # [U, R, 1]
-    b2 = _pad_to(mlp.b2.astype(jnp.float32), (R,))[:, None]  # [R, 1]
+    column = lambda a: _pad_to(a.astype(jnp.float32), (R,))[:, None]  # [R, 1]
+    tables = mlp.rowwise
     out = pl.pallas_call(
-        functools.partial(_rowwise_kernel, units=units),
+        functools.partial(_rowwise_kernel, units=units, linear=mlp.linear),
         out_shape=jax.ShapeDtypeStruct((R, tp), jnp.float32),
         grid=(tp // bn,),
         in_specs=[
@@ -151,10 +155,12 @@ def rowwise_rest(mlp: fast.SparseMLP, x):
             pl.BlockSpec((units, R, 1), lambda j: (0, 0, 0)),
             pl.BlockSpec((units, R, 1), lambda j: (0, 0, 0)),
             pl.BlockSpec((R, 1), lambda j: (0, 0)),
+            pl.BlockSpec((R, 1), lambda j: (0, 0)),
         ],
         out_specs=pl.BlockSpec((R, bn), lambda j: (0, j)),
         interpret=interpret_mode(),
-    )(xp, table(mlp.w1), table(mlp.b1), table(mlp.w2), b2)
+    )(xp, table(tables["cin"]), table(tables["bias"]), table(tables["cout"]), column(tables["linear"]),
+      column(tables["b2"]))
     return out[:r, :t].astype(dtype)
 
 

@@ -9,7 +9,8 @@ import pytest
 
 import kernels
 from kernels import batched
-from kernels.common import Step
+from kernels.common import Step, take_rows
+from kernels.plan import HeadPlan
 from looped.blocks import CORRECTION_TOLERANCE
 from looped.engine import batch_cards
 from looped.layers import Head
@@ -160,11 +161,11 @@ def test_readouts_with_several_scratch_tokens(s):
     wv[6:8, 8:10] = rng.normal(size=(2, 2))
     head = Head(wq, wk, wv, queries="all", keys="all")
     X = rng.normal(size=(B, n, d))
-    built = batched.Head.build(head, jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
+    built = batched.BatchHead.build(HeadPlan.of(head), jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
     S = jnp.asarray(np.transpose(X[:, :s], (2, 1, 0)))  # [d, s, B]
     R = jnp.asarray(np.transpose(X[:, s:], (2, 1, 0)))  # [d, t, B]
-    scratch = lambda f: batched.take(S, f)  # noqa: E731
-    rest = lambda f: [batched.take(R, f)]  # noqa: E731
+    scratch = lambda f: take_rows(S, f)  # noqa: E731
+    rest = lambda f: [take_rows(R, f)]  # noqa: E731
     keep = batched.materializer(jnp.bool_(True))
     got = np.asarray(built.scratch_readout(scratch, rest, lam, keep))  # [c, s, B]
     for b in range(B):

@@ -2,7 +2,7 @@
 
 A head whose only queries are the scratch tokens (`queries="scratch"`, the reads of the fetch and
 operand layers) is evaluated by kernels/fast.py (SparseHead.attend_scratch, tokens innermost) and
-kernels/batched.py (Head.scratch_readout, batch innermost) without forming the n x n scores. With
+kernels/batched.py (BatchHead.scratch_readout, batch innermost) without forming the n x n scores. With
 random weights and a soft λ every key matters: the softmax over every token, scratch tokens
 included, must come out as the dense formula's."""
 
@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from kernels import batched, fast
+from kernels.common import take_rows
+from kernels.plan import HeadPlan
 from looped.layers import Head
 
 
@@ -47,7 +49,7 @@ def test_fast_scratch_readout_is_the_softmax_over_every_key(s):
     head = random_head(rng, d, 3)
     X = rng.normal(size=(n, d))
     lam = soft_lam(X, head, s)
-    sparse = fast.SparseHead.build(head, float_dtype())
+    sparse = fast.SparseHead.build(HeadPlan.of(head), float_dtype())
     tokens = fast.Tokens(np.array([], int), np.arange(d))  # every feature a read-only block
     readout = jax.jit(lambda S, R, lam: sparse.attend_scratch(S, tokens.open(R), lam))  # one compilation
     got = np.asarray(readout(jnp.asarray(X[:s], float_dtype()), jnp.asarray(X[s:], float_dtype()), lam))
@@ -62,11 +64,11 @@ def test_batched_scratch_readout_is_the_softmax_over_every_key(s):
     head = random_head(rng, d, 3)
     X = rng.normal(size=(B, n, d))
     lam = soft_lam(X, head, s)
-    built = batched.Head.build(head, float_dtype())
+    built = batched.BatchHead.build(HeadPlan.of(head), float_dtype())
     S = jnp.asarray(np.transpose(X[:, :s], (2, 1, 0)), float_dtype())  # [d, s, B]
     R = jnp.asarray(np.transpose(X[:, s:], (2, 1, 0)), float_dtype())  # [d, t, B]
     readout = jax.jit(lambda S, R, lam: built.scratch_readout(  # one compilation
-        lambda f: batched.take(S, f), lambda f: [batched.take(R, f)], lam, batched.materializer(jnp.bool_(True))))
+        lambda f: take_rows(S, f), lambda f: [take_rows(R, f)], lam, batched.materializer(jnp.bool_(True))))
     got = np.asarray(readout(S, R, lam))  # [c, s, B]
     for b in range(B):
         expected = formula(X[b], head, lam, np.arange(s))[:, built.v_cols]
