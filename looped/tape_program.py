@@ -127,13 +127,22 @@ def parse_tape(text: str, file: str = "<tape>", bits: int = DEFAULT_BITS) -> Tap
     low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     values: list[int] = []
     first_loc = None
+    if text.startswith("\ufeff"):  # a byte-order mark (editors that save "UTF-8 with BOM")
+        text = text[1:]
     for number, line in enumerate(text.splitlines(), start=1):
         cut = min((i for i in (line.find("#"), line.find(";")) if i >= 0), default=len(line))
         for match in _TOKEN.finditer(line[:cut]):
             word, loc = match.group(), SourceLoc(file, number, match.start() + 1)
             if not re.fullmatch(r"[+-]?[0-9]+", word):
+                bad = next((i for i, ch in enumerate(word) if "\udc80" <= ch <= "\udcff"), None)
+                if bad is not None:  # a byte that is not UTF-8 (load_tape), outside a comment
+                    raise AsmError(SourceLoc(file, number, match.start() + bad + 1),
+                                   "not a text file (expected a tape of integers)")
                 shown = word if len(word) <= 24 else word[:20] + "..."
                 raise AsmError(loc, f"expected an integer, got '{shown}'")
+            if len(word.lstrip("+-").lstrip("0")) > 20:  # far outside any word (int() refuses long strings)
+                raise AsmError(loc, f"value {word[:20]}... does not fit in {bits}-bit words (expected {low} .. "
+                                    f"{high}; see --bits)")
             value = int(word)
             if not low <= value <= high:
                 raise AsmError(loc, f"value {value} does not fit in {bits}-bit words (expected {low} .. {high}; "
@@ -153,14 +162,11 @@ def load_tape(path: str, bits: int = DEFAULT_BITS) -> TapeProgram:
         raise AsmError(SourceLoc(path, 1, 1), "no such file (expected a tape of integers)")
     if os.path.isdir(path):
         raise AsmError(SourceLoc(path, 1, 1), "is a directory (expected a tape of integers)")
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except UnicodeDecodeError as e:
-        line = e.object[: e.start].count(b"\n") + 1
-        col = e.start - (e.object[: e.start].rfind(b"\n") + 1) + 1
-        raise AsmError(SourceLoc(path, line, col), "not a text file (expected a tape of integers)") from None
-    return parse_tape(text, path, bits)
+    with open(path, "rb") as f:
+        raw = f.read()
+    # Bytes that are not UTF-8 are kept as surrogate escapes: harmless in a comment (an old tape's
+    # Latin-1 remark), "not a text file" at their place anywhere else (parse_tape).
+    return parse_tape(raw.decode("utf-8", errors="surrogateescape"), path, bits)
 
 
 def format_tape(values, comments: dict[int, str] | None = None, per_line: int = 3, header: str = "") -> str:

@@ -32,6 +32,24 @@ PUBLIC = [("hello.tape", b""), ("hello_esolang.tape", b""), ("hi.tape", b""), ("
           ("reverse.tape", b"Hello, world!"), ("fault.tape", b""), ("reverse.tape", b"")]
 
 
+# Published tapes beside the files in tapes/, with what they are documented to do: (source, tape,
+# input, output, steps). They run in the fast batch below, step for step with the oracle.
+ECHO = "15 15 3 -1 15 6 16 15 -1 15 -1 12 0 0 0 0 0"  # its last instruction zeroes cell 0, its own first operand
+PUBLISHED = [
+    ("esolangs.org Subleq: Hi, with its trailing cell", "9 -1 3 10 -1 6 0 0 -1 72 105 0", b"", b"Hi", 3),
+    ("esolangs.org Subleq: Hi, halting by a jump to -8", "9 -1 3 10 -1 6 5 5 -8 72 105", b"", b"Hi", 3),
+    ("howerj/subleq boot/hello-world: no newline", "15, 17, -1, 17, -1, -1, 16, 1, -1, 16, 3, -1, 15, 15, 0, 0, "
+     "-1, 72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100, 33, 0, 0", b"", b"Hello, world!", 66),
+    ("howerj/subleq extra/self/echo: to a zero byte", ECHO, b"ab\x00cd", b"ab", 13),
+    ("howerj/subleq extra/self/echo: to the end", ECHO, "h\u00e9llo\n".encode(), "h\u00e9llo\n".encode(), 38),
+]
+
+
+def published_tapes(cells=CELLS):
+    return [dataclasses.replace(parse_tape(text, source).with_input(data), output_capacity=cells)
+            for source, text, data, _, _ in PUBLISHED]
+
+
 def public_tapes(cells=CELLS):
     return [dataclasses.replace(load_tape(str(TAPES / name)).with_input(data), output_capacity=cells)
             for name, data in PUBLIC]
@@ -58,7 +76,7 @@ def small_library(max_cells=128):
 def fast_batch():
     """One batch on the fast backend (kernels/batched.py), one compiled machine: every tape
     stepped one instruction at a time for STEPS steps, then all run to the end."""
-    fixed = public_tapes() + small_library()
+    fixed = public_tapes() + published_tapes() + small_library()
     fuzz = [t for t in interesting_tapes(seed=7, count=40, bits=16, output_capacity=CELLS)
             if outputs_within(t, STEPS) <= CELLS]
     tapes = fixed + fuzz[: max(8, BATCH - len(fixed))]
@@ -80,6 +98,12 @@ def test_public_tapes_final_output_on_the_machine(fast_batch):
     assert results[0].steps == 71 and results[0].memory[1] == 31
     assert results[5].steps == 2 and results[5].ip == 3 and "step 2, IP 3" in results[5].message
     assert final_mismatches(tapes, results, FINAL) == []
+
+
+def test_published_tapes_give_their_documented_output_on_the_machine(fast_batch):
+    _, _, results = fast_batch
+    got = [(r.output, r.steps, r.status) for r in results[len(PUBLIC): len(PUBLIC) + len(PUBLISHED)]]
+    assert got == [(output, steps, "halted") for _, _, _, output, steps in PUBLISHED]
 
 
 def test_library_programs_as_tapes_on_the_machine(fast_batch):

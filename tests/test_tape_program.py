@@ -47,6 +47,7 @@ def test_integers_separated_by_whitespace_or_commas_with_comments():
     ("-129", 8, "t.tape:1:1", "does not fit in 8-bit words"),
     ("1 2 3 4 5 6 7 8 9", 4, "t.tape:1:15", "value 8 does not fit in 4-bit words"),
     ("1 2 3 4 5 6 7 0 0", 4, "t.tape:1:1", "a memory of 9 cells does not fit 4-bit addresses (at most 8 cells; use --bits 5"),
+    ("0 " + "9" * 5000, 16, "t.tape:1:3", "value 99999999999999999999... does not fit in 16-bit words"),
 ])
 def test_malformed_tapes_are_located_errors(text, bits, where, words):
     with pytest.raises(AsmError) as err:
@@ -78,6 +79,18 @@ def test_load_tape_errors_name_the_file(tmp_path):
     with pytest.raises(AsmError) as err:
         load_tape(str(binary))
     assert str(err.value).startswith(f"{binary}:2:1: error: not a text file")
+
+
+def test_tape_files_as_editors_save_them(tmp_path):
+    """A byte-order mark, CRLF line ends and a comment that is not UTF-8 (an old Latin-1 remark)
+    read as the tape; a byte that is not UTF-8 outside a comment is an error at its place."""
+    path = tmp_path / "hi.tape"
+    path.write_bytes(b"\xef\xbb\xbf9 -1 3\r\n10 -1 6  # caf\xe9\r\n0 0 -1 ; \xff\r\n72 105\r\n")
+    assert load_tape(str(path)).memory == (9, -1, 3, 10, -1, 6, 0, 0, -1, 72, 105)
+    path.write_bytes(b"1 2 3\n4 5\xe9 6\n")
+    with pytest.raises(AsmError) as err:
+        load_tape(str(path))
+    assert str(err.value).startswith(f"{path}:2:4: error: not a text file")
 
 
 def test_format_tape_reads_back():
