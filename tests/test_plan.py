@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from kernels.plan import (SPARSE_TERMS, HeadPlan, MLPPlan, Plan, linear_pairs, part_groups, rowwise_features, runs,
                           sort_units, sparse_terms, spans, unit_rows)
