@@ -11,14 +11,23 @@ instruction sets.
 kernels/plan.py (NumPy only, `Plan.of(stack)`): each head cut to the rows it reads and writes,
 the MLP parts grouped (row-wise tables, sparse units), the features each layer writes and reads,
 the health rows. They differ only in how they compute it: fast.py one card, tokens innermost;
-batched.py a whole batch, batch innermost; pallas.py fast with two Pallas parts. Imports run one
-way: plan <- common <- batched <- fast <- pallas (tests/test_plan.py checks there is no cycle).
+batched.py a whole batch, batch innermost; pallas.py fast with two Pallas parts; native.py the
+whole instruction as one call of compiled C++ code (kernels/native/step.cc, built on first use where
+a C++ compiler is found). Imports run one way: plan <- common <- batched <- fast <- pallas, and
+plan <- common <- native (tests/test_plan.py checks there is no cycle).
 """
 
 import importlib
 
 BACKENDS = ("fast", "dense", "pallas", "native")
 DEFAULT_BACKEND = "fast"
+
+
+def available_backends() -> tuple[str, ...]:
+    """The backends that can run here (native needs a C++ compiler and a CPU)."""
+    from kernels import native
+
+    return tuple(b for b in BACKENDS if b != "native" or native.available())
 
 
 def make_step(backend: str, stack, lam: float, dtype):

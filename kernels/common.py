@@ -96,6 +96,9 @@ class Step:
     # Evaluate every card of a batch by the same one-card computation, one card after another
     # (Stack.per_card: real values, which a batch-shaped evaluation would round differently).
     per_card: bool = False
+    # The backend's own batch evaluation chosen by (batch size, card width), where it has one for
+    # every batch (kernels/native.py); it takes precedence over `batch`.
+    batch_for: Callable[[int, int | None], BatchOps] | None = None
 
     def scratch_rows(self, state):
         return self.scratch(state) if self.scratch is not None else state[: self.scratch_tokens]
@@ -112,6 +115,8 @@ class Step:
 
     def _vectorized(self, batch_size: int | None, width: int | None) -> "BatchOps":
         """The whole batch in one vectorised evaluation: the native batch kernel or the vmap."""
+        if self.batch_for is not None and batch_size is not None:
+            return self.batch_for(batch_size, width)
         if self.batch is not None and batch_size is not None and width is not None and self.prefer_batch(batch_size, width):
             return self.batch
         rows_of = jax.vmap(self.scratch_rows)

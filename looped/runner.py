@@ -156,9 +156,12 @@ class Loop:
         def advance(state: LoopState, halt_pc, max_steps) -> LoopState:
             B = state.steps.shape[0]
             ops = ops_for(B)
-            X, health = ops.advance(state.X)
             active = ~state.done & (state.steps < max_steps)
-            X = ops.select(active, X, state.X)  # stopped cards stay frozen
+            if ops.advance_masked is not None:
+                X, health = ops.advance_masked(state.X, active)  # stopped cards are left frozen
+            else:
+                X, health = ops.advance(state.X)
+                X = ops.select(active, X, state.X)  # stopped cards stay frozen
             steps = state.steps + active.astype(jnp.int32)
             health = jnp.where(active, health, 0).astype(state.worst.dtype)
             crossed = active & ~(health <= health_bound) & (state.bad_step < 0)  # NaN crosses too
