@@ -6,6 +6,8 @@ column last), then padding up to the card width. Instruction operands are absolu
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from looped.layout import (Layout, bits_array, decode_signed, decode_unsigned, position_codes,
@@ -40,17 +42,19 @@ def encode_many(programs: list[Program], n: int, layouts: list[Layout] | None = 
     first = layouts[0]
     if any(lay.bits != first.bits for lay in layouts):
         raise ValueError("encode_many needs programs of one word size")
-    L, N, r, B = first.addr_bits, first.bits, first.rows, len(programs)
-    X = np.zeros((B, n, first.d))
-    X[:, :, r["pos"].slice] = position_codes(np.arange(n), L)
+    N, r, B = first.bits, first.rows, len(programs)
     scratch = first.zone("scratch")
-    X[:, scratch.start : scratch.stop, r["ind"].slice] = 1.0
+    base, codes = _blank_card(n, first)
+    X = np.empty((B,) + base.shape)
+    X[:] = base
     mem_start = np.array([lay.zone("memory").start for lay in layouts], dtype=np.int64)
     code_start = np.array([lay.zone("code").start for lay in layouts], dtype=np.int64)
-    X[:, scratch.start, r["pc"].slice] = position_codes(code_start, L)
+    X[:, scratch.start, r["pc"].slice] = codes[code_start]
 
     def rows_of(sizes):  # (card, offset within the card's zone) of every item, all cards at once
         sizes = np.asarray(sizes, dtype=np.int64)
+        if B == 1:
+            return np.zeros(int(sizes[0]), np.int64), np.arange(int(sizes[0]))
         card = np.repeat(np.arange(B), sizes)
         return card, np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
 
@@ -59,10 +63,30 @@ def encode_many(programs: list[Program], n: int, layouts: list[Layout] | None = 
     card, offset = rows_of([len(p.code) for p in programs])
     fields = np.array([(i.a, i.b, i.c) for p in programs for i in p.code], dtype=np.int64).reshape(-1, 3)
     token = code_start[card] + offset
-    X[card, token, r["instr.a"].slice] = position_codes(mem_start[card] + fields[:, 0], L)
-    X[card, token, r["instr.b"].slice] = position_codes(mem_start[card] + fields[:, 1], L)
-    X[card, token, r["instr.c"].slice] = position_codes(code_start[card] + fields[:, 2], L)
+    X[card, token, r["instr.a"].slice] = codes[mem_start[card] + fields[:, 0]]
+    X[card, token, r["instr.b"].slice] = codes[mem_start[card] + fields[:, 1]]
+    X[card, token, r["instr.c"].slice] = codes[code_start[card] + fields[:, 2]]
     return [Card(p, lay, X[i]) for i, (p, lay) in enumerate(zip(programs, layouts))], X
+
+
+def _blank_card(n: int, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """The part of a card [n, d] that no program changes (position codes, the scratch
+    indicator), and the position code of every token [n, L] (read-only; cached per shape)."""
+    r, scratch = layout.rows, layout.zone("scratch")
+    key = (n, layout.d, layout.addr_bits, r["pos"].start, r["pos"].stop, r["ind"].start, r["ind"].stop,
+           scratch.start, scratch.stop)
+    return _blank(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _blank(key: tuple) -> tuple[np.ndarray, np.ndarray]:
+    n, d, L, pos0, pos1, ind0, ind1, s0, s1 = key
+    codes = position_codes(np.arange(n), L)
+    X = np.zeros((n, d))
+    X[:, pos0:pos1] = codes
+    X[s0:s1, ind0:ind1] = 1.0
+    X.flags.writeable = codes.flags.writeable = False
+    return X, codes
 
 
 def decode_memory(layout: Layout, X: np.ndarray, n_memory: int) -> np.ndarray:

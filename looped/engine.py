@@ -139,7 +139,9 @@ def _prepare(programs: Sequence[Program], backend: str, n: int | None, shard: bo
     instruction_set, key, cards, X = _encode(programs, n)
     layout = cards[0].layout
     machine, loop = machine_loop(instruction_set.name, key, backend)
-    X0 = jax.device_put(np.asarray(X, np.dtype(machine.dtype)))  # (a jnp cast would compile a program)
+    # On the host, in the machine's dtype (a jnp cast would compile a program): the runner's compiled
+    # loop takes numpy arrays as they are, and a device_put of its own would only cost time.
+    X0 = np.asarray(X, np.dtype(machine.dtype))
     halt = np.array([c.halt_token for c in cards], np.int32)
     if sharding.should_shard(shard):
         X0, halt = sharding.place(X0, halt, lambda X: int(instruction_set.decode_pc(layout, X)), dtype=machine.dtype)

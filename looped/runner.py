@@ -16,9 +16,13 @@ its longest instance's steps times its size. Results come back in input order, a
 never depends on its slot, its companions or when it started: every card is frozen on its own.
 `trace` never regroups.
 
-**Compiled functions.** The loop's functions (start, chunk, close) are compiled per batch shape.
-When looped/executables.py has a cache folder and the Loop a `cache_key`, the compiled
-executables are stored there and loaded by later processes, which then build no weights and trace
+**Compiled functions.** A chunk is one compiled function per batch shape, `go`: it opens the cards
+into the kernel's representation, runs the loop and closes them again, so that a call of `run`
+whose cards all stop within one chunk dispatches one executable (each dispatch costs; on a CPU an
+executable whose work fans out wakes XLA's worker threads, about 0.1 ms on a loaded machine). A
+run of several chunks reopens the closed cards (closing and opening are exact: the same values,
+moved). When looped/executables.py has a cache folder and the Loop a `cache_key`, the compiled
+executable is stored there and loaded by later processes, which then build no weights and trace
 nothing (the step itself is built lazily, only when something must be compiled).
 """
 
@@ -92,11 +96,12 @@ def _pc_decoder(pc_token: int, pc_rows: slice):
 
 @dataclass
 class _Functions:
-    """The loop's functions for one batch shape: jitted, or compiled executables."""
+    """The loop's function for one batch shape: jitted, or a compiled executable."""
 
-    start: Callable  # (X0 [B, n, d], halt, steps, worst, bad_step) -> LoopState
-    chunk: Callable  # (state, halt, max_steps, chunk_steps, min_running) -> (LoopState, iterations)
-    close: Callable  # state -> cards [B, n, d]
+    # (cards [B, n, d], halt, steps, worst, bad_step, max_steps, chunk_steps, min_running)
+    #   -> (cards [B, n, d], [steps, done, bad_step] [3, B] int32, worst [B]): open, at most
+    #   chunk_steps iterations (see Loop._functions' chunk), close
+    go: Callable
 
 
 class Loop:
@@ -202,22 +207,30 @@ class Loop:
             X = ops_for(B).open(X0)
             return LoopState(X=X, steps=steps, done=decode(X, B) == halt_pc, worst=worst, bad_step=bad_step)
 
+        def go(X0, halt_pc, steps, worst, bad_step, max_steps, chunk_steps, min_running):
+            state, _ = chunk(start(X0, halt_pc, steps, worst, bad_step), halt_pc, max_steps, chunk_steps,
+                             min_running)
+            # (steps, done and bad_step in one array: each output read back costs the host a few µs)
+            counts = jnp.stack([state.steps, state.done.astype(jnp.int32), state.bad_step])
+            return close(state), counts, state.worst
+
         self._jitted = {"start": jax.jit(start), "chunk": jax.jit(chunk), "close": jax.jit(close),
-                        "trace": jax.jit(trace, static_argnames=("n_steps", "observe"))}
+                        "go": jax.jit(go), "trace": jax.jit(trace, static_argnames=("n_steps", "observe"))}
         return self._jitted
 
     def _for_shape(self, shape: tuple, dtype, sharded: bool = False) -> _Functions:
-        """start/chunk/close for batches of cards of `shape` [B, n, d]: from memory, from the disk
-        cache, or compiled (and stored) now. Sharded batches use the jitted functions."""
+        """`go` for batches of cards of `shape` [B, n, d]: from memory, from the disk cache, or
+        compiled (and stored) now. Sharded batches use the jitted function."""
         signature = (tuple(int(x) for x in shape), np.dtype(dtype).name, bool(sharded))
         if signature in self._by_shape:
             return self._by_shape[signature]
         if sharded:
-            f = self._functions()
-            functions = _Functions(f["start"], f["chunk"], f["close"])
+            functions = _Functions(self._functions()["go"])
         else:
             key = self._disk_key(signature)
             loaded = executables.load(key) if key is not None and self._load_from_disk else None
+            if loaded is not None and len(loaded) != 1:  # (an entry of another layout)
+                loaded = None
             if loaded is not None:
                 self._from_disk.add(signature)
             else:
@@ -237,7 +250,7 @@ class Loop:
                 self.width, signature[:2])
 
     def _compile(self, shape, dtype, fresh: bool = False) -> list:
-        """start/chunk/close compiled for `shape`. `fresh`: bypass XLA's persistent compilation
+        """`go` compiled for `shape` (a list of one executable). `fresh`: bypass XLA's persistent compilation
         cache (an executable it returns cannot be serialized whole on CPU: loaded again, it fails
         with 'Function ... not found')."""
         if fresh and jax.config.jax_enable_compilation_cache:
@@ -254,12 +267,9 @@ class Loop:
         f = self._functions()
         B, i32 = shape[0], jnp.int32
         spec = lambda s, t: jax.ShapeDtypeStruct(s, t)  # noqa: E731
-        start_args = (spec(shape, dtype), spec((B,), i32), spec((B,), i32), spec((B,), dtype), spec((B,), i32))
-        start = f["start"].lower(*start_args).compile()
-        state = jax.eval_shape(f["start"], *start_args)
-        chunk = f["chunk"].lower(state, spec((B,), i32), *[spec((), i32)] * 3).compile()
-        close = f["close"].lower(state).compile()
-        return [start, chunk, close]
+        args = (spec(shape, dtype), spec((B,), i32), spec((B,), i32), spec((B,), dtype), spec((B,), i32),
+                *[spec((), i32)] * 3)
+        return [f["go"].lower(*args).compile()]
 
     def has_shape(self, shape: tuple, dtype, sharded: bool = False) -> bool:
         """Whether batches of cards of `shape` run without compiling anything."""
@@ -358,7 +368,6 @@ class _Run:
         self.bad = np.full(B, -1, np.int32)
         self.X_out = None
         self.queue = self.W  # the next card waiting for a slot
-        self.iterations = 0  # loop iterations so far
         self.busy = 0.0  # seconds spent in chunks so far (decides whether a new shape may be compiled)
         self.compiling = 0.0  # seconds spent compiling batch shapes in this run
         self._host_X0 = None
@@ -375,9 +384,10 @@ class _Run:
             return LoopState(np.asarray(self.X0), self.steps, self.done, self.worst, self.bad)
         owner = np.arange(W)  # the card in each slot (-1: a stopped card left as padding)
         halt = self.halt[:W].copy()
-        X = self.X0 if W == B else self.host_X0()[:W]
-        state = self._start(X, halt, self.steps0[:W].copy(), np.zeros(W, self.dtype), np.full(W, -1, np.int32))
+        X = self._cards(self.X0 if W == B else self.host_X0()[:W])
+        steps, worst, bad = self.steps0[:W].copy(), np.zeros(W, self.dtype), np.full(W, -1, np.int32)
         chunk = min(self.chunk_steps, 256) if self.progress is not None else self.chunk_steps
+        max_steps = np.int32(self.max_steps)
         while True:
             W = len(owner)
             min_running = self._min_running(W)
@@ -386,27 +396,30 @@ class _Run:
             length = chunk if min_running >= W // 2 or self.queue < B else min(chunk, REVISIT)
             fns = self.functions(W)
             started = time.perf_counter()
-            state, iterations = fns.chunk(state, halt, np.int32(self.max_steps), np.int32(length), np.int32(min_running))
-            self.iterations += int(iterations)
-            steps, done, bad = (np.asarray(a) for a in (state.steps, state.done, state.bad_step))
+            # (numpy arguments: a compiled executable takes them as they are; jnp conversions
+            # would compile a small program each)
+            X, counts, worst = fns.go(X, halt, steps, worst, bad, max_steps, np.int32(length), np.int32(min_running))
+            steps, done, bad = np.asarray(counts)
+            state = LoopState(X, steps, done.astype(bool), worst, bad)
             self.busy += time.perf_counter() - started
             mine = owner >= 0
-            self.steps[owner[mine]], self.done[owner[mine]] = steps[mine], done[mine]
+            self.steps[owner[mine]], self.done[owner[mine]] = steps[mine], state.done[mine]
             if np.any(bad[mine] >= 0):
                 slot = int(np.flatnonzero(mine & (bad >= 0))[0])
-                raise NumericalHealthError(int(owner[slot]), int(bad[slot]), float(np.asarray(state.worst)[slot]),
+                raise NumericalHealthError(int(owner[slot]), int(bad[slot]), float(np.asarray(worst)[slot]),
                                            self.loop.bound)
             if self.progress is not None:
                 self.progress(self.steps.copy(), self.done.copy())
                 elapsed = max(time.perf_counter() - started, 1e-3)
                 chunk = int(min(self.chunk_steps, max(16, chunk * 0.25 / elapsed)))
-            stopped = done | (steps >= self.max_steps)
+            stopped = state.done | (steps >= self.max_steps)
             if np.all(stopped) and self.queue >= B:
-                self._harvest(fns.close(state), state, owner, np.ones(W, bool))
+                self._harvest(state, owner, np.ones(W, bool))
                 return LoopState(self.X_out, self.steps, self.done, self.worst, self.bad)
             running = int(np.sum(~stopped))
             if running <= min_running and (self.queue < B or self._compact_to(W, running) is not None):
-                state, owner, halt = self._regroup(fns, state, owner, halt, stopped)
+                X, steps, worst, bad, owner, halt = self._regroup(state, owner, halt, stopped)
+            # (else the next chunk goes on from here: the cards and health figures stay on the device)
 
     def host_X0(self) -> np.ndarray:
         if self._host_X0 is None:
@@ -440,19 +453,20 @@ class _Run:
                 return size
         return None
 
-    def _start(self, X, halt, steps, worst, bad) -> LoopState:
-        # (numpy casts and device_put: jnp conversions would compile a small program each)
+    def _cards(self, X):
+        """Cards as the compiled function takes them: of the run's dtype (and placed on the
+        devices when sharded)."""
         if self.sharding is not None:
             if not (isinstance(X, jax.Array) and X.sharding == self.sharding):
                 X = jax.device_put(np.asarray(X, self.dtype), self.sharding)
-        elif not isinstance(X, jax.Array) or X.dtype != self.dtype:
-            X = jax.device_put(np.asarray(X, self.dtype))
-        return self.functions(X.shape[0]).start(X, np.asarray(halt, np.int32), np.asarray(steps, np.int32),
-                                                np.asarray(worst, self.dtype), np.asarray(bad, np.int32))
+            return X
+        if X.dtype != self.dtype:
+            X = np.asarray(X, self.dtype)
+        return X
 
-    def _harvest(self, X_closed, state: LoopState, owner: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    def _harvest(self, state: LoopState, owner: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """Keep the final state of the stopped cards in `slots`; returns the closed cards [W, n, d]."""
-        Xc = np.asarray(X_closed)
+        Xc = np.asarray(state.X)
         worst, bad = np.asarray(state.worst), np.asarray(state.bad_step)
         take = slots & (owner >= 0)
         cards = owner[take]
@@ -465,11 +479,12 @@ class _Run:
         self.worst[cards], self.bad[cards] = worst[take], bad[take]
         return Xc
 
-    def _regroup(self, fns: _Functions, state: LoopState, owner: np.ndarray, halt: np.ndarray, stopped: np.ndarray):
+    def _regroup(self, state: LoopState, owner: np.ndarray, halt: np.ndarray, stopped: np.ndarray):
         """Stopped cards leave; waiting cards take their slots, or the batch is compacted. Returns
-        the new state, the card in each slot and each slot's halt address."""
+        the new slots' cards, step counts, health figures and bad steps, the card in each slot and
+        each slot's halt address."""
         W = len(owner)
-        Xc = self._harvest(fns.close(state), state, owner, stopped & (owner >= 0))
+        Xc = self._harvest(state, owner, stopped & (owner >= 0))
         steps, worst, bad = (np.asarray(a) for a in (state.steps, state.worst, state.bad_step))
         live, free = np.flatnonzero(~stopped), np.flatnonzero(stopped)
         waiting = self.B - self.queue
@@ -481,9 +496,9 @@ class _Run:
         self.queue += n_new
         pad = free[: new_W - len(live) - n_new]
         X = np.concatenate([Xc[live], self.host_X0()[new].astype(Xc.dtype) if n_new else Xc[:0], Xc[pad]])
-        halt = np.concatenate([halt[live], self.halt[new], halt[pad]])
-        steps = np.concatenate([steps[live], self.steps0[new], steps[pad]])
-        worst = np.concatenate([worst[live], np.zeros(n_new + len(pad), self.dtype)])
-        bad = np.concatenate([bad[live], np.full(n_new + len(pad), -1, np.int32)])
+        halt = np.concatenate([halt[live], self.halt[new], halt[pad]]).astype(np.int32)
+        steps = np.concatenate([steps[live], self.steps0[new], steps[pad]]).astype(np.int32)
+        worst = np.concatenate([worst[live], np.zeros(n_new + len(pad), self.dtype)]).astype(self.dtype)
+        bad = np.concatenate([bad[live], np.full(n_new + len(pad), -1, np.int32)]).astype(np.int32)
         owner = np.concatenate([owner[live], new, np.full(len(pad), -1)])
-        return self._start(X, halt, steps, worst, bad), owner, halt.astype(np.int32)
+        return self._cards(X), steps, worst, bad, owner, halt

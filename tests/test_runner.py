@@ -101,9 +101,9 @@ def test_slots_are_refilled_and_compacted_and_results_keep_their_order(monkeypat
     regroups = []
     original = runner._Run._regroup
 
-    def spy(self, fns, state, owner, halt, stopped):
-        out = original(self, fns, state, owner, halt, stopped)
-        regroups.append((len(owner), len(out[1])))
+    def spy(self, state, owner, halt, stopped):
+        out = original(self, state, owner, halt, stopped)
+        regroups.append((len(owner), len(out[4])))  # slots before and after (out[4]: the card in each slot)
         return out
 
     monkeypatch.setattr(runner._Run, "_regroup", spy)
