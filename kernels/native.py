@@ -42,7 +42,7 @@ from kernels.common import BatchOps, Step
 from kernels.plan import Plan
 
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-fopenmp", "-std=c++17", "-shared",
-         "-fPIC", "-w"]
+         "-fPIC", "-w", "-g"]
 
 
 class NativeUnavailable(RuntimeError):
@@ -74,12 +74,11 @@ def _build(source: bytes, stem: str) -> tuple[Path, str]:
     path = folder / f"{stem}-{key}.so"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        src = folder / f".{stem}-{key}-{os.getpid()}.cc"
+        src = folder / f"{stem}-{key}.cc"  # kept next to the library, for reading and profiling
         src.write_bytes(source)
         tmp = folder / f".{stem}-{key}-{os.getpid()}.so"
         done = subprocess.run([compiler, *FLAGS, f"-I{include}", str(src), "-o", str(tmp)],
                               capture_output=True, text=True)
-        src.unlink(missing_ok=True)
         if done.returncode != 0:
             raise NativeUnavailable(f"building {stem} failed:\n{done.stderr[-2000:]}")
         os.replace(tmp, path)
@@ -105,10 +104,11 @@ def available() -> bool:
     if _compiler() is None:
         return False
     try:
-        from looped.machine import build_machine
+        from kernels.plan import LayerPlan
 
-        machine = build_machine(8, 4)
-        _ops(Plan.of(machine.stack), float(machine.lam), np.dtype(np.float32), 8)
+        probe = Plan(d=2, scratch_tokens=1, layers=[LayerPlan([], [])], corrected_rows=np.array([0]), health_layer=0,
+                     per_card=False, written_on_rest=np.zeros(0, int), read_on_rest=np.array([0]))
+        _ops(probe, 1.0, np.dtype(np.float32), 2)
         return True
     except (NativeUnavailable, OSError) as err:
         print(f"looped: native kernel unavailable ({str(err).splitlines()[0]})", file=sys.stderr)

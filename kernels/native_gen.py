@@ -66,9 +66,13 @@ def generate(plan: Plan, lam: float, n: int, ctype: str) -> str:
         e(f"// layer {li}")
         if li == plan.health_layer:
             e("{")
-            e(f"  static const int corrected[] = {{{', '.join(str(f * n) for f in corr) or '0'}}};")
             e(f"  static const int moving[] = {{{', '.join(str(f * n + s) for f in moving) or '0'}}};")
-            e(f"  *health = lattice(x, corrected, {len(corr)}, {s}, moving, {len(moving)}, {n - s});")
+            e(f"  T w = lattice(x, moving, {len(moving)}, {n - s});")
+            e("  int bad = 0;")
+            for f in corr:  # the scratch tokens: a few values each, inline
+                for t in range(s):
+                    e(f"  w = distance(x[{f * n + t}], w, bad);")
+            e("  *health = bad ? std::numeric_limits<T>::quiet_NaN() : w;")
             e("}")
         adds: list[str] = []  # statements adding the heads' outputs to x (after every head)
         for hi, h in enumerate(lay.heads):
@@ -238,9 +242,15 @@ inline void weights(const T* s, const T* m, T* out, int len) {
   for (int i = 0; i < len; ++i) out[i] = weight(s[i] - m[i]);
 }
 
-inline T largest(const T* v, int len) {
-  T m = v[0];
-  for (int i = 1; i < len; ++i) m = v[i] > m ? v[i] : m;
+inline T largest(const T* v, int len) {  // 16 running maxima (vectorises)
+  T lane[16];
+  for (int l = 0; l < 16; ++l) lane[l] = v[0];
+  int i = 0;
+  for (; i + 16 <= len; i += 16)
+    for (int l = 0; l < 16; ++l) lane[l] = v[i + l] > lane[l] ? v[i + l] : lane[l];
+  for (; i < len; ++i) lane[0] = v[i] > lane[0] ? v[i] : lane[0];
+  T m = lane[0];
+  for (int l = 1; l < 16; ++l) m = lane[l] > m ? lane[l] : m;
   return m;
 }
 
@@ -248,32 +258,27 @@ inline void add_row(T* __restrict dst, const T* __restrict src, int len) {
   for (int i = 0; i < len; ++i) dst[i] += src[i];
 }
 
-// the largest distance from {-1, 0, 1} of x[a + t], t < a_len, for every offset a in `as`, and of
-// x[b + t], t < b_len, for every b in `bs` (NaN wins): 16 running maxima and a NaN flag, so that
-// the long rows vectorise
-inline T lattice(const T* x, const int* as, int na, int a_len, const int* bs, int nb, int b_len) {
+// max(w, the distance of v from {-1, 0, 1}); `bad` set where that distance is NaN
+inline T distance(T v, T w, int& bad) {
+  T r = std::rint(v);
+  r = r < T(-1) ? T(-1) : (r > T(1) ? T(1) : r);
+  const T dist = std::fabs(v - r);
+  bad |= dist != dist;
+  return dist > w ? dist : w;
+}
+
+// the largest distance from {-1, 0, 1} of x[b + t], t < len, for every offset b in `bs` (NaN
+// wins): 16 running maxima and a NaN flag, so that the loop vectorises
+inline T lattice(const T* x, const int* bs, int nb, int len) {
   T lane[16];
   int bad[16];
   for (int l = 0; l < 16; ++l) { lane[l] = T(0); bad[l] = 0; }
-  for (int k = 0; k < na + nb; ++k) {
-    const T* v = x + (k < na ? as[k] : bs[k - na]);
-    const int len = k < na ? a_len : b_len;
+  for (int k = 0; k < nb; ++k) {
+    const T* v = x + bs[k];
     int i = 0;
     for (; i + 16 <= len; i += 16)
-      for (int l = 0; l < 16; ++l) {
-        T r = std::rint(v[i + l]);
-        r = r < T(-1) ? T(-1) : (r > T(1) ? T(1) : r);
-        const T dist = std::fabs(v[i + l] - r);
-        lane[l] = dist > lane[l] ? dist : lane[l];
-        bad[l] |= dist != dist;
-      }
-    for (; i < len; ++i) {
-      T r = std::rint(v[i]);
-      r = r < T(-1) ? T(-1) : (r > T(1) ? T(1) : r);
-      const T dist = std::fabs(v[i] - r);
-      lane[i & 15] = dist > lane[i & 15] ? dist : lane[i & 15];
-      bad[i & 15] |= dist != dist;
-    }
+      for (int l = 0; l < 16; ++l) lane[l] = distance(v[i + l], lane[l], bad[l]);
+    for (; i < len; ++i) lane[i & 15] = distance(v[i], lane[i & 15], bad[i & 15]);
   }
   T w = T(0);
   for (int l = 0; l < 16; ++l) {
@@ -302,7 +307,9 @@ ffi::Error step(ffi::AnyBuffer state, ffi::Buffer<ffi::PRED> active, ffi::Result
 #ifdef _OPENMP
   used = threads > 0 ? int(threads) : omp_get_max_threads();
   if (B < 2) used = 1;
-#pragma omp parallel for num_threads(used) schedule(static) if (used > 1)
+  // dynamic: where another process holds a core, the threads that run take the remaining cards
+  // instead of waiting for a preempted one at the end
+#pragma omp parallel for num_threads(used) schedule(dynamic, 4) if (used > 1)
 #endif
   for (int64_t b = 0; b < B; ++b) {
     hp[b] = T(0);
