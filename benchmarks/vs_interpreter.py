@@ -1,7 +1,7 @@
 """The transformer against a plain Python SUBLEQ interpreter on the same programs: instructions/s
 of both, and their ratio, for small and wide cards, a batch of 64 and one card at a time (issue 12).
 
-    python benchmarks/vs_interpreter.py [--backend fast] [--quick] [--seed 0] [--one-card 64]
+    python benchmarks/vs_interpreter.py [--backend fast[,native]] [--quick] [--seed 0] [--one-card 64]
 
 Cases (64 random programs each, none halts before its step count, so every program runs exactly
 that many instructions on both sides; the counts are checked, not assumed):
@@ -167,38 +167,50 @@ def measure(case: str, backend: str, seed: int, one_card: int, rounds: int) -> d
 
 
 def main(quick: bool = False, backend: str = "fast", seed: int = 0, one_card: int | None = None) -> dict:
+    """`backend`: one backend, or several separated by commas (each measured on the same programs;
+    `best` then says which evaluator is fastest per case)."""
+    backends = [b.strip() for b in backend.split(",") if b.strip()]
     one_card = min(PROGRAMS, one_card or (16 if quick else PROGRAMS))
     rounds = 3 if quick else 5
-    cases = {case: measure(case, backend, seed + i, one_card, rounds) for i, case in enumerate(CASES)}
-    ratios = {f"{mode}_{case}": cases[case][mode]["ratio"] for case in CASES for mode in ("batch", "one_card")}
-    must_show = {f"{mode}_{case}": cases[case][mode]["must_show"] for case in CASES for mode in ("batch", "one_card")}
+    runs = {b: {case: measure(case, b, seed + i, one_card, rounds) for i, case in enumerate(CASES)} for b in backends}
+    keys = [(mode, case) for case in CASES for mode in ("batch", "one_card")]
+    ratios = {b: {f"{m}_{c}": runs[b][c][m]["ratio"] for m, c in keys} for b in backends}
+    best = {f"{m}_{c}": max(backends, key=lambda b: ratios[b][f"{m}_{c}"]) for m, c in keys}
+    best_ratios = {k: ratios[b][k] for k, b in best.items()}
+    must_show = {f"{m}_{c}": best_ratios[f"{m}_{c}"] >= THRESHOLDS[(m, c)] for m, c in keys}
 
     def plot(plt):
-        labels = list(ratios)
-        fig, ax = plt.subplots(figsize=(6.5, 3.2))
-        bars = ax.barh(labels, [ratios[k] for k in labels],
-                       color=["tab:green" if must_show[k] else "tab:red" for k in labels])
-        for bar, k in zip(bars, labels):
+        labels = list(best_ratios)
+        fig, ax = plt.subplots(figsize=(7, 1.2 + 0.9 * len(labels)))
+        height = 0.8 / len(backends)
+        for j, b in enumerate(backends):
+            ys = [i + j * height for i in range(len(labels))]
+            vals = [ratios[b][k] for k in labels]
+            ax.barh(ys, vals, height=height, label=b)
+            for y, v in zip(ys, vals):
+                ax.text(v, y, f" {v:.3g}x", va="center", fontsize=7)
+        for i, k in enumerate(labels):
             mode, case = k.rsplit("_", 1)
-            y = bar.get_y()
-            ax.plot([THRESHOLDS[(mode, case)]] * 2, [y, y + bar.get_height()], color="black", lw=2)
-            ax.text(ratios[k], y + bar.get_height() / 2, f" {ratios[k]:.3g}x", va="center", fontsize=8)
+            ax.plot([THRESHOLDS[(mode, case)]] * 2, [i - height / 2, i + 0.8 - height / 2], color="black", lw=2)
+        ax.set_yticks([i + 0.4 - height / 2 for i in range(len(labels))], labels)
         ax.set_xscale("log")
-        ax.set_xlim(left=min(list(ratios.values()) + list(THRESHOLDS.values())) / 3)
         ax.invert_yaxis()
-        ax.set_xlabel(f"transformer / Python interpreter, instructions/s ({backend}; black: issue 12's bar)")
+        ax.legend(fontsize=7)
+        ax.set_xlabel("transformer / Python interpreter, instructions/s (black: issue 12's bar)")
         return fig
 
     return emit("vs_interpreter", {
-        "backend": backend, "quick": quick, "seed": seed, "ratios": ratios, "must_show": must_show,
-        "results_agree": all(cases[c][m]["results_agree"] for c in CASES for m in ("batch", "one_card")),
-        "cases": cases,
+        "backends": backends, "quick": quick, "seed": seed, "ratios": ratios[backends[0]] if len(backends) == 1 else ratios,
+        "best": {k: {"backend": best[k], "ratio": best_ratios[k]} for k in best}, "must_show": must_show,
+        "results_agree": all(runs[b][c][m]["results_agree"] for b in backends for m, c in keys),
+        "cases": runs[backends[0]] if len(backends) == 1 else runs,
     }, plot)
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--backend", default="fast", help="kernel backend (kernels.BACKENDS), default fast")
+    ap.add_argument("--backend", default="fast",
+                    help="kernel backend(s) (kernels.BACKENDS), comma-separated, e.g. fast,native; default fast")
     ap.add_argument("--quick", action="store_true", help="3 rounds, 16 one-card programs")
     ap.add_argument("--seed", type=int, default=0, help="random programs' seed (small: seed, wide: seed + 1)")
     ap.add_argument("--one-card", type=int, default=None,

@@ -86,16 +86,6 @@ def _build(source: bytes, stem: str) -> tuple[Path, str]:
 
 
 @functools.cache
-def _card_target(source: str) -> str:
-    """The FFI target of a generated card step (kernels/native_gen.py), registered once."""
-    path, key = _build(source.encode(), "card")
-    lib = ctypes.CDLL(str(path))
-    name = f"looped_card_{key}"
-    jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(lib.LoopedCardStep), platform="cpu")
-    return name
-
-
-@functools.cache
 def available() -> bool:
     """Whether the native evaluator can run here (a CPU backend and a C++ compiler that builds
     the FFI code: checked once per process with a one-layer probe)."""
