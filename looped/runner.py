@@ -178,19 +178,68 @@ class Loop:
                 bad_step=jnp.where(crossed, steps, state.bad_step),
             )
 
+        def run_all(state: LoopState, halt_pc, limit) -> tuple[LoopState, jax.Array]:
+            """`advance` repeated while every card runs (none done, all below max_steps), for at
+            most `limit` iterations, stopping after the first in which a card halts or loses its
+            health; returns the state and the iterations run. Every card is then active in every
+            iteration, so nothing is frozen (the kernel's plain step, no select or mask) and each
+            card gains one step per iteration: the loop carries only the cards, the health
+            figures and one flag, and the step counts, done flags and bad steps are set once
+            after it, to what `advance` would have made them."""
+            B = state.steps.shape[0]
+            ops = ops_for(B)
+
+            def cond(carry):
+                _, _, i, stop = carry
+                return (i < limit) & ~stop
+
+            def body(carry):
+                X, worst, i, _ = carry
+                X, health = ops.advance(X)
+                health = health.astype(worst.dtype)
+                stop = jnp.any((decode(X, B) == halt_pc) | ~(health <= health_bound))  # NaN stops too
+                return X, jnp.maximum(worst, health), i + 1, stop
+
+            X, worst, i, _ = jax.lax.while_loop(cond, body, (state.X, state.worst, jnp.int32(0), jnp.bool_(False)))
+            steps = state.steps + i
+            # No card was done or had lost its health before (or the loop did not run): a card is done,
+            # or crossed the bound, in the last iteration if at all.
+            ran = i > 0
+            crossed = ran & ~(worst <= health_bound)
+            done = jnp.where(ran, decode(X, B) == halt_pc, state.done)
+            return LoopState(X=X, steps=steps, done=done, worst=worst,
+                             bad_step=jnp.where(crossed, steps, state.bad_step)), i
+
         def chunk(state: LoopState, halt_pc, max_steps, chunk_steps, min_running):
             """At most `chunk_steps` iterations; stops early once no more than `min_running` cards
-            are running (so that the runner can regroup), or when a card's health is lost."""
+            are running (so that the runner can regroup), or when a card's health is lost.
+
+            Two loops, one after the other: while every card runs, no card needs freezing, and
+            the step is the kernel's alone (no select or mask over the state, and the loop's test
+            is on scalars: every card then gains one step per iteration, so the count of such
+            iterations is known up front); from the first card that stops, the step freezes the
+            stopped cards. Either way each iteration computes the same as `advance`."""
+            B = state.steps.shape[0]
+
+            def running_of(state):
+                return ~state.done & (state.steps < max_steps)
+
+            healthy = jnp.all(state.bad_step < 0)
+            everyone = jnp.all(running_of(state)) & (B > min_running) & healthy
+            limit = jnp.where(everyone, jnp.minimum(chunk_steps, max_steps - jnp.max(state.steps)), 0)
+
+            state, i = run_all(state, halt_pc, limit)
+
             def cond(carry):
                 state, i = carry
-                running = ~state.done & (state.steps < max_steps)
+                running = running_of(state)
                 return (jnp.sum(running.astype(jnp.int32)) > min_running) & jnp.all(state.bad_step < 0) & (i < chunk_steps)
 
             def body(carry):
                 state, i = carry
                 return advance(state, halt_pc, max_steps), i + 1
 
-            return jax.lax.while_loop(cond, body, (state, jnp.int32(0)))
+            return jax.lax.while_loop(cond, body, (state, i))
 
         def close(state: LoopState):
             return ops_for(state.steps.shape[0]).close(state.X)
