@@ -465,6 +465,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LoopedError as e:
         print(str(e), file=sys.stderr)
         return EXIT_FAILURE if _is_internal(e) else EXIT_USAGE
+    except RuntimeError as e:
+        from kernels.native import NativeUnavailable
+
+        if not isinstance(e, NativeUnavailable):
+            raise
+        print(f"error: {e}", file=sys.stderr)  # --backend native without a C++ compiler
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_FAILURE
