@@ -126,14 +126,40 @@ def fixed_rows(plan: Plan) -> np.ndarray:
 # ---- the evaluator -----------------------------------------------------------------------------------
 
 
+_registered: dict[str, str] = {}  # FFI target -> the library that holds it, in this process
+
+
+def _register(name: str, path: str) -> None:
+    if name not in _registered:
+        lib = ctypes.CDLL(path)
+        jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(lib.LoopedCardStep), platform="cpu")
+        _registered[name] = path
+
+
 @functools.cache
 def _card_target(source: str) -> str:
     """The FFI target of a generated card step (kernels/native_gen.py), built and registered once."""
     path, key = _build(source.encode(), "card")
-    lib = ctypes.CDLL(str(path))
     name = f"looped_card_{key}"
-    jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(lib.LoopedCardStep), platform="cpu")
+    _register(name, str(path))
     return name
+
+
+def targets() -> dict[str, str]:
+    """The FFI targets registered in this process and their libraries (a compiled loop that calls
+    them can be stored on disk with this list: looped/executables.py)."""
+    return dict(_registered)
+
+
+def register(targets: dict[str, str]) -> bool:
+    """Register stored targets again (before loading a compiled loop that calls them); False
+    when a library is gone or does not load."""
+    try:
+        for name, path in targets.items():
+            _register(name, path)
+        return True
+    except OSError:
+        return False
 
 
 def _ops(plan: Plan, lam: float, dtype, width: int) -> BatchOps:

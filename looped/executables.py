@@ -29,6 +29,7 @@ import functools
 import hashlib
 import os
 import pickle
+import sys
 import tempfile
 from pathlib import Path
 
@@ -110,6 +111,11 @@ def load(key: tuple) -> list | None:
             entry = pickle.load(f)
         if entry.get("key") != text:
             return None
+        if entry.get("ffi_targets"):  # native kernels the loop calls (kernels/native.py)
+            from kernels import native
+
+            if not native.register(entry["ffi_targets"]):
+                return None
         os.utime(path)  # recently used
         from jax.experimental import serialize_executable
 
@@ -137,6 +143,9 @@ def save(key: tuple, compiled: list) -> bool:
         from jax.experimental import serialize_executable
 
         entry = {"key": text, "executables": [serialize_executable.serialize(c) for c in compiled]}
+        native = sys.modules.get("kernels.native")
+        if native is not None and native.targets():
+            entry["ffi_targets"] = native.targets()
         data = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
         path = _path(text)
         path.parent.mkdir(parents=True, exist_ok=True)
