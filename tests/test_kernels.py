@@ -102,3 +102,27 @@ def test_wide_words_fast_matches_dense():
         assert np.array_equal(runs[b][0], runs["dense"][0])
         for a, c in zip(runs[b][1], runs["dense"][1]):
             assert np.array_equal(a, c)
+
+
+@pytest.mark.slow
+def test_every_evaluator_follows_dense_on_the_library_programs():
+    """Every SUBLEQ program of programs/, one batch per machine, 120 traced steps: every available
+    backend's memory and pc equal dense's after every step (issue 12's equivalence on programs/)."""
+    import glob
+    from collections import defaultdict
+
+    from looped.assembler import assemble_file
+
+    groups = defaultdict(list)
+    for path in sorted(glob.glob("programs/*.asm")):
+        program = assemble_file(path)
+        if program.isa == "subleq":
+            groups[program.bits].append(program)
+    for bits, programs in groups.items():
+        ref_pcs, ref_mems, ref_steps = trace(programs, 120, backend="dense")
+        for backend in kernels.available_backends():
+            if backend == "dense":
+                continue
+            pcs, mems, steps = trace(programs, 120, backend=backend)
+            assert np.array_equal(pcs, ref_pcs) and np.array_equal(steps, ref_steps), (backend, bits)
+            assert all(np.array_equal(a, b) for a, b in zip(mems, ref_mems)), (backend, bits)
