@@ -126,6 +126,7 @@ class Loop:
         self.cache_key = cache_key
         self._jitted = None
         self._by_shape: dict[tuple, _Functions] = {}
+        self._seen: dict[tuple, _Functions] = {}  # _by_shape's entries under the arguments _for_shape was called with
         self._from_disk: set[tuple] = set()  # shapes whose executables were loaded from disk
         self._load_from_disk = True
         if self._step is not None:
@@ -270,8 +271,12 @@ class Loop:
     def _for_shape(self, shape: tuple, dtype, sharded: bool = False) -> _Functions:
         """`go` for batches of cards of `shape` [B, n, d]: from memory, from the disk cache, or
         compiled (and stored) now. Sharded batches use the jitted function."""
+        known = self._seen.get((shape, dtype, sharded))  # (the same call as before: nothing to normalise)
+        if known is not None:
+            return known
         signature = (tuple(int(x) for x in shape), np.dtype(dtype).name, bool(sharded))
         if signature in self._by_shape:
+            self._seen[(shape, dtype, sharded)] = self._by_shape[signature]
             return self._by_shape[signature]
         if sharded:
             functions = _Functions(self._functions()["go"])
@@ -289,7 +294,7 @@ class Loop:
                 if key is not None:
                     executables.save(key, loaded)
             functions = _Functions(*loaded)
-        self._by_shape[signature] = functions
+        self._by_shape[signature] = self._seen[(shape, dtype, sharded)] = functions
         return functions
 
     def _disk_key(self, signature: tuple) -> tuple | None:
@@ -358,6 +363,7 @@ class Loop:
                 raise
             # An executable from the disk cache that does not run here (another build of the same
             # versions, a damaged file): forget it, compile afresh and run again from the start.
+            self._seen.clear()
             for signature in self._from_disk:
                 self._by_shape.pop(signature, None)
                 executables.remove(self._disk_key(signature))
@@ -420,11 +426,15 @@ class _Run:
         self.busy = 0.0  # seconds spent in chunks so far (decides whether a new shape may be compiled)
         self.compiling = 0.0  # seconds spent compiling batch shapes in this run
         self._host_X0 = None
+        self._functions: dict[int, _Functions] = {}
 
     def functions(self, W: int) -> _Functions:
-        compiled = len(_compile_times)
-        functions = self.loop._for_shape((W,) + self.card_shape, self.dtype, self.sharding is not None)
-        self.compiling += sum(_compile_times[compiled:])
+        functions = self._functions.get(W)
+        if functions is None:
+            compiled = len(_compile_times)
+            functions = self.loop._for_shape((W,) + self.card_shape, self.dtype, self.sharding is not None)
+            self.compiling += sum(_compile_times[compiled:])
+            self._functions[W] = functions
         return functions
 
     def run(self) -> LoopState:
@@ -437,6 +447,7 @@ class _Run:
         steps, worst, bad = self.steps0[:W].copy(), np.zeros(W, self.dtype), np.full(W, -1, np.int32)
         chunk = min(self.chunk_steps, 256) if self.progress is not None else self.chunk_steps
         max_steps = np.int32(self.max_steps)
+        in_place = W == B
         while True:
             W = len(owner)
             min_running = self._min_running(W)
@@ -449,12 +460,17 @@ class _Run:
             # would compile a small program each)
             X, counts, worst = fns.go(X, halt, steps, worst, bad, max_steps, np.int32(length), np.int32(min_running))
             steps, done, bad = np.asarray(counts)
-            state = LoopState(X, steps, done.astype(bool), worst, bad)
+            state = LoopState(X, steps, done != 0, worst, bad)
             self.busy += time.perf_counter() - started
-            mine = owner >= 0
-            self.steps[owner[mine]], self.done[owner[mine]] = steps[mine], state.done[mine]
-            if np.any(bad[mine] >= 0):
-                slot = int(np.flatnonzero(mine & (bad >= 0))[0])
+            if in_place:  # every slot holds the card of its index (the first chunk, all cards in it)
+                self.steps[:], self.done[:] = steps, state.done
+                lost = bad.max() >= 0
+            else:
+                mine = owner >= 0
+                self.steps[owner[mine]], self.done[owner[mine]] = steps[mine], state.done[mine]
+                lost = np.any(bad[mine] >= 0)
+            if lost:
+                slot = int(np.flatnonzero((owner >= 0) & (bad >= 0))[0])
                 raise NumericalHealthError(int(owner[slot]), int(bad[slot]), float(np.asarray(worst)[slot]),
                                            self.loop.bound)
             if self.progress is not None:
@@ -462,12 +478,16 @@ class _Run:
                 elapsed = max(time.perf_counter() - started, 1e-3)
                 chunk = int(min(self.chunk_steps, max(16, chunk * 0.25 / elapsed)))
             stopped = state.done | (steps >= self.max_steps)
-            if np.all(stopped) and self.queue >= B:
-                self._harvest(state, owner, np.ones(W, bool))
+            running = W - int(np.count_nonzero(stopped))
+            if running == 0 and self.queue >= B:
+                if in_place:
+                    self.X_out, self.worst[:], self.bad[:] = np.asarray(X), np.asarray(worst), bad
+                else:
+                    self._harvest(state, owner, np.ones(W, bool))
                 return LoopState(self.X_out, self.steps, self.done, self.worst, self.bad)
-            running = int(np.sum(~stopped))
             if running <= min_running and (self.queue < B or self._compact_to(W, running) is not None):
                 X, steps, worst, bad, owner, halt = self._regroup(state, owner, halt, stopped)
+                in_place = False
             # (else the next chunk goes on from here: the cards and health figures stay on the device)
 
     def host_X0(self) -> np.ndarray:
