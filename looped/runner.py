@@ -180,13 +180,13 @@ class Loop:
             )
 
         def run_all(state: LoopState, halt_pc, limit) -> tuple[LoopState, jax.Array]:
-            """`advance` repeated while every card runs (none done, all below max_steps), for at
-            most `limit` iterations, stopping after the first in which a card halts or loses its
-            health; returns the state and the iterations run. Every card is then active in every
-            iteration, so nothing is frozen (the kernel's plain step, no select or mask) and each
-            card gains one step per iteration: the loop carries only the cards, the health
-            figures and one flag, and the step counts, done flags and bad steps are set once
-            after it, to what `advance` would have made them."""
+            """`advance` repeated while every card runs (none done, all below max_steps: the caller
+            makes `limit` 0 otherwise), for at most `limit` iterations, stopping after the first
+            in which a card halts or loses its health; returns the state and the iterations run.
+            Every card is then active in every iteration, so nothing is frozen (the kernel's plain
+            step, no select or mask) and each card gains one step per iteration: the loop carries
+            only the cards, the health figures and one flag, and the step counts, done flags and
+            bad steps are set once after it, to what `advance` would have made them."""
             B = state.steps.shape[0]
             ops = ops_for(B)
 
@@ -215,21 +215,16 @@ class Loop:
             """At most `chunk_steps` iterations; stops early once no more than `min_running` cards
             are running (so that the runner can regroup), or when a card's health is lost.
 
-            Two loops, one after the other: while every card runs, no card needs freezing, and
-            the step is the kernel's alone (no select or mask over the state, and the loop's test
-            is on scalars: every card then gains one step per iteration, so the count of such
-            iterations is known up front); from the first card that stops, the step freezes the
-            stopped cards. Either way each iteration computes the same as `advance`."""
+            One card alone never needs freezing (once it stops, the chunk ends): its loop is
+            `run_all`'s, the kernel's plain step. A batch needs the masked step throughout (a loop
+            for the iterations in which every card runs, followed by the masked loop, measured
+            2-5 % faster per step but compiled 40-50 % slower: two copies of the step)."""
             B = state.steps.shape[0]
-
-            def running_of(state):
-                return ~state.done & (state.steps < max_steps)
-
-            healthy = jnp.all(state.bad_step < 0)
-            everyone = jnp.all(running_of(state)) & (B > min_running) & healthy
-            limit = jnp.where(everyone, jnp.minimum(chunk_steps, max_steps - jnp.max(state.steps)), 0)
-
-            state, i = run_all(state, halt_pc, limit)
+            running_of = lambda state: ~state.done & (state.steps < max_steps)  # noqa: E731
+            if B == 1:
+                everyone = running_of(state)[0] & (state.bad_step[0] < 0) & (min_running < 1)
+                limit = jnp.where(everyone, jnp.minimum(chunk_steps, max_steps - state.steps[0]), 0)
+                return run_all(state, halt_pc, limit)
 
             def cond(carry):
                 state, i = carry
@@ -240,7 +235,7 @@ class Loop:
                 state, i = carry
                 return advance(state, halt_pc, max_steps), i + 1
 
-            return jax.lax.while_loop(cond, body, (state, i))
+            return jax.lax.while_loop(cond, body, (state, jnp.int32(0)))
 
         def close(state: LoopState):
             return ops_for(state.steps.shape[0]).close(state.X)
