@@ -24,6 +24,11 @@ run of several chunks reopens the closed cards (closing and opening are exact: t
 moved). When looped/executables.py has a cache folder and the Loop a `cache_key`, the compiled
 executable is stored there and loaded by later processes, which then build no weights and trace
 nothing (the step itself is built lazily, only when something must be compiled).
+
+**Per step.** A batch's loop steps every card and freezes the stopped ones (the kernel's
+`advance_masked`, or its step and `select`), then updates the step counts, done flags and health
+figures. One card alone is never frozen (when it stops, the chunk ends), so its loop is the
+kernel's plain step with a halt-or-health test, and its counts are set once after the loop.
 """
 
 from __future__ import annotations
