@@ -460,8 +460,7 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
 
     # Corrected features that no layer writes on the other tokens keep their distance from the
     # lattice for the whole run: it is measured once, when the cards are opened.
-    fixed = [f for f in corrected.tolist() if rest_of.where[f][0] >= rest_of.n_written]
-    moving = [f for f in corrected.tolist() if rest_of.where[f][0] < rest_of.n_written]
+    fixed, moving = plan.fixed_health_rows.tolist(), plan.moving_health_rows.tolist()
 
     def health_of(parts, B, dtype):
         health = jnp.zeros(B, dtype)

@@ -113,16 +113,6 @@ def supports(plan: Plan) -> bool:
     return True
 
 
-def moving_rows(plan: Plan) -> np.ndarray:
-    """Corrected rows that some layer writes on the non-scratch tokens (the health figure reads
-    them every step; the other corrected rows there never change while a card runs)."""
-    return np.intersect1d(plan.corrected_rows, plan.written_on_rest).astype(int)
-
-
-def fixed_rows(plan: Plan) -> np.ndarray:
-    return np.setdiff1d(plan.corrected_rows, plan.written_on_rest).astype(int)
-
-
 # ---- the evaluator -----------------------------------------------------------------------------------
 
 
@@ -170,7 +160,7 @@ def _ops(plan: Plan, lam: float, dtype, width: int) -> BatchOps:
 
     ctype = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}[np.dtype(dtype)]
     target = _card_target(generate(plan, lam, int(width), ctype))
-    s, fixed = plan.scratch_tokens, fixed_rows(plan)
+    s, fixed = plan.scratch_tokens, plan.fixed_health_rows
 
     def advance_masked(state, active):
         x, fixed_health = state

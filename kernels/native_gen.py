@@ -61,7 +61,7 @@ def generate(plan: Plan, lam: float, n: int, ctype: str) -> str:
     e = Emitter()
     X = lambda f, t: f"x[{int(f) * n} + {t}]"  # noqa: E731
     corr = [int(r) for r in plan.corrected_rows]
-    moving = sorted(set(corr) & set(int(r) for r in plan.written_on_rest))
+    moving = plan.moving_health_rows.tolist()
     for li, lay in enumerate(plan.layers):
         e(f"// layer {li}")
         if li == plan.health_layer:

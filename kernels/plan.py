@@ -307,6 +307,20 @@ class Plan:
                    np.array(sorted(written), int), np.array(sorted(read), int))
 
     @property
+    def moving_health_rows(self) -> np.ndarray:
+        """Corrected rows that some layer writes on the non-scratch tokens: there the health figure
+        must read them every step (on the scratch tokens it reads every corrected row)."""
+        written = set(self.written_on_rest.tolist())
+        return np.array([f for f in self.corrected_rows.tolist() if f in written], int)
+
+    @property
+    def fixed_health_rows(self) -> np.ndarray:
+        """The other corrected rows: on the non-scratch tokens they never change while a card runs,
+        so their distance from the lattice can be measured once, when the card is opened."""
+        written = set(self.written_on_rest.tolist())
+        return np.array([f for f in self.corrected_rows.tolist() if f not in written], int)
+
+    @property
     def written_on_scratch(self) -> np.ndarray:
         cols = set()
         for lay in self.layers:

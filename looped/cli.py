@@ -420,14 +420,27 @@ def _writable(path: str) -> None:
         raise UsageError(f"error: cannot write '{path}': no such folder '{folder}'")
 
 
-def _positive_int(text: str) -> int:
+def whole_number(text: str) -> int:
+    """An argument that must be an integer (argparse reports the error at the option)."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
+
+
+def at_least(minimum: int):
+    """An argument type: a whole number >= minimum."""
+
+    def parse(text: str) -> int:
+        value = whole_number(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = at_least(0)
 
 
 def enable_compilation_cache() -> None:

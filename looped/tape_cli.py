@@ -72,13 +72,11 @@ def add_parsers(sub, engine_args, program_args, default_steps: int) -> None:
 def _bits(text: str) -> int:
     import argparse
 
-    from looped.tape_program import MIN_TAPE_BITS
+    from looped.cli import whole_number
     from looped.limits import MAX_BITS
+    from looped.tape_program import MIN_TAPE_BITS
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    value = whole_number(text)
     if not MIN_TAPE_BITS <= value <= MAX_BITS:
         raise argparse.ArgumentTypeError(f"word size {value} is not supported for tapes "
                                          f"(expected {MIN_TAPE_BITS} .. {MAX_BITS})")
@@ -86,15 +84,9 @@ def _bits(text: str) -> int:
 
 
 def _cells(text: str) -> int:
-    import argparse
+    from looped.cli import at_least
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
+    return at_least(1)(text)
 
 
 # ---- looped tape ----------------------------------------------------------------------------------
