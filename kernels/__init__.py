@@ -12,8 +12,8 @@ kernels/plan.py (NumPy only, `Plan.of(stack)`): each head cut to the rows it rea
 the MLP parts grouped (row-wise tables, sparse units), the features each layer writes and reads,
 the health rows. They differ only in how they compute it: fast.py one card, tokens innermost;
 batched.py a whole batch, batch innermost; pallas.py fast with two Pallas parts; native.py the
-whole instruction as one call of compiled C++ code (kernels/native/step.cc, built on first use where
-a C++ compiler is found). Imports run one way: plan <- common <- batched <- fast <- pallas, and
+whole instruction, or a chunk of the runner's loop, as one call of C++ code generated from the plan
+(kernels/native_gen.py), compiled on first use where a C++ compiler is found. Imports run one way: plan <- common <- batched <- fast <- pallas, and
 plan <- common <- native (tests/test_plan.py checks there is no cycle).
 """
 
@@ -28,6 +28,12 @@ def available_backends() -> tuple[str, ...]:
     from kernels import native
 
     return tuple(b for b in BACKENDS if b != "native" or native.available())
+
+
+def runs_chunks(backend: str) -> bool:
+    """Whether the backend runs the runner's loop itself, each card on its own (BatchOps.run_chunk):
+    a stopped card then costs nothing, so the runner never compacts its batch."""
+    return backend == "native"
 
 
 def make_step(backend: str, stack, lam: float, dtype):

@@ -71,6 +71,12 @@ class BatchOps:
     # (state, active [B] bool) -> (state, health): advance only the active cards, the others left
     # exactly as they are (saves the runner's select pass); None where the kernel has no such form.
     advance_masked: Callable | None = None
+    # (state, halt [B], steps [B], done [B], worst [B], bad_step [B], max_steps, length,
+    # min_running, pc_token, pc_rows, health bound) -> (state, steps, done, worst, bad_step): at most
+    # `length` iterations of the runner's loop (looped/runner.py) in the kernel, each card on its
+    # own, ending early once no more than min_running cards run or a card's health is lost; None
+    # where the kernel has no such form (the runner then loops over `advance`).
+    run_chunk: Callable | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ XLA spends most of a small card's instruction on per-operation overhead (~0.1 us
 instruction is one XLA custom call (an FFI target) whose code is generated from the kernel plan
 (kernels/native_gen.py) for one machine and card width: every weight a literal, zero weights left
 out, each MLP group one loop over its tokens computing all its units, token loops of constant
-length that the compiler vectorises. Cards are split between threads (OpenMP); stopped cards are
+length that the compiler vectorises. Groups of cards are shared with XLA's thread pool; stopped cards are
 skipped (the runner passes which cards are active, `BatchOps.advance_masked`), so the state is
 updated in place with no select pass. Every card runs the same code whatever its batch, so a
 card's result never depends on its companions, for real values (FLEQ) too.
@@ -32,6 +32,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import jax
@@ -41,7 +42,7 @@ import numpy as np
 from kernels.common import BatchOps, Step
 from kernels.plan import Plan
 
-FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-fopenmp", "-std=c++17", "-shared",
+FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-std=c++17", "-shared",
          "-fPIC", "-w", "-g"]
 
 
@@ -119,20 +120,28 @@ def supports(plan: Plan) -> bool:
 _registered: dict[str, str] = {}  # FFI target -> the library that holds it, in this process
 
 
+# A generated library holds two targets: one instruction for a batch, and a chunk of instructions
+# (the runner's loop, in the kernel); the target's name says which.
+_SYMBOLS = {"looped_card_": "LoopedCardStep", "looped_chunk_": "LoopedCardChunk"}
+
+
 def _register(name: str, path: str) -> None:
     if name not in _registered:
         lib = ctypes.CDLL(path)
-        jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(lib.LoopedCardStep), platform="cpu")
+        symbol = next(sym for prefix, sym in _SYMBOLS.items() if name.startswith(prefix))
+        jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(lib, symbol)), platform="cpu")
         _registered[name] = path
 
 
 @functools.cache
-def _card_target(source: str) -> str:
-    """The FFI target of a generated card step (kernels/native_gen.py), built and registered once."""
+def _card_targets(source: str) -> tuple[str, str]:
+    """The FFI targets (one step, a chunk) of a generated card step (kernels/native_gen.py), built
+    and registered once."""
     path, key = _build(source.encode(), "card")
-    name = f"looped_card_{key}"
-    _register(name, str(path))
-    return name
+    names = tuple(f"{prefix}{key}" for prefix in _SYMBOLS)
+    for name in names:
+        _register(name, str(path))
+    return names
 
 
 def targets() -> dict[str, str]:
@@ -152,73 +161,106 @@ def register(targets: dict[str, str]) -> bool:
         return False
 
 
+@dataclass
+class Cards:
+    """The native state of a batch: each card feature-major with its tokens padded to whole vectors
+    (x [B, d, padded n], the padding tokens zero), the health of the corrected rows that never
+    change (measured once, when the cards are opened), and the cards' width n (static)."""
+
+    x: jax.Array
+    fixed_health: jax.Array
+    width: int
+
+
+jax.tree_util.register_dataclass(Cards, data_fields=["x", "fixed_health"], meta_fields=["width"])
+
+
 def _ops(plan: Plan, lam: float, dtype, width: int) -> BatchOps:
-    """Batch operations running the generated code for cards of `width` tokens. The state is
-    (x [B, d, n], fixed health [B]): each card feature-major, and the health of the corrected rows
-    that never change (measured once, when the cards are opened)."""
-    from kernels.native_gen import generate
+    """Batch operations running the generated code for cards of `width` tokens (state: Cards)."""
+    from kernels.native_gen import generate, padded
 
     ctype = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}[np.dtype(dtype)]
-    target = _card_target(generate(plan, lam, int(width), ctype))
+    target, chunk_target = _card_targets(generate(plan, lam, int(width), ctype))
     s, fixed = plan.scratch_tokens, plan.fixed_health_rows
 
-    def advance_masked(state, active):
-        x, fixed_health = state
+    def advance_masked(state: Cards, active):
+        x = state.x
         out = (jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(active.shape, x.dtype))
         x, health = jax.ffi.ffi_call(target, out, input_output_aliases={0: 0}, vmap_method="sequential")(
-            x, active, threads=np.int64(0))
-        return (x, fixed_health), jnp.maximum(health, jnp.where(active, fixed_health, 0))
+            x, active, threads=np.int64(_threads()))
+        return Cards(x, state.fixed_health, width), jnp.maximum(health, jnp.where(active, state.fixed_health, 0))
 
     def open_cards(X):  # [B, n, d]
         rest = X[:, s:, fixed]
         distance = jnp.abs(rest - jnp.clip(jnp.round(rest), -1, 1)).reshape(X.shape[0], -1)
-        return jnp.transpose(X, (0, 2, 1)), jnp.max(distance, axis=1, initial=0)
+        x = jnp.pad(jnp.transpose(X, (0, 2, 1)), ((0, 0), (0, 0), (0, padded(width) - width)))
+        return Cards(x, jnp.max(distance, axis=1, initial=0), width)
 
-    def close(state):
-        return jnp.transpose(state[0], (0, 2, 1))
+    def close(state: Cards):
+        return jnp.transpose(state.x[:, :, :width], (0, 2, 1))
 
-    def advance(state):
-        return advance_masked(state, jnp.ones(state[1].shape, bool))
+    def advance(state: Cards):
+        return advance_masked(state, jnp.ones(state.fixed_health.shape, bool))
 
-    def scratch_rows(state, features=None):  # [B, s, d] or [B, s, len(features)]
-        x = state[0][:, :, :s]
+    def scratch_rows(state: Cards, features=None):  # [B, s, d] or [B, s, len(features)]
+        x = state.x[:, :, :s]
         return jnp.transpose(x if features is None else x[:, features], (0, 2, 1))
 
-    def select(active, new, old):
-        return jnp.where(active[:, None, None], new[0], old[0]), new[1]
+    def select(active, new: Cards, old: Cards):
+        return Cards(jnp.where(active[:, None, None], new.x, old.x), new.fixed_health, width)
 
-    return BatchOps(open_cards, advance, close, scratch_rows, select, advance_masked)
+    def run_chunk(state: Cards, halt, steps, done, worst, bad_step, max_steps, length, min_running, pc_token,
+                  pc_rows, bound):
+        x = state.x
+        B, i32 = x.shape[0], jnp.int32
+        out = (jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct((B,), i32),
+               jax.ShapeDtypeStruct((B,), jnp.bool_), jax.ShapeDtypeStruct((B,), x.dtype),
+               jax.ShapeDtypeStruct((B,), i32))
+        limits = jnp.stack([jnp.asarray(max_steps, i32), jnp.asarray(length, i32), jnp.asarray(min_running, i32)])
+        x, steps, done, worst, bad_step = jax.ffi.ffi_call(
+            chunk_target, out, input_output_aliases={0: 0, 2: 1, 3: 2, 4: 3, 5: 4}, vmap_method="sequential")(
+            x, halt.astype(i32), steps, done, worst.astype(x.dtype), bad_step, state.fixed_health, limits,
+            pc_token=np.int64(pc_token), pc_start=np.int64(pc_rows.start), pc_width=np.int64(pc_rows.stop - pc_rows.start),
+            bound=float(bound), threads=np.int64(_threads()))
+        return Cards(x, state.fixed_health, width), steps, done, worst, bad_step
+
+    return BatchOps(open_cards, advance, close, scratch_rows, select, advance_masked, run_chunk)
+
+
+def _threads() -> int:
+    """Threads a call may use (LOOPED_THREADS; 0, the default: XLA's CPU thread pool's)."""
+    return int(os.environ.get("LOOPED_THREADS", "0"))
 
 
 def make_step(stack, lam: float, dtype) -> Step:
     """A Step evaluated by generated code at every batch size (one card: a batch of 1). The code
-    is generated for the card width the state has when traced."""
+    is generated for the cards' width (known when a card is opened, and carried by the state)."""
     plan = Plan.of(stack)
     if not supports(plan):
         raise NotImplementedError("the native kernel evaluates scratch-query and scratch+self heads only")
     if not available():
         raise NativeUnavailable("the native backend needs a C++ compiler on a CPU backend (set CXX)")
     ops_for = functools.cache(lambda width: _ops(plan, float(lam), dtype, width))
-    width_of = lambda state: state[0].shape[-1]  # noqa: E731
 
     def open_card(X):
         return ops_for(X.shape[0]).open(X[None])
 
-    def advance(state):
-        state, health = ops_for(width_of(state)).advance(state)
+    def advance(state: Cards):
+        state, health = ops_for(state.width).advance(state)
         return state, health[0]
 
-    def close(state):
-        return ops_for(width_of(state)).close(state)[0]
+    def close(state: Cards):
+        return ops_for(state.width).close(state)[0]
 
-    def scratch(state):
-        return ops_for(width_of(state)).scratch_rows(state)[0]
+    def scratch(state: Cards):
+        return ops_for(state.width).scratch_rows(state)[0]
 
     batch = BatchOps(lambda X: ops_for(X.shape[1]).open(X),
-                     lambda state: ops_for(width_of(state)).advance(state),
-                     lambda state: ops_for(width_of(state)).close(state),
-                     lambda state, features=None: ops_for(width_of(state)).scratch_rows(state, features),
-                     lambda active, new, old: ops_for(width_of(new)).select(active, new, old),
-                     lambda state, active: ops_for(width_of(state)).advance_masked(state, active))
+                     lambda state: ops_for(state.width).advance(state),
+                     lambda state: ops_for(state.width).close(state),
+                     lambda state, features=None: ops_for(state.width).scratch_rows(state, features),
+                     lambda active, new, old: ops_for(new.width).select(active, new, old),
+                     lambda state, active: ops_for(state.width).advance_masked(state, active),
+                     lambda state, *args: ops_for(state.width).run_chunk(state, *args))
     return Step(advance, scratch_tokens=stack.scratch_tokens, open=open_card, close=close, scratch=scratch,
                 batch_for=lambda batch_size, width: batch, per_card=False)

@@ -1,21 +1,32 @@
-"""C++ source for one instruction on one card, generated from a kernel plan (kernels/plan.py).
+"""C++ source for one instruction, generated from a kernel plan (kernels/plan.py).
 
-The plan is turned into straight-line code for a card of n tokens: every weight is a literal,
-every zero weight is left out, every loop over tokens has a constant length, and each MLP group is
-one loop over its tokens whose body computes all its units (so the compiler keeps the hidden
-values in registers and vectorises along the tokens). kernels/native.py compiles it, once per
-machine and card width, into an XLA FFI target.
+The plan is turned into straight-line code for cards of n tokens: every weight is a literal,
+every zero weight is left out, every loop has a constant length. kernels/native.py compiles it,
+once per machine and card width, into an XLA FFI target.
+
+Two paths compute the same instruction:
+- `card_step`, one card: the heads and the MLP groups of all tokens are loops over the card's
+  tokens (vectorised along them); the scratch tokens' MLP groups are short scalar code.
+- `group_step`, a group of up to L cards (L = one vector register of the state's type): the
+  heads and the all-token groups run card by card as above, and the scratch tokens' MLP groups,
+  most of the remaining work, run once for the whole group with the cards along the vector lanes
+  (their rows gathered from the cards, the updates added back).
+Both paths evaluate the same expressions in the same order with IEEE arithmetic and no
+contraction, so a card's result is bit for bit the same on either path, whatever its companions.
 
 The code computes the layer formula with the plan's weights: per head a softmax of lam * q.k over
 the keys and the values weighted by it, per unit relu(w.x + b). Exact shortcuts only: a softmax
-weight exp(a - max) is 1 where a is the maximum and 0 where the exponential underflows, and terms
-whose weight is exactly zero are left out. Each card is computed by the same code whatever its
-batch, so its result never depends on its companions.
+weight exp(a - max) is exactly 1 at the maximum and exactly 0 where the exponential underflows,
+and terms whose weight is exactly zero are left out. exp is a branch-free range reduction and
+Taylor polynomial (within 2 ulp of the rounded exponential; the other evaluators use XLA's own
+approximation), so that the loops over it vectorise.
 
 Layout: the card is feature-major, x[f * n + t] (feature f of token t); a batch is [B, d, n].
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -34,18 +45,19 @@ def _sum(terms: list[str]) -> str:
     return " + ".join(terms) if terms else "T(0)"
 
 
+def _bias(b: float) -> list[str]:
+    """A bias term, none where it is zero (a zero term is left out, like a zero weight)."""
+    return [lit(b)] if b != 0 else []
+
+
 class Emitter:
-    def __init__(self):
+    def __init__(self, depth: int = 1):
         self.lines: list[str] = []
-        self.depth = 1
+        self.depth = depth
         self.count = 0
 
     def __call__(self, line: str = ""):
         self.lines.append("  " * self.depth + line)
-
-    def name(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}{self.count}"
 
     def block(self, head: str):
         self(head + " {")
@@ -55,43 +67,92 @@ class Emitter:
         self.depth -= 1
         self("}")
 
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def padded(n: int) -> int:
+    """The card width in the native layout: n tokens padded with zero tokens to a multiple of 16, so
+    that every loop over tokens is whole vectors. Padding tokens take no part: they are masked out
+    of every softmax and every update, so they stay zero."""
+    return -(-n // 16) * 16
+
 
 def generate(plan: Plan, lam: float, n: int, ctype: str) -> str:
-    s, d = plan.scratch_tokens, plan.d
-    e = Emitter()
-    X = lambda f, t: f"x[{int(f) * n} + {t}]"  # noqa: E731
-    corr = [int(r) for r in plan.corrected_rows]
-    moving = plan.moving_health_rows.tolist()
+    s, width = plan.scratch_tokens, padded(n)
+    X = lambda f, t: f"x[{int(f) * width} + {t}]"  # noqa: E731
+    functions, card, group = [], Emitter(), Emitter()
     for li, lay in enumerate(plan.layers):
-        e(f"// layer {li}")
+        card(f"// layer {li}")
+        group(f"// layer {li}")
+        per_card = []  # calls made card by card on both paths, before the MLP groups
         if li == plan.health_layer:
-            e("{")
-            e(f"  static const int moving[] = {{{', '.join(str(f * n + s) for f in moving) or '0'}}};")
-            e(f"  T w = lattice(x, moving, {len(moving)}, {n - s});")
-            e("  int bad = 0;")
-            for f in corr:  # the scratch tokens: a few values each, inline
-                for t in range(s):
-                    e(f"  w = distance(x[{f * n + t}], w, bad);")
-            e("  *health = bad ? std::numeric_limits<T>::quiet_NaN() : w;")
-            e("}")
-        adds: list[str] = []  # statements adding the heads' outputs to x (after every head)
-        for hi, h in enumerate(lay.heads):
-            if h.queries != "others":
-                adds += _scratch_head(e, h, lam, n, s, X, f"h{li}_{hi}")
-            if h.queries != "scratch":
-                adds += _rest_head(e, h, lam, n, s, X, f"r{li}_{hi}")
-        for line in adds:
-            e(line)
-        adds = []
-        for gi, g in enumerate(lay.mlps):
-            adds += _mlp_group(e, g, n, s, X, f"g{li}_{gi}")
-        for line in adds:
-            e(line)
-    body = "\n".join(e.lines)
-    return TEMPLATE.replace("@CTYPE@", ctype).replace("@N@", str(n)).replace("@D@", str(d)).replace("@BODY@", body)
+            functions.append(_health_function(plan, width, s))
+            per_card.append("*health = health_of(x);")
+        if lay.heads:
+            functions.append(_heads_function(li, lay.heads, lam, width, s, X))
+            per_card.append(f"heads{li}(x);")
+        for line in per_card:
+            card(line)
+        if per_card:
+            group.block("for (int l = 0; l < L; ++l)")
+            group("if (!live[l]) continue;")
+            group("T* __restrict x = xs[l];")
+            group("T* __restrict health = healths + l;")
+            for line in per_card:
+                group(line)
+            group.end()
+        if lay.mlps:
+            functions.append(_mlp_card_function(li, lay.mlps, s, X))
+            card(f"mlps{li}(x);")
+            functions.append(_mlp_group_function(li, lay.mlps, width, s, X))
+            group(f"mlps{li}_group(xs, live);")
+    return (TEMPLATE.replace("@CTYPE@", ctype).replace("@N@", str(n)).replace("@NP@", str(width))
+            .replace("@D@", str(plan.d)).replace("@S@", str(s)).replace("@EXP@", _exp_constants(ctype))
+            .replace("@FUNCTIONS@", "\n\n".join(functions))
+            .replace("@CARD@", card.text()).replace("@GROUP@", group.text()))
 
 
-def _scratch_head(e: Emitter, h: HeadPlan, lam: float, n: int, s: int, X, tag: str) -> list[str]:
+def _exp_constants(ctype: str) -> str:
+    """Horner coefficients 1/k! of the Taylor polynomial of exp on |r| <= ln2/2: degree 7 for float
+    (truncation below 6e-9 relative), 13 for double (below 2e-16)."""
+    degree = 7 if ctype == "float" else 13
+    coefficients = [1.0 / math.factorial(k) for k in range(degree, -1, -1)]
+    return f"constexpr T EXP_TAYLOR[] = {{{', '.join(lit(c) for c in coefficients)}}};"
+
+
+def _health_function(plan: Plan, width: int, s: int) -> str:
+    e = Emitter()
+    moving = plan.moving_health_rows.tolist()
+    e(f"static const int moving[] = {{{', '.join(str(f * width) for f in moving) or '0'}}};")
+    e(f"T w = lattice(x, moving, {len(moving)});  // every token but the scratch ones (padding: 0)")
+    e("int bad = 0;")
+    for f in (int(r) for r in plan.corrected_rows):  # the scratch tokens: a few values each, inline
+        for t in range(s):
+            e(f"w = distance(x[{f * width + t}], w, bad);")
+    e("return bad ? std::numeric_limits<T>::quiet_NaN() : w;")
+    return ("// the largest distance of the corrected rows from {-1, 0, 1} (NaN if any is NaN)\n"
+            "inline T health_of(const T* __restrict x) {\n" + e.text() + "\n}")
+
+
+def _heads_function(li: int, heads: list[HeadPlan], lam: float, width: int, s: int, X) -> str:
+    """A layer's heads on one card. Every head reads x before any update: the scratch tokens'
+    read-outs first (kept in registers), then the other tokens' heads, which update each token in
+    place (a token's update touches that token only): the last one in its loop, the others staged."""
+    e = Emitter()
+    adds: list[str] = []
+    for hi, h in enumerate(heads):
+        if h.queries != "others":
+            adds += _scratch_head(e, h, lam, width, s, X, f"h{li}_{hi}")
+    rest = [(hi, h) for hi, h in enumerate(heads) if h.queries != "scratch"]
+    for k, (hi, h) in enumerate(rest):
+        adds += _rest_head(e, h, lam, s, X, f"r{li}_{hi}", direct=k == len(rest) - 1)
+    for line in adds:
+        e(line)
+    return f"inline void heads{li}(T* __restrict x) {{\n{e.text()}\n}}"
+
+
+def _scratch_head(e: Emitter, h: HeadPlan, lam: float, width: int, s: int, X, tag: str) -> list[str]:
     """The scratch tokens' read-out: a softmax over every token of the card."""
     adds = []
     for q in range(s):
@@ -105,118 +166,186 @@ def _scratch_head(e: Emitter, h: HeadPlan, lam: float, n: int, s: int, X, tag: s
         for i in range(len(h.k_rows)):
             terms = [f"{lit(h.wk[i, j])} * qv{j}" for j in range(k) if h.wk[i, j] != 0]
             e(f"const T u{i} = {lit(lam)} * ({_sum(terms)});")
-        e(f"alignas(64) T sc[{n}];")
-        e.block(f"for (int t = 0; t < {n}; ++t)")
+        e("alignas(64) T sc[NP];")
+        e.block("for (int t = 0; t < NP; ++t)")
         terms = [f"u{i} * {X(r, 't')}" for i, r in enumerate(h.k_rows)]
-        e(f"sc[t] = {_sum(terms)};")
+        e(f"sc[t] = t < N ? {_sum(terms)} : -std::numeric_limits<T>::infinity();  // padding: weight 0")
         e.end()
-        e(f"const T m = largest(sc, {n});")
-        e("T z = T(0);")
-        for i in range(len(h.v_rows)):
-            e(f"T p{i} = T(0);")
-        e.block(f"for (int t = 0; t < {n}; ++t)")
-        e("const T a = sc[t] - m;")
-        e("if (a < CUT) continue;  // a zero weight adds nothing")
-        e("const T w = weight(a);")
-        e("z += w;")
+        e("weights(sc, largest(sc), sc);  // the scores become the softmax weights")
+        e("const T z = total(sc);")
         for i, r in enumerate(h.v_rows):
-            e(f"p{i} += w * {X(r, 't')};")
-        e.end()
+            e(f"const T p{i} = dot(sc, x + {int(r) * width});")
         for c in range(len(h.v_cols)):
             terms = [f"(p{i} / z) * {lit(h.wv[i, c])}" for i in range(len(h.v_rows)) if h.wv[i, c] != 0]
             e(f"{out}[{c}] = {_sum(terms)};")
         e.end()
-        adds += [f"x[{int(col) * n} + {q}] += {out}[{c}];" for c, col in enumerate(h.v_cols)]
+        adds += [f"{X(col, q)} += {out}[{c}];" for c, col in enumerate(h.v_cols)]
     return adds
 
 
-def _rest_head(e: Emitter, h: HeadPlan, lam: float, n: int, s: int, X, tag: str) -> list[str]:
-    """The other tokens' read-out: a softmax over the scratch tokens and the token itself."""
+def _rest_head(e: Emitter, h: HeadPlan, lam: float, s: int, X, tag: str, direct: bool) -> list[str]:
+    """The other tokens' read-out: a softmax over the scratch tokens and the token itself, in one
+    loop over the tokens (the scratch and padding tokens' values are computed and dropped). With
+    `direct` each token's update is added in the loop, else staged and returned as adds."""
     M = h.bilinear
-    vc, r_n = len(h.v_cols), n - s
     out = f"{tag}_out"
-    e(f"alignas(64) T {out}[{vc}][{r_n}];")
+    if not direct:
+        e(f"alignas(64) T {out}[{len(h.v_cols)}][NP];")
     e.block("")
     for j in range(s):  # per scratch key: lam * M x_j (the query's coefficients) and its value
         for a in range(len(h.q_rows)):
             terms = [f"{lit(M[a, b])} * {X(r, j)}" for b, r in enumerate(h.k_rows) if M[a, b] != 0]
             e(f"const T U{j}_{a} = {lit(lam)} * ({_sum(terms)});")
-        for c in range(vc):
+        for c in range(len(h.v_cols)):
             terms = [f"{lit(h.wv[i, c])} * {X(r, j)}" for i, r in enumerate(h.v_rows) if h.wv[i, c] != 0]
             e(f"const T V{j}_{c} = {_sum(terms)};")
-    e(f"alignas(64) T sj[{s}][{r_n}], sf[{r_n}], mx[{r_n}];")
-    e.block(f"for (int i = 0; i < {r_n}; ++i)")
-    e(f"const int t = i + {s};")
+    e.block("for (int t = 0; t < NP; ++t)")
     for j in range(s):
         terms = [f"U{j}_{a} * {X(r, 't')}" for a, r in enumerate(h.q_rows)]
-        e(f"sj[{j}][i] = {_sum(terms)};")
+        e(f"const T sj{j} = {_sum(terms)};")
     terms = [f"{lit(lam * M[a, b])} * ({X(h.q_rows[a], 't')} * {X(h.k_rows[b], 't')})"
              for a in range(M.shape[0]) for b in range(M.shape[1]) if M[a, b] != 0]
-    e(f"sf[i] = {_sum(terms)};")
-    e("T m = sf[i];")
+    e(f"const T sf = {_sum(terms)};")
+    if s == 1:  # one of the two weights is exp(0) = 1: one exponential
+        e("const T e = weight(sj0 > sf ? sf - sj0 : sj0 - sf);")
+        e("const T es = sj0 > sf ? e : T(1), ej0 = sj0 > sf ? T(1) : e;")
+    else:
+        e("T m = sf;")
+        for j in range(s):
+            e(f"m = sj{j} > m ? sj{j} : m;")
+        e("const T es = weight(sf - m);")
+        for j in range(s):
+            e(f"const T ej{j} = weight(sj{j} - m);")
+    e(f"const T z = {_sum(['es'] + [f'ej{j}' for j in range(s)])};")
+    e("const T ps = es / z;  // the softmax weights")
     for j in range(s):
-        e(f"m = sj[{j}][i] > m ? sj[{j}][i] : m;")
-    e("mx[i] = m;")
-    e.end()
-    e(f"alignas(64) T ej[{s}][{r_n}], es[{r_n}], zz[{r_n}];")
-    e(f"weights(sf, mx, es, {r_n});")
-    for j in range(s):
-        e(f"weights(sj[{j}], mx, ej[{j}], {r_n});")
-    e.block(f"for (int i = 0; i < {r_n}; ++i)")
-    e(f"const int t = i + {s};")
-    e(f"const T z = {_sum(['es[i]'] + [f'ej[{j}][i]' for j in range(s)])};")
-    for c in range(vc):
+        e(f"const T pj{j} = ej{j} / z;")
+    e(f"const bool own = t >= {s} && t < N;")
+    for c in range(len(h.v_cols)):
         vt = [f"{lit(h.wv[i, c])} * {X(r, 't')}" for i, r in enumerate(h.v_rows) if h.wv[i, c] != 0]
-        scratch = [f"ej[{j}][i] * V{j}_{c}" for j in range(s)]
-        e(f"{out}[{c}][i] = ({_sum(scratch)} + es[i] * ({_sum(vt)})) / z;")
+        scratch = [f"pj{j} * V{j}_{c}" for j in range(s)]
+        e(f"const T o{c} = {_sum(scratch)} + ps * ({_sum(vt)});")
+    for c, col in enumerate(h.v_cols):
+        e(f"if (own) {X(col, 't')} += o{c};" if direct else f"{out}[{c}][t] = o{c};")
     e.end()
     e.end()
-    return [f"add_row(x + {int(col) * n + s}, {out}[{c}], {r_n});" for c, col in enumerate(h.v_cols)]
+    if direct:
+        return []
+    return [f"for (int t = {s}; t < N; ++t) {X(col, 't')} += {out}[{c}][t];" for c, col in enumerate(h.v_cols)]
 
 
-def _mlp_group(e: Emitter, g: MLPPlan, n: int, s: int, X, tag: str) -> list[str]:
-    """One MLP group: a loop over its tokens computing every unit; the update is added to x after
-    every group of the layer has read the attention's result."""
-    tokens = n if g.tokens == "all" else s
-    cols = [int(c) for c in g.out_cols]
-    out = f"{tag}_u"
-    e(f"alignas(64) T {out}[{len(cols)}][{tokens}];")
-    e.block(f"for (int t = 0; t < {tokens}; ++t)")
+def _units(e: Emitter, g: MLPPlan, read, name: str) -> list[str]:
+    """One token's units of an MLP group: read(f) is the expression of input row f; the outputs
+    become constants `name`{o}, whose names are returned. The same expressions on either path, so
+    the same values."""
+    outs = []
     if g.rowwise is not None:
         tb = g.rowwise
         for i, f in enumerate(g.in_rows):
-            e(f"const T x{i} = {X(f, 't')};")
-            expr = lit(tb["b2"][i])
+            e(f"const T {name}x{i} = {read(f)};")
+            terms = [lit(tb["b2"][i])] if tb["b2"][i] != 0 else []
             for u in range(tb["cin"].shape[1]):
-                if tb["cout"][i, u] == 0:
-                    continue
-                expr = f"({expr} + relu(x{i} * {lit(tb['cin'][i, u])} + {lit(tb['bias'][i, u])}) * {lit(tb['cout'][i, u])})"
+                if tb["cout"][i, u] != 0:
+                    inner = _sum([f"{name}x{i} * {lit(tb['cin'][i, u])}"] + _bias(tb["bias"][i, u]))
+                    terms.append(f"relu({inner}) * {lit(tb['cout'][i, u])}")
             if tb["linear"][i] != 0:
-                expr = f"({expr} + x{i} * {lit(tb['linear'][i])})"
-            e(f"{out}[{i}][t] = {expr};")
+                terms.append(f"{name}x{i} * {lit(tb['linear'][i])}")
+            expr = _sum(terms)
+            e(f"const T {name}{i} = {expr};")
+            outs.append(f"{name}{i}")
     else:
         units = range(g.w1.shape[1])
         for u in units:
             ins = np.flatnonzero(g.w1[:, u])
-            terms = [f"{lit(g.w1[i, u])} * {X(g.in_rows[i], 't')}" for i in ins]
-            expr = f"({_sum(terms)}) + {lit(g.b1[u])}" if len(ins) else lit(g.b1[u])
-            e(f"const T h{u} = relu({expr});")
-        for o in range(len(cols)):
-            terms = [f"{lit(g.w2[u, o])} * h{u}" for u in units if g.w2[u, o] != 0]
-            e(f"{out}[{o}][t] = {_sum(terms)} + {lit(g.b2[o])};")
+            terms = [f"{lit(g.w1[i, u])} * {read(g.in_rows[i])}" for i in ins]
+            expr = _sum([f"({_sum(terms)})"] + _bias(g.b1[u])) if len(ins) else lit(g.b1[u])
+            e(f"const T {name}h{u} = relu({expr});")
+        for o in range(len(g.out_cols)):
+            terms = [f"{lit(g.w2[u, o])} * {name}h{u}" for u in units if g.w2[u, o] != 0]
+            e(f"const T {name}{o} = {_sum([f'({_sum(terms)})'] + _bias(g.b2[o]))};")
+            outs.append(f"{name}{o}")
+    return outs
+
+
+def _token_groups(e: Emitter, groups: list[MLPPlan], X) -> None:
+    """The groups of all tokens in one loop over the card's tokens: a token's units read its rows,
+    then its updates are added in place, group by group (padding tokens stay zero)."""
+    every = [(gi, g) for gi, g in enumerate(groups) if g.tokens == "all"]
+    if not every:
+        return
+    e.block("for (int t = 0; t < NP; ++t)")
+    outs = [(g, _units(e, g, lambda f: X(f, "t"), f"a{gi}_")) for gi, g in every]
+    e("const bool own = t < N;")
+    for g, values in outs:
+        for value, col in zip(values, g.out_cols):
+            e(f"if (own) {X(col, 't')} += {value};")
     e.end()
-    return [f"add_row(x + {c * n}, {out}[{o}], {tokens});" for o, c in enumerate(cols)]
 
 
-TEMPLATE = r"""// Generated by kernels/native_gen.py: one instruction on one card. Do not edit.
+def _mlp_card_function(li: int, groups: list[MLPPlan], s: int, X) -> str:
+    """A layer's MLP groups on one card: the scratch tokens' groups (staged: they read x before the
+    other groups update it), the groups of all tokens (in place), then the staged updates."""
+    e = Emitter()
+    adds = []
+    for gi, g in enumerate(groups):
+        if g.tokens == "all":
+            continue
+        e(f"alignas(64) T g{gi}_u[{len(g.out_cols)}][{s}];")
+        e.block(f"for (int t = 0; t < {s}; ++t)")
+        for o, value in enumerate(_units(e, g, lambda f: X(f, "t"), f"g{gi}_")):
+            e(f"g{gi}_u[{o}][t] = {value};")
+        e.end()
+        adds += [f"for (int t = 0; t < {s}; ++t) {X(c, 't')} += g{gi}_u[{o}][t];" for o, c in enumerate(g.out_cols)]
+    _token_groups(e, groups, X)
+    for line in adds:
+        e(line)
+    return f"inline void mlps{li}(T* __restrict x) {{\n{e.text()}\n}}"
+
+
+def _mlp_group_function(li: int, groups: list[MLPPlan], width: int, s: int, X) -> str:
+    """A layer's MLP groups on a group of L cards: the scratch tokens' groups once for all the cards
+    (cards along the lanes: lane q * L + l is scratch token q of card l), then card by card the
+    groups of all tokens and the scratch groups' updates, as on one card."""
+    e = Emitter()
+    rows = sorted({int(f) for g in groups if g.tokens != "all" for f in g.in_rows})
+    where = {f: k for k, f in enumerate(rows)}
+    if rows:
+        e(f"alignas(64) T S[{len(rows)}][{s} * L];  // the rows the scratch groups read, gathered")
+        e(f"static const int rows[] = {{{', '.join(str(f * width) for f in rows)}}};")
+        e(f"for (int k = 0; k < {len(rows)}; ++k)")
+        e("  for (int q = 0; q < S_TOKENS; ++q)")
+        e("    for (int l = 0; l < L; ++l) S[k][q * L + l] = xs[l][rows[k] + q];")
+    for gi, g in enumerate(groups):
+        if g.tokens == "all":
+            continue
+        e(f"alignas(64) T g{gi}_u[{len(g.out_cols)}][{s} * L];")
+        e.block(f"for (int j = 0; j < {s} * L; ++j)")
+        for o, value in enumerate(_units(e, g, lambda f: f"S[{where[int(f)]}][j]", f"g{gi}_")):
+            e(f"g{gi}_u[{o}][j] = {value};")
+        e.end()
+    e.block("for (int l = 0; l < L; ++l)")
+    e("if (!live[l]) continue;")
+    e("T* __restrict x = xs[l];")
+    _token_groups(e, groups, X)
+    for gi, g in enumerate(groups):
+        if g.tokens != "all":
+            for o, c in enumerate(g.out_cols):
+                for q in range(s):
+                    e(f"{X(c, q)} += g{gi}_u[{o}][{q} * L + l];")
+    e.end()
+    return f"inline void mlps{li}_group(T* const* xs, const bool* live) {{\n{e.text()}\n}}"
+
+
+TEMPLATE = r"""// Generated by kernels/native_gen.py: one instruction on one card or a group of cards. Do not edit.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <vector>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <type_traits>
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -224,61 +353,103 @@ namespace ffi = xla::ffi;
 namespace {
 
 typedef @CTYPE@ T;
-constexpr int N = @N@;
+constexpr int N = @N@;  // tokens
+constexpr int NP = @NP@;  // tokens and padding: the length of a row
 constexpr int D = @D@;
+constexpr int S_TOKENS = @S@;
+constexpr int L = 64 / sizeof(T);  // the cards of a group: one 512-bit register of T
 // exp(a) is exactly 0 below this (float: -104, double: -746)
 constexpr T CUT = sizeof(T) == 4 ? T(-104) : T(-746);
+@EXP@
 
 inline T relu(T v) { return v > T(0) ? v : T(0); }
 
-// A softmax weight exp(a), a <= 0: 1 at the maximum, 0 below the underflow point (no call).
+// A softmax weight exp(a), a <= 0: exactly 1 at a == 0, exactly 0 below the underflow point, NaN
+// for NaN. Branch-free so that loops over it vectorise: a = k ln2 + r with |r| <= ln2 / 2 (ln2 in
+// two parts, k ln2_hi exact), a Taylor polynomial for exp(r), and 2^k as two normal powers of two
+// (2^k alone may be subnormal).
 inline T weight(T a) {
-  if (a == T(0)) return T(1);
-  if (a < CUT) return T(0);
-  return std::exp(a);
+  typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> I;
+  constexpr int MANTISSA = sizeof(T) == 4 ? 23 : 52;
+  constexpr I BIAS = sizeof(T) == 4 ? 127 : 1023;
+  constexpr T KMIN = sizeof(T) == 4 ? T(-150) : T(-1076);
+  constexpr T LN2_HI = sizeof(T) == 4 ? T(0x1.63p-1) : T(0x1.62e42feep-1);
+  constexpr T LN2_LO = sizeof(T) == 4 ? T(-0x1.bd0106p-13) : T(0x1.a39ef35793c76p-33);
+  const T b = a < CUT ? CUT : a;
+  T k = std::nearbyint(b * T(0x1.71547652b82fep0));
+  k = k >= KMIN ? k : KMIN;  // NaN: any k (r is NaN)
+  const T r = (b - k * LN2_HI) - k * LN2_LO;
+  T p = EXP_TAYLOR[0];
+  for (unsigned i = 1; i < sizeof(EXP_TAYLOR) / sizeof(T); ++i) p = p * r + EXP_TAYLOR[i];
+  const I ki = I(k), k1 = ki / 2, k2 = ki - k1;
+  const T s1 = __builtin_bit_cast(T, I((k1 + BIAS) << MANTISSA));
+  const T s2 = __builtin_bit_cast(T, I((k2 + BIAS) << MANTISSA));
+  return a < CUT ? T(0) : (p * s1) * s2;
 }
 
-inline void weights(const T* s, const T* m, T* out, int len) {
-  for (int i = 0; i < len; ++i) out[i] = weight(s[i] - m[i]);
+inline void weights(const T* s, T m, T* out) {
+  for (int i = 0; i < NP; ++i) out[i] = weight(s[i] - m);
 }
 
-inline T largest(const T* v, int len) {  // 16 running maxima (vectorises)
+// Loops over a row run 16 lanes at a time (NP is a multiple of 16), so that they vectorise; a
+// reduction keeps 16 running values and combines them by halves, always in the same order.
+inline T largest(const T* v) {
   T lane[16];
-  for (int l = 0; l < 16; ++l) lane[l] = v[0];
-  int i = 0;
-  for (; i + 16 <= len; i += 16)
+  for (int l = 0; l < 16; ++l) lane[l] = v[l];
+  for (int i = 16; i < NP; i += 16)
     for (int l = 0; l < 16; ++l) lane[l] = v[i + l] > lane[l] ? v[i + l] : lane[l];
-  for (; i < len; ++i) lane[0] = v[i] > lane[0] ? v[i] : lane[0];
-  T m = lane[0];
-  for (int l = 1; l < 16; ++l) m = lane[l] > m ? lane[l] : m;
-  return m;
+  for (int l = 0; l < 8; ++l) lane[l] = lane[l + 8] > lane[l] ? lane[l + 8] : lane[l];
+  for (int l = 0; l < 4; ++l) lane[l] = lane[l + 4] > lane[l] ? lane[l + 4] : lane[l];
+  for (int l = 0; l < 2; ++l) lane[l] = lane[l + 2] > lane[l] ? lane[l + 2] : lane[l];
+  return lane[1] > lane[0] ? lane[1] : lane[0];
 }
 
-inline void add_row(T* __restrict dst, const T* __restrict src, int len) {
-  for (int i = 0; i < len; ++i) dst[i] += src[i];
+inline T reduce(T* lane) {
+  for (int l = 0; l < 8; ++l) lane[l] += lane[l + 8];
+  for (int l = 0; l < 4; ++l) lane[l] += lane[l + 4];
+  for (int l = 0; l < 2; ++l) lane[l] += lane[l + 2];
+  return lane[0] + lane[1];
+}
+
+inline T dot(const T* __restrict a, const T* __restrict b) {  // the sum of a[i] * b[i]
+  T lane[16];
+  for (int l = 0; l < 16; ++l) lane[l] = a[l] * b[l];
+  for (int i = 16; i < NP; i += 16)
+    for (int l = 0; l < 16; ++l) lane[l] += a[i + l] * b[i + l];
+  return reduce(lane);
+}
+
+inline T total(const T* __restrict a) {
+  T lane[16];
+  for (int l = 0; l < 16; ++l) lane[l] = a[l];
+  for (int i = 16; i < NP; i += 16)
+    for (int l = 0; l < 16; ++l) lane[l] += a[i + l];
+  return reduce(lane);
 }
 
 // max(w, the distance of v from {-1, 0, 1}); `bad` set where that distance is NaN
 inline T distance(T v, T w, int& bad) {
   T r = std::rint(v);
-  r = r < T(-1) ? T(-1) : (r > T(1) ? T(1) : r);
+  r = r > T(-1) ? r : T(-1);  // max and min in the form that vectorises (a NaN v: dist is NaN)
+  r = r < T(1) ? r : T(1);
   const T dist = std::fabs(v - r);
   bad |= dist != dist;
   return dist > w ? dist : w;
 }
 
-// the largest distance from {-1, 0, 1} of x[b + t], t < len, for every offset b in `bs` (NaN
-// wins): 16 running maxima and a NaN flag, so that the loop vectorises
-inline T lattice(const T* x, const int* bs, int nb, int len) {
+// the largest distance from {-1, 0, 1} of the rows at offsets `bs`, over every token but the
+// scratch ones (NaN wins; the padding tokens are 0, at distance 0)
+inline T lattice(const T* x, const int* bs, int nb) {
   T lane[16];
   int bad[16];
   for (int l = 0; l < 16; ++l) { lane[l] = T(0); bad[l] = 0; }
   for (int k = 0; k < nb; ++k) {
     const T* v = x + bs[k];
-    int i = 0;
-    for (; i + 16 <= len; i += 16)
-      for (int l = 0; l < 16; ++l) lane[l] = distance(v[i + l], lane[l], bad[l]);
-    for (; i < len; ++i) lane[i & 15] = distance(v[i], lane[i & 15], bad[i & 15]);
+    for (int i = 0; i < NP; i += 16)
+      for (int l = 0; l < 16; ++l) {
+        const T value = v[i + l];
+        lane[l] = distance(i + l < S_TOKENS ? T(0) : value, lane[l], bad[l]);
+      }
   }
   T w = T(0);
   for (int l = 0; l < 16; ++l) {
@@ -288,33 +459,212 @@ inline T lattice(const T* x, const int* bs, int nb, int len) {
   return w;
 }
 
+@FUNCTIONS@
+
+// one instruction on one card
 void card_step(T* __restrict x, T* __restrict health) {
-@BODY@
+@CARD@
 }
 
-ffi::Error step(ffi::AnyBuffer state, ffi::Buffer<ffi::PRED> active, ffi::Result<ffi::AnyBuffer> out,
-                ffi::Result<ffi::AnyBuffer> health, int64_t threads) {
+// one instruction on the live cards of a group; xs[l] of a card that is not live points at a live
+// card (its lanes are computed and dropped)
+void group_step(T* const* xs, const bool* live, T* healths) {
+@GROUP@
+}
+
+// The groups of a call, claimed one at a time by the calling thread and by helpers on XLA's
+// thread pool. Shared through a shared_ptr: a helper that starts late finds nothing to claim.
+struct Work {
+  T* x;
+  T* health;
+  const bool* active;
+  int64_t cards, groups;
+  std::atomic<int64_t> next{0};
+  std::atomic<int> busy{0};
+};
+
+void run_group(Work& w, int64_t g) {
+  const int64_t b0 = g * L;
+  T* xs[L];
+  bool live[L];
+  int first = -1, count = 0;
+  for (int l = 0; l < L; ++l) {
+    const int64_t b = b0 + l;
+    live[l] = b < w.cards && w.active[b];
+    if (b < w.cards) w.health[b] = T(0);
+    if (live[l]) { count += 1; if (first < 0) first = l; }
+  }
+  if (count == 0) return;
+  if (count == 1) { card_step(w.x + (b0 + first) * D * NP, w.health + b0 + first); return; }
+  T health[L];
+  for (int l = 0; l < L; ++l) xs[l] = w.x + (b0 + (live[l] ? l : first)) * D * NP;
+  group_step(xs, live, health);
+  for (int l = 0; l < L; ++l) if (live[l]) w.health[b0 + l] = health[l];
+}
+
+void claim(Work& w) {
+  for (int64_t g = w.next.fetch_add(1); g < w.groups; g = w.next.fetch_add(1)) run_group(w, g);
+}
+
+ffi::Error step(ffi::ThreadPool pool, ffi::AnyBuffer state, ffi::Buffer<ffi::PRED> active,
+                ffi::Result<ffi::AnyBuffer> out, ffi::Result<ffi::AnyBuffer> health, int64_t threads) {
   auto dims = state.dimensions();
-  if (dims.size() != 3 || dims[1] != D || dims[2] != N)
-    return ffi::Error::InvalidArgument("state must be [B, d, n] of this machine");
+  if (dims.size() != 3 || dims[1] != D || dims[2] != NP)
+    return ffi::Error::InvalidArgument("state must be [B, d, padded n] of this machine");
   const int64_t B = dims[0];
   T* xo = static_cast<T*>(out->untyped_data());
   const T* xi = static_cast<const T*>(state.untyped_data());
-  if (xo != xi) std::memcpy(xo, xi, sizeof(T) * B * D * N);
-  T* hp = static_cast<T*>(health->untyped_data());
-  const bool* act = active.typed_data();
-  int used = 1;
-#ifdef _OPENMP
-  used = threads > 0 ? int(threads) : omp_get_max_threads();
-  if (B < 2) used = 1;
-  // dynamic: where another process holds a core, the threads that run take the remaining cards
-  // instead of waiting for a preempted one at the end
-#pragma omp parallel for num_threads(used) schedule(dynamic, 4) if (used > 1)
-#endif
-  for (int64_t b = 0; b < B; ++b) {
-    hp[b] = T(0);
-    if (act[b]) card_step(xo + b * D * N, hp + b);
+  if (xo != xi) std::memcpy(xo, xi, sizeof(T) * B * D * NP);
+  auto work = std::make_shared<Work>();
+  work->x = xo;
+  work->health = static_cast<T*>(health->untyped_data());
+  work->active = active.typed_data();
+  work->cards = B;
+  work->groups = (B + L - 1) / L;
+  // helpers: one fewer than the threads allowed (0: the pool's), at most one per further group
+  int64_t helpers = (threads > 0 ? threads : pool.num_threads()) - 1;
+  helpers = std::min(helpers, work->groups - 1);
+  for (int64_t i = 0; i < helpers; ++i)
+    pool.Schedule([work] {
+      work->busy.fetch_add(1);
+      claim(*work);
+      work->busy.fetch_sub(1);
+    });
+  claim(*work);
+  // every group is claimed: wait for the helpers still computing one (a helper that has not
+  // started claims nothing when it does)
+  while (work->busy.load() > 0) std::this_thread::yield();
+  return ffi::Error::Success();
+}
+
+// ---- many instructions per call: each group of cards runs on its own ----------------------
+//
+// The runner's loop (looped/runner.py) for a chunk of iterations, card by card: a card runs while
+// it is not done, below max_steps and healthy; each instruction adds a step, takes the health
+// figure (the larger of the step's and the card's fixed rows', NaN winning) into the worst one,
+// marks the step at which health first crosses the bound (the card then stops), and sets done
+// when the program counter reads the card's halt address. The cards of a group step together
+// (group_step while two or more run, card_step for the last one); groups are independent.
+
+struct Chunk {
+  T* x;
+  const int32_t* halt;
+  int32_t* steps;
+  bool* done;
+  T* worst;
+  int32_t* bad;
+  const T* fixed;
+  int64_t cards, groups;
+  int32_t max_steps, length, min_running;
+  int64_t pc_token, pc_start, pc_width;
+  T bound;
+  std::atomic<int64_t> next{0};
+  std::atomic<int> busy{0};
+  // cards still running, and whether one has lost its health: the runner wants the chunk to end
+  // once no more than min_running cards run (it regroups them), or at a health loss
+  std::atomic<int64_t> running{0};
+  std::atomic<bool> lost{false};
+};
+
+inline bool runs(const Chunk& c, int64_t b) {
+  return !c.done[b] && c.steps[b] < c.max_steps && c.bad[b] < 0;
+}
+
+inline T larger(T a, T b) { return a != a ? a : (b != b ? b : (b > a ? b : a)); }  // NaN wins
+
+inline int32_t pc_of(const T* x, const Chunk& c) {  // the pc rows' signs, most significant first
+  int32_t v = 0;
+  for (int64_t i = 0; i < c.pc_width; ++i) v = (v << 1) | int32_t(x[(c.pc_start + i) * NP + c.pc_token] > T(0));
+  return v;
+}
+
+void chunk_group(Chunk& c, int64_t g) {
+  const int64_t b0 = g * L;
+  T* xs[L];
+  bool live[L];
+  T health[L];
+  for (int it = 0; it < c.length; ++it) {
+    if (c.lost.load(std::memory_order_relaxed) || c.running.load(std::memory_order_relaxed) <= c.min_running) return;
+    int first = -1, count = 0;
+    for (int l = 0; l < L; ++l) {
+      const int64_t b = b0 + l;
+      live[l] = b < c.cards && runs(c, b);
+      if (live[l]) { count += 1; if (first < 0) first = l; }
+    }
+    if (count == 0) return;
+    if (count == 1) {
+      card_step(c.x + (b0 + first) * D * NP, health + first);
+    } else {
+      for (int l = 0; l < L; ++l) xs[l] = c.x + (b0 + (live[l] ? l : first)) * D * NP;
+      group_step(xs, live, health);
+    }
+    for (int l = 0; l < L; ++l) {
+      if (!live[l]) continue;
+      const int64_t b = b0 + l;
+      c.steps[b] += 1;
+      const T h = larger(health[l], c.fixed[b]);
+      c.worst[b] = larger(c.worst[b], h);
+      if (!(h <= c.bound)) { c.bad[b] = c.steps[b]; c.lost.store(true); }
+      c.done[b] = pc_of(c.x + b * D * NP, c) == c.halt[b];
+      if (!runs(c, b)) c.running.fetch_sub(1);
+    }
   }
+}
+
+void claim_chunks(Chunk& c) {
+  for (int64_t g = c.next.fetch_add(1); g < c.groups; g = c.next.fetch_add(1)) chunk_group(c, g);
+}
+
+template <typename A, typename R>
+void copy_into(const A& in, R& out, size_t bytes) {
+  if (out->untyped_data() != in.untyped_data()) std::memcpy(out->untyped_data(), in.untyped_data(), bytes);
+}
+
+ffi::Error chunk(ffi::ThreadPool pool, ffi::AnyBuffer state, ffi::Buffer<ffi::S32> halt, ffi::Buffer<ffi::S32> steps,
+                 ffi::Buffer<ffi::PRED> done, ffi::AnyBuffer worst, ffi::Buffer<ffi::S32> bad, ffi::AnyBuffer fixed,
+                 ffi::Buffer<ffi::S32> limits, ffi::Result<ffi::AnyBuffer> x_out,
+                 ffi::Result<ffi::Buffer<ffi::S32>> steps_out, ffi::Result<ffi::Buffer<ffi::PRED>> done_out,
+                 ffi::Result<ffi::AnyBuffer> worst_out, ffi::Result<ffi::Buffer<ffi::S32>> bad_out,
+                 int64_t pc_token, int64_t pc_start, int64_t pc_width, double bound, int64_t threads) {
+  auto dims = state.dimensions();
+  if (dims.size() != 3 || dims[1] != D || dims[2] != NP)
+    return ffi::Error::InvalidArgument("state must be [B, d, padded n] of this machine");
+  const int64_t B = dims[0];
+  copy_into(state, x_out, sizeof(T) * B * D * NP);
+  copy_into(steps, steps_out, sizeof(int32_t) * B);
+  copy_into(done, done_out, sizeof(bool) * B);
+  copy_into(worst, worst_out, sizeof(T) * B);
+  copy_into(bad, bad_out, sizeof(int32_t) * B);
+  auto c = std::make_shared<Chunk>();
+  c->x = static_cast<T*>(x_out->untyped_data());
+  c->halt = halt.typed_data();
+  c->steps = steps_out->typed_data();
+  c->done = done_out->typed_data();
+  c->worst = static_cast<T*>(worst_out->untyped_data());
+  c->bad = bad_out->typed_data();
+  c->fixed = static_cast<const T*>(fixed.untyped_data());
+  c->cards = B;
+  c->groups = (B + L - 1) / L;
+  c->max_steps = limits.typed_data()[0];
+  c->length = limits.typed_data()[1];
+  c->min_running = limits.typed_data()[2];
+  int64_t running = 0;
+  for (int64_t b = 0; b < B; ++b) running += runs(*c, b);
+  c->running = running;
+  c->pc_token = pc_token;
+  c->pc_start = pc_start;
+  c->pc_width = pc_width;
+  c->bound = T(bound);
+  int64_t helpers = (threads > 0 ? threads : pool.num_threads()) - 1;
+  helpers = std::min(helpers, c->groups - 1);
+  for (int64_t i = 0; i < helpers; ++i)
+    pool.Schedule([c] {
+      c->busy.fetch_add(1);
+      claim_chunks(*c);
+      c->busy.fetch_sub(1);
+    });
+  claim_chunks(*c);
+  while (c->busy.load() > 0) std::this_thread::yield();
   return ffi::Error::Success();
 }
 
@@ -322,9 +672,32 @@ ffi::Error step(ffi::AnyBuffer state, ffi::Buffer<ffi::PRED> active, ffi::Result
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(LoopedCardStep, step,
                               ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
                                   .Arg<ffi::AnyBuffer>()
                                   .Arg<ffi::Buffer<ffi::PRED>>()
                                   .Ret<ffi::AnyBuffer>()
                                   .Ret<ffi::AnyBuffer>()
+                                  .Attr<int64_t>("threads"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(LoopedCardChunk, chunk,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::Buffer<ffi::S32>>()
+                                  .Arg<ffi::Buffer<ffi::S32>>()
+                                  .Arg<ffi::Buffer<ffi::PRED>>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::Buffer<ffi::S32>>()
+                                  .Arg<ffi::AnyBuffer>()
+                                  .Arg<ffi::Buffer<ffi::S32>>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::Buffer<ffi::S32>>()
+                                  .Ret<ffi::Buffer<ffi::PRED>>()
+                                  .Ret<ffi::AnyBuffer>()
+                                  .Ret<ffi::Buffer<ffi::S32>>()
+                                  .Attr<int64_t>("pc_token")
+                                  .Attr<int64_t>("pc_start")
+                                  .Attr<int64_t>("pc_width")
+                                  .Attr<double>("bound")
                                   .Attr<int64_t>("threads"));
 """

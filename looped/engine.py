@@ -64,7 +64,7 @@ def _loop_for(isa_name: str, key: tuple, backend: str, x64: bool) -> tuple[Machi
     pc_token = instruction_sets.get(isa_name).pc_token
     make_step = lambda: kernels.make_step(backend, machine.stack, machine.lam, machine.dtype)  # noqa: E731
     return machine, Loop(make_step, pc_token=pc_token, pc_rows=layout["pc"].slice, width=layout.n,
-                         cache_key=(isa_name, key, backend, x64))
+                         cache_key=(isa_name, key, backend, x64), chunked=kernels.runs_chunks(backend))
 
 
 def batch_cards(programs: Sequence, n: int | None = None) -> list[Card]:

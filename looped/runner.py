@@ -120,15 +120,18 @@ class Loop:
 
     `width`, the cards' token count, lets the kernel choose its batch evaluation (Step.batched).
     `cache_key` (hashable, describing the machine and backend) lets compiled loops be stored on
-    disk (looped/executables.py)."""
+    disk (looped/executables.py). `chunked`: the kernel runs chunks of the loop itself, each card
+    on its own (kernels.runs_chunks), so that the batch is refilled but never compacted."""
 
     def __init__(self, step: Step | Callable[[], Step], pc_token: int, pc_rows: slice,
-                 health_bound: float = HEALTH_BOUND, width: int | None = None, cache_key: tuple | None = None):
+                 health_bound: float = HEALTH_BOUND, width: int | None = None, cache_key: tuple | None = None,
+                 chunked: bool = False):
         self._step = step if isinstance(step, Step) else None
         self._make_step = None if isinstance(step, Step) else step
         self.pc_token, self.pc_rows, self.width = pc_token, pc_rows, width
         self.bound = health_bound
         self.cache_key = cache_key
+        self.chunked = chunked  # the kernel runs the loop itself (kernels.runs_chunks): never compact
         self._jitted = None
         self._by_shape: dict[tuple, _Functions] = {}
         self._seen: dict[tuple, _Functions] = {}  # _by_shape's entries under the arguments _for_shape was called with
@@ -225,6 +228,12 @@ class Loop:
             for the iterations in which every card runs, followed by the masked loop, measured
             2-5 % faster per step but compiled 40-50 % slower: two copies of the step)."""
             B = state.steps.shape[0]
+            ops = ops_for(B)
+            if ops.run_chunk is not None:  # the loop in the kernel: each card runs on its own
+                X, steps, done, worst, bad_step = ops.run_chunk(
+                    state.X, halt_pc, state.steps, state.done, state.worst, state.bad_step, max_steps, chunk_steps,
+                    min_running, self.pc_token, pc_rows, health_bound)
+                return LoopState(X=X, steps=steps, done=done, worst=worst, bad_step=bad_step), chunk_steps
             running_of = lambda state: ~state.done & (state.steps < max_steps)  # noqa: E731
             if B == 1:
                 everyone = running_of(state)[0] & (state.bad_step[0] < 0) & (min_running < 1)
@@ -458,6 +467,7 @@ class _Run:
             started = time.perf_counter()
             # (numpy arguments: a compiled executable takes them as they are; jnp conversions
             # would compile a small program each)
+            before = steps
             X, counts, worst = fns.go(X, halt, steps, worst, bad, max_steps, np.int32(length), np.int32(min_running))
             steps, done, bad = np.asarray(counts)
             state = LoopState(X, steps, done != 0, worst, bad)
@@ -470,7 +480,11 @@ class _Run:
                 self.steps[owner[mine]], self.done[owner[mine]] = steps[mine], state.done[mine]
                 lost = np.any(bad[mine] >= 0)
             if lost:
-                slot = int(np.flatnonzero((owner >= 0) & (bad >= 0))[0])
+                # The card whose health was lost first in this chunk (the lowest slot among those of
+                # that iteration): where cards step together the chunk stopped there, and where the
+                # kernel runs each card on its own (run_chunk) the others went on, independently.
+                crossed = np.flatnonzero((owner >= 0) & (bad >= 0))
+                slot = int(crossed[np.argmin(bad[crossed] - np.asarray(before)[crossed])])
                 raise NumericalHealthError(int(owner[slot]), int(bad[slot]), float(np.asarray(worst)[slot]),
                                            self.loop.bound)
             if self.progress is not None:
@@ -500,6 +514,8 @@ class _Run:
         eighth of the slots are free; when none wait, once the batch fits a smaller shape."""
         if self.queue < self.B:
             return W - max(1, W // 8)
+        if self.loop.chunked:
+            return 0
         for size in _sizes_below(W, self.multiple):
             if self._may_use(size):
                 return size

@@ -28,8 +28,8 @@ def test_generated_source_has_no_zero_terms_and_constant_loops():
     machine = build_machine(24, 8)
     source = generate(Plan.of(machine.stack), float(machine.lam), 24, "float")
     assert "T(0) *" not in source and "* T(0)" not in source  # zero weights are left out
-    assert "constexpr int N = 24;" in source
-    assert "for (int t = 0; t < 24; ++t)" in source
+    assert "constexpr int N = 24;" in source and "constexpr int NP = 32;" in source  # padded to 16s
+    assert "for (int t = 0; t < NP; ++t)" in source
 
 
 def test_raw_state_and_health_follow_dense_every_step():
