@@ -18,8 +18,8 @@ The code computes the layer formula with the plan's weights: per head a softmax 
 the keys and the values weighted by it, per unit relu(w.x + b). Exact shortcuts only: a softmax
 weight exp(a - max) is exactly 1 at the maximum and exactly 0 where the exponential underflows,
 and terms whose weight is exactly zero are left out. exp is a branch-free range reduction and
-Taylor polynomial (within 2 ulp of the rounded exponential; the other evaluators use XLA's own
-approximation), so that the loops over it vectorise.
+Taylor polynomial (within 2 ulp of the rounded exponential, tested; the other evaluators use XLA's
+own approximation), so that the loops over it vectorise.
 
 Layout: the card is feature-major, x[f * n + t] (feature f of token t); a batch is [B, d, n].
 """
@@ -108,17 +108,33 @@ def generate(plan: Plan, lam: float, n: int, ctype: str) -> str:
             functions.append(_mlp_group_function(li, lay.mlps, width, s, X))
             group(f"mlps{li}_group(xs, live);")
     return (TEMPLATE.replace("@CTYPE@", ctype).replace("@N@", str(n)).replace("@NP@", str(width))
-            .replace("@D@", str(plan.d)).replace("@S@", str(s)).replace("@EXP@", _exp_constants(ctype))
+            .replace("@D@", str(plan.d)).replace("@S@", str(s)).replace("@EXP@", _exp_polynomial(ctype))
             .replace("@FUNCTIONS@", "\n\n".join(functions))
             .replace("@CARD@", card.text()).replace("@GROUP@", group.text()))
 
 
-def _exp_constants(ctype: str) -> str:
-    """Horner coefficients 1/k! of the Taylor polynomial of exp on |r| <= ln2/2: degree 7 for float
-    (truncation below 6e-9 relative), 13 for double (below 2e-16)."""
+def _exp_polynomial(ctype: str) -> str:
+    """The Taylor polynomial of exp(r) on |r| <= ln2/2, coefficients 1/k!: degree 7 for float
+    (truncation below 6e-9 relative), 13 for double (below 2e-16), evaluated by Estrin's scheme
+    (pairs c_2j + c_2j+1 r, then pairs of pairs with r^2, r^4, ...: a short chain of dependent
+    operations, where Horner's rule is one long one)."""
     degree = 7 if ctype == "float" else 13
-    coefficients = [1.0 / math.factorial(k) for k in range(degree, -1, -1)]
-    return f"constexpr T EXP_TAYLOR[] = {{{', '.join(lit(c) for c in coefficients)}}};"
+    terms = [lit(1.0 / math.factorial(k)) for k in range(degree + 1)]
+    lines, power, level = ["const T r1 = r;"], "r1", 0
+    while len(terms) > 1:
+        pairs = [f"({terms[i]} + {power} * {terms[i + 1]})" if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+        level += 1
+        names = []
+        for j, expr in enumerate(pairs):
+            lines.append(f"const T e{level}_{j} = {expr};")
+            names.append(f"e{level}_{j}")
+        terms = names
+        if len(terms) > 1:
+            lines.append(f"const T r{2 ** level} = {power} * {power};")
+            power = f"r{2 ** level}"
+    lines.append(f"return {terms[0]};")
+    return "inline T exp_polynomial(T r) {\n" + "\n".join("  " + line for line in lines) + "\n}"
 
 
 def _health_function(plan: Plan, width: int, s: int) -> str:
@@ -140,10 +156,8 @@ def _heads_function(li: int, heads: list[HeadPlan], lam: float, width: int, s: i
     read-outs first (kept in registers), then the other tokens' heads, which update each token in
     place (a token's update touches that token only): the last one in its loop, the others staged."""
     e = Emitter()
-    adds: list[str] = []
-    for hi, h in enumerate(heads):
-        if h.queries != "others":
-            adds += _scratch_head(e, h, lam, width, s, X, f"h{li}_{hi}")
+    scratch = [(hi, h) for hi, h in enumerate(heads) if h.queries != "others"]
+    adds = _scratch_heads(e, scratch, lam, width, s, X, li) if scratch else []
     rest = [(hi, h) for hi, h in enumerate(heads) if h.queries != "scratch"]
     for k, (hi, h) in enumerate(rest):
         adds += _rest_head(e, h, lam, s, X, f"r{li}_{hi}", direct=k == len(rest) - 1)
@@ -152,34 +166,46 @@ def _heads_function(li: int, heads: list[HeadPlan], lam: float, width: int, s: i
     return f"inline void heads{li}(T* __restrict x) {{\n{e.text()}\n}}"
 
 
-def _scratch_head(e: Emitter, h: HeadPlan, lam: float, width: int, s: int, X, tag: str) -> list[str]:
-    """The scratch tokens' read-out: a softmax over every token of the card."""
-    adds = []
-    for q in range(s):
-        out = f"{tag}_q{q}"
-        e(f"T {out}[{len(h.v_cols)}];")
-        e.block("")
-        k = h.wq.shape[1]
-        for j in range(k):
-            terms = [f"{X(r, q)} * {lit(h.wq[i, j])}" for i, r in enumerate(h.q_rows) if h.wq[i, j] != 0]
-            e(f"const T qv{j} = {_sum(terms)};")
-        for i in range(len(h.k_rows)):
-            terms = [f"{lit(h.wk[i, j])} * qv{j}" for j in range(k) if h.wk[i, j] != 0]
-            e(f"const T u{i} = {lit(lam)} * ({_sum(terms)});")
-        e("alignas(64) T sc[NP];")
-        e.block("for (int t = 0; t < NP; ++t)")
-        terms = [f"u{i} * {X(r, 't')}" for i, r in enumerate(h.k_rows)]
-        e(f"sc[t] = t < N ? {_sum(terms)} : -std::numeric_limits<T>::infinity();  // padding: weight 0")
-        e.end()
-        e("weights(sc, largest(sc), sc);  // the scores become the softmax weights")
-        e("const T z = total(sc);")
-        for i, r in enumerate(h.v_rows):
-            e(f"const T p{i} = dot(sc, x + {int(r) * width});")
-        for c in range(len(h.v_cols)):
-            terms = [f"(p{i} / z) * {lit(h.wv[i, c])}" for i in range(len(h.v_rows)) if h.wv[i, c] != 0]
-            e(f"{out}[{c}] = {_sum(terms)};")
-        e.end()
-        adds += [f"{X(col, q)} += {out}[{c}];" for c, col in enumerate(h.v_cols)]
+def _scratch_heads(e: Emitter, heads: list[tuple[int, HeadPlan]], lam: float, width: int, s: int, X, li: int) -> list[str]:
+    """The scratch tokens' read-outs of a layer: per head and scratch token a softmax over every
+    token of the card; the weights of all of them first, then their value sums in one pass (the
+    rows of every head reduced together), then the outputs."""
+    adds, reads = [], []  # reads: (weights array, value row) per value sum
+    names = [f"h{hi}_q{q}_w" for hi, _ in heads for q in range(s)]
+    e(f"alignas(64) T {', '.join(f'{name}[NP]' for name in names)};")
+    for hi, h in heads:
+        for q in range(s):
+            tag = f"h{hi}_q{q}"
+            e.block("")
+            k = h.wq.shape[1]
+            for j in range(k):
+                terms = [f"{X(r, q)} * {lit(h.wq[i, j])}" for i, r in enumerate(h.q_rows) if h.wq[i, j] != 0]
+                e(f"const T qv{j} = {_sum(terms)};")
+            for i in range(len(h.k_rows)):
+                terms = [f"{lit(h.wk[i, j])} * qv{j}" for j in range(k) if h.wk[i, j] != 0]
+                e(f"const T u{i} = {lit(lam)} * ({_sum(terms)});")
+            e.block("for (int t = 0; t < NP; ++t)")
+            terms = [f"u{i} * {X(r, 't')}" for i, r in enumerate(h.k_rows)]
+            e(f"{tag}_w[t] = t < N ? {_sum(terms)} : -std::numeric_limits<T>::infinity();  // padding: weight 0")
+            e.end()
+            e.end()
+            reads += [(f"{tag}_w", int(r)) for r in h.v_rows]
+    for name in names:
+        e(f"weights({name}, largest({name}), {name});  // the scores become the softmax weights")
+        e(f"const T {name}_z = total({name});")
+    e(f"const T* const weight_rows[] = {{{', '.join(w for w, _ in reads)}}};")
+    e(f"static const int value_rows[] = {{{', '.join(str(r * width) for _, r in reads)}}};")
+    e(f"T sums[{len(reads)}];")
+    e(f"dots<{len(reads)}>(weight_rows, x, value_rows, sums);")
+    at = 0
+    for hi, h in heads:
+        for q in range(s):
+            tag = f"h{hi}_q{q}"
+            for c, col in enumerate(h.v_cols):
+                terms = [f"(sums[{at + i}] / {tag}_w_z) * {lit(h.wv[i, c])}" for i in range(len(h.v_rows)) if h.wv[i, c] != 0]
+                e(f"const T {tag}_o{c} = {_sum(terms)};")
+                adds.append(f"{X(col, q)} += {tag}_o{c};")
+            at += len(h.v_rows)
     return adds
 
 
@@ -360,13 +386,14 @@ constexpr int S_TOKENS = @S@;
 constexpr int L = 64 / sizeof(T);  // the cards of a group: one 512-bit register of T
 // exp(a) is exactly 0 below this (float: -104, double: -746)
 constexpr T CUT = sizeof(T) == 4 ? T(-104) : T(-746);
-@EXP@
 
 inline T relu(T v) { return v > T(0) ? v : T(0); }
 
+@EXP@
+
 // A softmax weight exp(a), a <= 0: exactly 1 at a == 0, exactly 0 below the underflow point, NaN
 // for NaN. Branch-free so that loops over it vectorise: a = k ln2 + r with |r| <= ln2 / 2 (ln2 in
-// two parts, k ln2_hi exact), a Taylor polynomial for exp(r), and 2^k as two normal powers of two
+// two parts, k ln2_hi exact), a polynomial for exp(r), and 2^k as two normal powers of two
 // (2^k alone may be subnormal).
 inline T weight(T a) {
   typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> I;
@@ -379,8 +406,7 @@ inline T weight(T a) {
   T k = std::nearbyint(b * T(0x1.71547652b82fep0));
   k = k >= KMIN ? k : KMIN;  // NaN: any k (r is NaN)
   const T r = (b - k * LN2_HI) - k * LN2_LO;
-  T p = EXP_TAYLOR[0];
-  for (unsigned i = 1; i < sizeof(EXP_TAYLOR) / sizeof(T); ++i) p = p * r + EXP_TAYLOR[i];
+  const T p = exp_polynomial(r);
   const I ki = I(k), k1 = ki / 2, k2 = ki - k1;
   const T s1 = __builtin_bit_cast(T, I((k1 + BIAS) << MANTISSA));
   const T s2 = __builtin_bit_cast(T, I((k2 + BIAS) << MANTISSA));
@@ -411,12 +437,53 @@ inline T reduce(T* lane) {
   return lane[0] + lane[1];
 }
 
-inline T dot(const T* __restrict a, const T* __restrict b) {  // the sum of a[i] * b[i]
-  T lane[16];
-  for (int l = 0; l < 16; ++l) lane[l] = a[l] * b[l];
-  for (int i = 16; i < NP; i += 16)
-    for (int l = 0; l < 16; ++l) lane[l] += a[i + l] * b[i + l];
-  return reduce(lane);
+// 16 values of T as one vector (GCC's vector extension), and a mask for two-vector shuffles
+typedef T V16 __attribute__((vector_size(16 * sizeof(T))));
+typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> MaskLane;
+typedef MaskLane M16 __attribute__((vector_size(16 * sizeof(T))));
+
+inline V16 load16(const T* p) {
+  V16 v;
+  std::memcpy(&v, p, sizeof(V16));
+  return v;
+}
+
+// Halve two vectors of per-row partial sums into one: lanes of `a` then of `b`, each pair of
+// neighbouring blocks of `width` lanes added (the same order as `reduce`: lane j with j + width).
+template <int WIDTH>
+inline V16 fold(V16 a, V16 b) {
+  M16 low, high;
+  for (int i = 0; i < 16; ++i) {
+    const int block = i / WIDTH, within = i % WIDTH;  // block of the result: row pair
+    const int source = (block % (8 / WIDTH) ) * 2 * WIDTH + within + (block >= 8 / WIDTH ? 16 : 0);
+    low[i] = source;
+    high[i] = source + WIDTH;
+  }
+  return __builtin_shuffle(a, b, low) + __builtin_shuffle(a, b, high);
+}
+
+// out[i] = the sum over tokens of ws[i][t] * x[rows[i] + t], for R rows: per row 16 running sums,
+// then the rows' sums halved together (16 rows into one vector in 15 steps of two shuffles and an
+// add, where reducing each row alone takes four steps of its own), in `reduce`'s order
+template <int R>
+inline void dots(const T* const* ws, const T* __restrict x, const int* rows, T* __restrict out) {
+  for (int r0 = 0; r0 < R; r0 += 16) {
+    V16 acc[16];
+    for (int i = 0; i < 16; ++i) {
+      acc[i] = V16{};
+      if (r0 + i >= R) continue;
+      const T* row = x + rows[r0 + i];
+      const T* w = ws[r0 + i];
+      acc[i] = load16(w) * load16(row);
+      for (int t = 16; t < NP; t += 16) acc[i] += load16(w + t) * load16(row + t);
+    }
+    V16 b[8], c[4], d[2];
+    for (int i = 0; i < 8; ++i) b[i] = fold<8>(acc[2 * i], acc[2 * i + 1]);
+    for (int i = 0; i < 4; ++i) c[i] = fold<4>(b[2 * i], b[2 * i + 1]);
+    for (int i = 0; i < 2; ++i) d[i] = fold<2>(c[2 * i], c[2 * i + 1]);
+    const V16 e = fold<1>(d[0], d[1]);
+    for (int i = 0; i < 16 && r0 + i < R; ++i) out[r0 + i] = e[i];
+  }
 }
 
 inline T total(const T* __restrict a) {
