@@ -140,13 +140,10 @@ def _exp_polynomial(ctype: str) -> str:
 def _health_function(plan: Plan, width: int, s: int) -> str:
     e = Emitter()
     moving = plan.moving_health_rows.tolist()
+    cells = [int(f) * width + t for f in plan.corrected_rows for t in range(s)]
     e(f"static const int moving[] = {{{', '.join(str(f * width) for f in moving) or '0'}}};")
-    e(f"T w = lattice(x, moving, {len(moving)});  // every token but the scratch ones (padding: 0)")
-    e("int bad = 0;")
-    for f in (int(r) for r in plan.corrected_rows):  # the scratch tokens: a few values each, inline
-        for t in range(s):
-            e(f"w = distance(x[{f * width + t}], w, bad);")
-    e("return bad ? std::numeric_limits<T>::quiet_NaN() : w;")
+    e(f"static const int scratch[] = {{{', '.join(str(c) for c in cells) or '0'}}};")
+    e(f"return lattice(x, moving, {len(moving)}, scratch, {len(cells)});")
     return ("// the largest distance of the corrected rows from {-1, 0, 1} (NaN if any is NaN)\n"
             "inline T health_of(const T* __restrict x) {\n" + e.text() + "\n}")
 
@@ -494,36 +491,37 @@ inline T total(const T* __restrict a) {
   return reduce(lane);
 }
 
-// max(w, the distance of v from {-1, 0, 1}); `bad` set where that distance is NaN
-inline T distance(T v, T w, int& bad) {
+// max(w, the distance of v from {-1, 0, 1}), a NaN distance winning (and staying: NaN > w and
+// w > NaN are both false); in the form that vectorises
+inline T distance(T v, T w) {
   T r = std::rint(v);
-  r = r > T(-1) ? r : T(-1);  // max and min in the form that vectorises (a NaN v: dist is NaN)
+  r = r > T(-1) ? r : T(-1);
   r = r < T(1) ? r : T(1);
   const T dist = std::fabs(v - r);
-  bad |= dist != dist;
-  return dist > w ? dist : w;
+  return (dist > w || dist != dist) ? dist : w;
 }
 
-// the largest distance from {-1, 0, 1} of the rows at offsets `bs`, over every token but the
-// scratch ones (NaN wins; the padding tokens are 0, at distance 0)
-inline T lattice(const T* x, const int* bs, int nb) {
+inline T wider(T a, T b) { return (b > a || b != b) ? b : a; }  // the larger, a NaN winning
+
+// the largest distance from {-1, 0, 1} of the rows at offsets `rows` over every token but the
+// scratch ones (the padding tokens are 0, at distance 0), and of the values at offsets `cells`;
+// NaN wins. 16 running maxima, combined by halves.
+inline T lattice(const T* x, const int* rows, int nr, const int* cells, int nc) {
   T lane[16];
-  int bad[16];
-  for (int l = 0; l < 16; ++l) { lane[l] = T(0); bad[l] = 0; }
-  for (int k = 0; k < nb; ++k) {
-    const T* v = x + bs[k];
+  for (int l = 0; l < 16; ++l) lane[l] = T(0);
+  for (int k = 0; k < nr; ++k) {
+    const T* v = x + rows[k];
     for (int i = 0; i < NP; i += 16)
       for (int l = 0; l < 16; ++l) {
         const T value = v[i + l];
-        lane[l] = distance(i + l < S_TOKENS ? T(0) : value, lane[l], bad[l]);
+        lane[l] = distance(i + l < S_TOKENS ? T(0) : value, lane[l]);
       }
   }
-  T w = T(0);
-  for (int l = 0; l < 16; ++l) {
-    if (bad[l]) return std::numeric_limits<T>::quiet_NaN();
-    w = lane[l] > w ? lane[l] : w;
-  }
-  return w;
+  for (int k = 0; k < nc; k += 16)
+    for (int l = 0; l < 16 && k + l < nc; ++l) lane[l] = distance(x[cells[k + l]], lane[l]);
+  for (int h = 8; h >= 1; h /= 2)
+    for (int l = 0; l < h; ++l) lane[l] = wider(lane[l], lane[l + h]);
+  return lane[0];
 }
 
 @FUNCTIONS@
@@ -633,9 +631,14 @@ struct Chunk {
   std::atomic<bool> lost{false};
 };
 
-inline bool runs(const Chunk& c, int64_t b) {
-  return !c.done[b] && c.steps[b] < c.max_steps && c.bad[b] < 0;
-}
+// One card's counts while its group runs: kept by the group (the arrays of the call are written
+// back once, at the end: neighbouring cards' entries share cache lines between threads)
+struct Counts {
+  int32_t steps, bad, halt;
+  bool done;
+  T worst, fixed;
+  bool runs(int32_t max_steps) const { return !done && steps < max_steps && bad < 0; }
+};
 
 inline T larger(T a, T b) { return a != a ? a : (b != b ? b : (b > a ? b : a)); }  // NaN wins
 
@@ -647,18 +650,23 @@ inline int32_t pc_of(const T* x, const Chunk& c) {  // the pc rows' signs, most 
 
 void chunk_group(Chunk& c, int64_t g) {
   const int64_t b0 = g * L;
+  const int cards = int(std::min<int64_t>(L, c.cards - b0));
+  Counts k[L];
+  for (int l = 0; l < cards; ++l) {
+    const int64_t b = b0 + l;
+    k[l] = Counts{c.steps[b], c.bad[b], c.halt[b], c.done[b], c.worst[b], c.fixed[b]};
+  }
   T* xs[L];
   bool live[L];
   T health[L];
   for (int it = 0; it < c.length; ++it) {
-    if (c.lost.load(std::memory_order_relaxed) || c.running.load(std::memory_order_relaxed) <= c.min_running) return;
+    if (c.lost.load(std::memory_order_relaxed) || c.running.load(std::memory_order_relaxed) <= c.min_running) break;
     int first = -1, count = 0;
     for (int l = 0; l < L; ++l) {
-      const int64_t b = b0 + l;
-      live[l] = b < c.cards && runs(c, b);
+      live[l] = l < cards && k[l].runs(c.max_steps);
       if (live[l]) { count += 1; if (first < 0) first = l; }
     }
-    if (count == 0) return;
+    if (count == 0) break;
     if (count == 1) {
       card_step(c.x + (b0 + first) * D * NP, health + first);
     } else {
@@ -667,14 +675,21 @@ void chunk_group(Chunk& c, int64_t g) {
     }
     for (int l = 0; l < L; ++l) {
       if (!live[l]) continue;
-      const int64_t b = b0 + l;
-      c.steps[b] += 1;
-      const T h = larger(health[l], c.fixed[b]);
-      c.worst[b] = larger(c.worst[b], h);
-      if (!(h <= c.bound)) { c.bad[b] = c.steps[b]; c.lost.store(true); }
-      c.done[b] = pc_of(c.x + b * D * NP, c) == c.halt[b];
-      if (!runs(c, b)) c.running.fetch_sub(1);
+      Counts& n = k[l];
+      n.steps += 1;
+      const T h = larger(health[l], n.fixed);
+      n.worst = larger(n.worst, h);
+      if (!(h <= c.bound)) { n.bad = n.steps; c.lost.store(true); }
+      n.done = pc_of(c.x + (b0 + l) * D * NP, c) == n.halt;
+      if (!n.runs(c.max_steps)) c.running.fetch_sub(1);
     }
+  }
+  for (int l = 0; l < cards; ++l) {
+    const int64_t b = b0 + l;
+    c.steps[b] = k[l].steps;
+    c.bad[b] = k[l].bad;
+    c.done[b] = k[l].done;
+    c.worst[b] = k[l].worst;
   }
 }
 
@@ -716,7 +731,7 @@ ffi::Error chunk(ffi::ThreadPool pool, ffi::AnyBuffer state, ffi::Buffer<ffi::S3
   c->length = limits.typed_data()[1];
   c->min_running = limits.typed_data()[2];
   int64_t running = 0;
-  for (int64_t b = 0; b < B; ++b) running += runs(*c, b);
+  for (int64_t b = 0; b < B; ++b) running += !c->done[b] && c->steps[b] < c->max_steps && c->bad[b] < 0;
   c->running = running;
   c->pc_token = pc_token;
   c->pc_start = pc_start;
