@@ -86,8 +86,12 @@ def generate(plan: Plan, lam: float, n: int, ctype: str) -> str:
         card(f"// layer {li}")
         group(f"// layer {li}")
         per_card = []  # calls made card by card on both paths, before the MLP groups
+        # The health figure is taken on the layer's input: with the heads, before them; else with
+        # the MLP groups, card by card (the rows it reads are then loaded once for both).
+        health_with_mlps = li == plan.health_layer and not lay.heads and bool(lay.mlps)
         if li == plan.health_layer:
             functions.append(_health_function(plan, width, s))
+        if li == plan.health_layer and not health_with_mlps:
             per_card.append("*health = health_of(x);")
         if lay.heads:
             functions.append(_heads_function(li, lay.heads, lam, width, s, X))
@@ -103,10 +107,10 @@ def generate(plan: Plan, lam: float, n: int, ctype: str) -> str:
                 group(line)
             group.end()
         if lay.mlps:
-            functions.append(_mlp_card_function(li, lay.mlps, s, X))
-            card(f"mlps{li}(x);")
-            functions.append(_mlp_group_function(li, lay.mlps, width, s, X))
-            group(f"mlps{li}_group(xs, live);")
+            functions.append(_mlp_card_function(li, lay.mlps, s, X, health_with_mlps))
+            card(f"mlps{li}(x, health);" if health_with_mlps else f"mlps{li}(x);")
+            functions.append(_mlp_group_function(li, lay.mlps, width, s, X, health_with_mlps))
+            group(f"mlps{li}_group(xs, live, healths);" if health_with_mlps else f"mlps{li}_group(xs, live);")
     return (TEMPLATE.replace("@CTYPE@", ctype).replace("@N@", str(n)).replace("@NP@", str(width))
             .replace("@D@", str(plan.d)).replace("@S@", str(s)).replace("@EXP@", _exp_polynomial(ctype))
             .replace("@FUNCTIONS@", "\n\n".join(functions))
@@ -192,14 +196,18 @@ def _scratch_heads(e: Emitter, heads: list[tuple[int, HeadPlan]], lam: float, wi
         e(f"const T {name}_z = total({name});")
     e(f"const T* const weight_rows[] = {{{', '.join(w for w, _ in reads)}}};")
     e(f"static const int value_rows[] = {{{', '.join(str(r * width) for _, r in reads)}}};")
-    e(f"T sums[{len(reads)}];")
+    e(f"alignas(64) T sums[{len(reads)}];")
     e(f"dots<{len(reads)}>(weight_rows, x, value_rows, sums);")
+    # each sum over its head's total, in one vector loop (a division per row, as one at a time)
+    e(f"const T totals[] = {{{', '.join(f'{w}_z' for w, _ in reads)}}};")
+    e(f"alignas(64) T read[{len(reads)}];")
+    e(f"for (int i = 0; i < {len(reads)}; ++i) read[i] = sums[i] / totals[i];")
     at = 0
     for hi, h in heads:
         for q in range(s):
             tag = f"h{hi}_q{q}"
             for c, col in enumerate(h.v_cols):
-                terms = [f"(sums[{at + i}] / {tag}_w_z) * {lit(h.wv[i, c])}" for i in range(len(h.v_rows)) if h.wv[i, c] != 0]
+                terms = [f"read[{at + i}] * {lit(h.wv[i, c])}" for i in range(len(h.v_rows)) if h.wv[i, c] != 0]
                 e(f"const T {tag}_o{c} = {_sum(terms)};")
                 adds.append(f"{X(col, q)} += {tag}_o{c};")
             at += len(h.v_rows)
@@ -305,10 +313,13 @@ def _token_groups(e: Emitter, groups: list[MLPPlan], X) -> None:
     e.end()
 
 
-def _mlp_card_function(li: int, groups: list[MLPPlan], s: int, X) -> str:
+def _mlp_card_function(li: int, groups: list[MLPPlan], s: int, X, health: bool = False) -> str:
     """A layer's MLP groups on one card: the scratch tokens' groups (staged: they read x before the
-    other groups update it), the groups of all tokens (in place), then the staged updates."""
+    other groups update it), the groups of all tokens (in place), then the staged updates. With
+    `health`, the card's health figure is taken first."""
     e = Emitter()
+    if health:
+        e("*health = health_of(x);")
     adds = []
     for gi, g in enumerate(groups):
         if g.tokens == "all":
@@ -322,10 +333,11 @@ def _mlp_card_function(li: int, groups: list[MLPPlan], s: int, X) -> str:
     _token_groups(e, groups, X)
     for line in adds:
         e(line)
-    return f"inline void mlps{li}(T* __restrict x) {{\n{e.text()}\n}}"
+    arguments = "T* __restrict x, T* __restrict health" if health else "T* __restrict x"
+    return f"inline void mlps{li}({arguments}) {{\n{e.text()}\n}}"
 
 
-def _mlp_group_function(li: int, groups: list[MLPPlan], width: int, s: int, X) -> str:
+def _mlp_group_function(li: int, groups: list[MLPPlan], width: int, s: int, X, health: bool = False) -> str:
     """A layer's MLP groups on a group of L cards: the scratch tokens' groups once for all the cards
     (cards along the lanes: lane q * L + l is scratch token q of card l), then card by card the
     groups of all tokens and the scratch groups' updates, as on one card."""
@@ -349,6 +361,8 @@ def _mlp_group_function(li: int, groups: list[MLPPlan], width: int, s: int, X) -
     e.block("for (int l = 0; l < L; ++l)")
     e("if (!live[l]) continue;")
     e("T* __restrict x = xs[l];")
+    if health:
+        e("healths[l] = health_of(x);")
     _token_groups(e, groups, X)
     for gi, g in enumerate(groups):
         if g.tokens != "all":
@@ -356,7 +370,8 @@ def _mlp_group_function(li: int, groups: list[MLPPlan], width: int, s: int, X) -
                 for q in range(s):
                     e(f"{X(c, q)} += g{gi}_u[{o}][{q} * L + l];")
     e.end()
-    return f"inline void mlps{li}_group(T* const* xs, const bool* live) {{\n{e.text()}\n}}"
+    arguments = "T* const* xs, const bool* live" + (", T* healths" if health else "")
+    return f"inline void mlps{li}_group({arguments}) {{\n{e.text()}\n}}"
 
 
 TEMPLATE = r"""// Generated by kernels/native_gen.py: one instruction on one card or a group of cards. Do not edit.
@@ -383,7 +398,8 @@ constexpr int N = @N@;  // tokens
 constexpr int NP = @NP@;  // tokens and padding: the length of a row
 constexpr int D = @D@;
 constexpr int S_TOKENS = @S@;
-constexpr int L = 64 / sizeof(T);  // the cards of a group: one 512-bit register of T
+constexpr int L = 32 / sizeof(T);  // the cards of a group: a 256-bit vector of T (measured: 512 bits
+                                   // gained nothing, and smaller groups share a batch among more threads)
 // exp(a) is 0 below this (float: -104, double: -746; subnormals flushed, from -87.3 and -708.4)
 constexpr T CUT = sizeof(T) == 4 ? T(-104) : T(-746);
 
@@ -494,37 +510,44 @@ inline T total(const T* __restrict a) {
   return reduce(lane);
 }
 
-// max(w, the distance of v from {-1, 0, 1}), a NaN distance winning (and staying: NaN > w and
-// w > NaN are both false); in the form that vectorises
-inline T distance(T v, T w) {
+// the distance of v from {-1, 0, 1} (NaN for NaN)
+inline T off_lattice(T v) {
   T r = std::rint(v);
   r = r > T(-1) ? r : T(-1);
   r = r < T(1) ? r : T(1);
-  const T dist = std::fabs(v - r);
-  return (dist > w || dist != dist) ? dist : w;
+  return std::fabs(v - r);
 }
-
-inline T wider(T a, T b) { return (b > a || b != b) ? b : a; }  // the larger, a NaN winning
 
 // the largest distance from {-1, 0, 1} of the rows at offsets `rows` over every token but the
 // scratch ones (the padding tokens are 0, at distance 0), and of the values at offsets `cells`;
-// NaN wins. 16 running maxima, combined by halves.
+// NaN if any is NaN. 16 running maxima and 16 NaN marks (a NaN distance is kept apart: the
+// maximum alone would drop it), combined by halves.
 inline T lattice(const T* x, const int* rows, int nr, const int* cells, int nc) {
-  T lane[16];
-  for (int l = 0; l < 16; ++l) lane[l] = T(0);
+  T most[16], nan[16];
+  for (int l = 0; l < 16; ++l) most[l] = nan[l] = T(0);
+  auto take = [&](int l, T d) {
+    most[l] = d > most[l] ? d : most[l];
+    nan[l] = d != d ? d : nan[l];
+  };
   for (int k = 0; k < nr; ++k) {
     const T* v = x + rows[k];
     for (int i = 0; i < NP; i += 16)
       for (int l = 0; l < 16; ++l) {
         const T value = v[i + l];
-        lane[l] = distance(i + l < S_TOKENS ? T(0) : value, lane[l]);
+        take(l, off_lattice(i + l < S_TOKENS ? T(0) : value));
       }
   }
-  for (int k = 0; k < nc; k += 16)
-    for (int l = 0; l < 16 && k + l < nc; ++l) lane[l] = distance(x[cells[k + l]], lane[l]);
-  for (int h = 8; h >= 1; h /= 2)
-    for (int l = 0; l < h; ++l) lane[l] = wider(lane[l], lane[l + h]);
-  return lane[0];
+  for (int k = 0; k < nc; k += 16) {  // (gathered first, so that the distances vectorise)
+    alignas(64) T value[16];
+    for (int l = 0; l < 16; ++l) value[l] = k + l < nc ? x[cells[k + l]] : T(0);
+    for (int l = 0; l < 16; ++l) take(l, off_lattice(value[l]));
+  }
+  T w = T(0), bad = T(0);
+  for (int l = 0; l < 16; ++l) {
+    w = most[l] > w ? most[l] : w;
+    bad = nan[l] != nan[l] ? nan[l] : bad;
+  }
+  return bad != bad ? bad : w;
 }
 
 @FUNCTIONS@
