@@ -113,3 +113,108 @@ def test_backends_trace_alike_on_a_program():
     pcs_d, mems_d, steps_d = trace([program], 120, backend="fast")
     assert np.array_equal(pcs_n, pcs_d) and np.array_equal(steps_n, steps_d)
     assert all(np.array_equal(a, b) for a, b in zip(mems_n, mems_d))
+
+
+def _weight_probe(ctype: str):
+    """The generated code's softmax weight, weight(a) = exp(a) for a <= 0, built alone (the
+    template's helpers and a C entry point), as a function of a NumPy array."""
+    import ctypes
+
+    from kernels import native_gen
+
+    head = native_gen.TEMPLATE[: native_gen.TEMPLATE.index("@FUNCTIONS@")]
+    head = head.replace('#include "xla/ffi/api/ffi.h"', "").replace("namespace ffi = xla::ffi;", "")
+    for key, value in {"@CTYPE@": ctype, "@N@": "16", "@NP@": "16", "@D@": "1", "@S@": "1",
+                       "@EXP@": native_gen._exp_polynomial(ctype)}.items():
+        head = head.replace(key, value)
+    source = head + ('}\nextern "C" void probe(const void* a, void* out, long n) {\n'
+                     '  for (long i = 0; i < n; ++i) static_cast<T*>(out)[i] = weight(static_cast<const T*>(a)[i]);\n}\n')
+    path, _ = native._build(source.encode(), "probe")
+    lib = ctypes.CDLL(str(path))
+    dtype = np.float32 if ctype == "float" else np.float64
+
+    def weight(a):
+        a = np.ascontiguousarray(a, dtype)
+        out = np.empty_like(a)
+        lib.probe(a.ctypes.data_as(ctypes.c_void_p), out.ctypes.data_as(ctypes.c_void_p), ctypes.c_long(a.size))
+        return out
+
+    return weight, dtype
+
+
+@pytest.mark.parametrize("ctype", ["float", "double"])
+def test_softmax_weight_is_exp_within_two_ulp(ctype):
+    weight, dtype = _weight_probe(ctype)
+    cut = -104.0 if ctype == "float" else -746.0
+    a = np.concatenate([np.linspace(cut, 0, 200001), -np.logspace(-12, 2.5, 20001)]).astype(dtype)
+    a = a[a >= cut]
+    got = weight(a).astype(np.float64)
+    want = np.exp(a.astype(np.float64)) if ctype == "float" else np.exp(a)  # (double: numpy's exp, ~0.5 ulp)
+    ulp = np.spacing(want.astype(dtype)).astype(np.float64)
+    assert np.all(np.abs(got - want) <= 2 * ulp + (0 if ctype == "float" else 1 * ulp))
+    specials = weight(np.array([0.0, -0.0, cut - 1, -np.inf, np.nan], dtype))
+    assert specials[0] == 1 and specials[1] == 1  # exactly 1 at the maximum
+    assert specials[2] == 0 and specials[3] == 0  # exactly 0 below the underflow point
+    assert np.isnan(specials[4])
+
+
+def test_a_card_is_the_same_alone_and_in_a_group():
+    """Raw state, bit for bit: nine cards (a group, and a card alone, which runs the one-card
+    code) against each card on its own."""
+    from looped.engine import _prepare
+
+    programs = long_random_programs(seed=21, count=9, bits=8, min_steps=60)
+    _, _, loop, X0, halt = _prepare(programs, "native", 40, False)
+    together = np.asarray(loop.run(X0, halt, max_steps=60).X)
+    for i in (0, 5, 8):
+        alone = np.asarray(loop.run(X0[i : i + 1], halt[i : i + 1], max_steps=60).X)
+        assert np.array_equal(alone[0], together[i])
+
+
+def test_health_is_lost_at_the_same_instance_and_step_as_on_dense():
+    """The loop in the kernel runs each card on its own: the error still names the card, and the
+    step, at which health is first lost (here card 4 loses it at step 27 and card 5 at step 7)."""
+    from looped.isa.subleq import subleq_stack
+    from looped.layout import subleq_layout
+    from looped.runner import Loop, NumericalHealthError
+
+    programs = long_random_programs(seed=3, count=6, bits=8, min_steps=50)
+    n = 40
+    X = np.stack([c.X for c in batch_cards(programs, n)]).astype(np.float32)
+    halt = [c.halt_token for c in batch_cards(programs, n)]
+    layout = subleq_layout(0, 0, 8, n)
+    errors = []
+    for backend in ("dense", "native"):
+        step = kernels.make_step(backend, subleq_stack(layout), 3.0, jnp.float32)  # too soft for some
+        loop = Loop(step, pc_token=0, pc_rows=layout["pc"].slice, width=n, chunked=backend == "native")
+        with pytest.raises(NumericalHealthError) as info:
+            loop.run(X, halt, max_steps=50)
+        errors.append((info.value.card, info.value.step))
+    assert errors == [(5, 7), (5, 7)]
+
+
+def test_slots_are_refilled_and_results_keep_their_order():
+    programs = long_random_programs(seed=8, count=7, bits=8, min_steps=30)
+    alone = [run([p], backend="native", max_steps=45, n=40)[0] for p in programs]
+    together = run(programs, backend="native", max_steps=45, n=40, slots=3)
+    for a, t in zip(alone, together):
+        assert (a.status, a.steps, a.memory, a.pc) == (t.status, t.steps, t.memory, t.pc)
+
+
+def test_a_nan_on_the_card_is_a_health_error_and_a_halted_card_stays_frozen():
+    """As tests/test_runner.py checks for the other backends (on this file's machine: one build)."""
+    from looped.engine import _prepare
+    from looped.runner import NumericalHealthError
+
+    programs = long_random_programs(seed=6, count=3, bits=8, min_steps=10)
+    _, cards, loop, X0, halt = _prepare(programs, "native", 40, False)
+    X0 = X0.copy()
+    X0[1, 1, cards[1].layout["mem"].start] = np.nan
+    with pytest.raises(NumericalHealthError) as info:
+        loop.run(X0, halt, max_steps=10)
+    assert info.value.card == 1
+    from tests.test_runner import halt_writer
+
+    companion = long_random_programs(seed=3, count=1, bits=8, min_steps=60)[0]
+    together = run([halt_writer(), companion], backend="native", max_steps=60, n=40)[0]
+    assert (together.status, together.steps, together.memory) == ("halted", 1, [-5, 5, -1])

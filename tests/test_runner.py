@@ -17,7 +17,7 @@ from looped.runner import Loop, NumericalHealthError
 def loop_with(lam: float, bits: int, n: int, dtype=jnp.float32, backend="dense"):
     layout = subleq_layout(0, 0, bits, n)
     step = kernels.make_step(backend, subleq_stack(layout), lam, dtype)
-    return Loop(step, pc_token=0, pc_rows=layout["pc"].slice, width=layout.n)
+    return Loop(step, pc_token=0, pc_rows=layout["pc"].slice, width=layout.n, chunked=kernels.runs_chunks(backend))
 
 
 def cards_for(programs, n):
