@@ -1,18 +1,17 @@
-"""The native evaluation: one instruction for a whole batch in one call of compiled C++ code.
+"""The native evaluation: the runner's loop for a whole batch in one call of compiled C++ code.
 
 XLA spends most of a small card's instruction on per-operation overhead (~0.1 us for each of some
-100 operations) and much of a batch's on intermediate arrays (kernels/batched.py). Here the whole
-instruction is one XLA custom call (an FFI target) whose code is generated from the kernel plan
-(kernels/native_gen.py) for one machine and card width: every weight a literal, zero weights left
-out, each MLP group one loop over its tokens computing all its units, token loops of constant
-length that the compiler vectorises. Groups of cards are shared with XLA's thread pool; stopped cards are
-skipped (the runner passes which cards are active, `BatchOps.advance_masked`), so the state is
-updated in place with no select pass. Every card runs the same code whatever its batch, so a
-card's result never depends on its companions, for real values (FLEQ) too.
+100 operations) and much of a batch's on intermediate arrays (kernels/batched.py). Here the code
+is generated from the kernel plan (kernels/native_gen.py) for one machine and card width, and runs
+as XLA custom calls (FFI targets): `advance`, one instruction for a batch, and `run_chunk`, a chunk
+of the runner's loop (looped/runner.py) in which each group of cards runs on its own until its
+cards stop, with the runner's bookkeeping. The runner uses the chunk; traces use the instruction.
+Groups are shared between the calling thread and XLA's thread pool; stopped cards cost nothing.
+Every card's result is the same bit for bit whatever its companions, for real values (FLEQ) too.
 
 It computes the same formula as the other evaluators, with the same weights: softmax attention
-and ReLU units. The exact shortcuts are listed in kernels/native_gen.py. tests/test_native.py
-compares it with the dense kernel after every step.
+and ReLU units, with subnormals flushed to zero as XLA does on the CPU. The exact shortcuts are
+listed in kernels/native_gen.py. tests/test_native.py compares it with the dense kernel.
 
 The code is compiled on first use of a machine shape with the C++ compiler (`c++`, or $CXX), a
 few seconds, into the user's cache folder (`LOOPED_CACHE`, else ~/.cache/looped/native), keyed by

@@ -7,10 +7,12 @@ once per machine and card width, into an XLA FFI target.
 Two paths compute the same instruction:
 - `card_step`, one card: the heads and the MLP groups of all tokens are loops over the card's
   tokens (vectorised along them); the scratch tokens' MLP groups are short scalar code.
-- `group_step`, a group of up to L cards (L = one vector register of the state's type): the
-  heads and the all-token groups run card by card as above, and the scratch tokens' MLP groups,
-  most of the remaining work, run once for the whole group with the cards along the vector lanes
-  (their rows gathered from the cards, the updates added back).
+- `group_step`, a group of up to L cards (L = a 256-bit vector of the state's type): the heads
+  and the all-token groups run card by card as above, and the scratch tokens' MLP groups, scalar
+  code on one card, run once for the whole group with the cards along the vector lanes (their
+  rows gathered from the cards, the updates added back).
+Two FFI targets call them: `step`, one instruction for a batch, and `chunk`, a chunk of the
+runner's loop in which each group runs on its own (see `chunk_group`).
 Both paths evaluate the same expressions in the same order with IEEE arithmetic and no
 contraction, so a card's result is bit for bit the same on either path, whatever its companions.
 
@@ -19,9 +21,11 @@ the keys and the values weighted by it, per unit relu(w.x + b). Exact shortcuts 
 weight exp(a - max) is exactly 1 at the maximum and exactly 0 where the exponential underflows,
 and terms whose weight is exactly zero are left out. exp is a branch-free range reduction and
 Taylor polynomial (within 2 ulp of the rounded exponential, tested; the other evaluators use XLA's
-own approximation), so that the loops over it vectorise.
+own approximation), so that the loops over it vectorise. Subnormals are flushed to zero during a
+call, as XLA does on the CPU.
 
-Layout: the card is feature-major, x[f * n + t] (feature f of token t); a batch is [B, d, n].
+Layout: the card is feature-major with its rows padded to whole vectors, x[f * NP + t] (feature f
+of token t, NP = n rounded up to 16); a batch is [B, d, NP].
 """
 
 from __future__ import annotations
