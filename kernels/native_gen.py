@@ -629,8 +629,10 @@ ffi::Error step(ffi::ThreadPool pool, ffi::AnyBuffer state, ffi::Buffer<ffi::PRE
   work->active = active.typed_data();
   work->cards = B;
   work->groups = (B + L - 1) / L;
-  // helpers: one fewer than the threads allowed (0: the pool's), at most one per further group
-  int64_t helpers = (threads > 0 ? threads : pool.num_threads()) - 1;
+  // helpers: one fewer than the threads allowed, or (0) one per thread of the pool, which keeps
+  // the pool's threads busy rather than spinning idle beside the caller (measured faster), and at
+  // most one per further group
+  int64_t helpers = threads > 0 ? threads - 1 : pool.num_threads();
   helpers = std::min(helpers, work->groups - 1);
   for (int64_t i = 0; i < helpers; ++i)
     pool.Schedule([work] {
@@ -781,7 +783,7 @@ ffi::Error chunk(ffi::ThreadPool pool, ffi::AnyBuffer state, ffi::Buffer<ffi::S3
   c->pc_start = pc_start;
   c->pc_width = pc_width;
   c->bound = T(bound);
-  int64_t helpers = (threads > 0 ? threads : pool.num_threads()) - 1;
+  int64_t helpers = threads > 0 ? threads - 1 : pool.num_threads();  // (as in `step`)
   helpers = std::min(helpers, c->groups - 1);
   for (int64_t i = 0; i < helpers; ++i)
     pool.Schedule([c] {
