@@ -579,6 +579,25 @@ struct FlushSubnormals {
 #endif
 };
 
+// `claim(*work)` on the calling thread and on helper tasks on XLA's thread pool: one fewer than
+// `threads`, or (0) one per thread of the pool, which keeps the pool's threads busy rather than
+// spinning idle beside the caller (measured faster), and at most one per further group. Once every
+// group is claimed, the caller waits for the helpers still computing one (a helper that has not
+// started by then claims nothing when it does: `work` is shared, and outlives the call).
+template <typename W, typename F>
+void share(ffi::ThreadPool& pool, int64_t threads, const std::shared_ptr<W>& work, F claim) {
+  int64_t helpers = threads > 0 ? threads - 1 : pool.num_threads();
+  helpers = std::min(helpers, work->groups - 1);
+  for (int64_t i = 0; i < helpers; ++i)
+    pool.Schedule([work, claim] {
+      work->busy.fetch_add(1);
+      claim(*work);
+      work->busy.fetch_sub(1);
+    });
+  claim(*work);
+  while (work->busy.load() > 0) std::this_thread::yield();
+}
+
 // The groups of a call, claimed one at a time by the calling thread and by helpers on XLA's
 // thread pool. Shared through a shared_ptr: a helper that starts late finds nothing to claim.
 struct Work {
@@ -629,21 +648,7 @@ ffi::Error step(ffi::ThreadPool pool, ffi::AnyBuffer state, ffi::Buffer<ffi::PRE
   work->active = active.typed_data();
   work->cards = B;
   work->groups = (B + L - 1) / L;
-  // helpers: one fewer than the threads allowed, or (0) one per thread of the pool, which keeps
-  // the pool's threads busy rather than spinning idle beside the caller (measured faster), and at
-  // most one per further group
-  int64_t helpers = threads > 0 ? threads - 1 : pool.num_threads();
-  helpers = std::min(helpers, work->groups - 1);
-  for (int64_t i = 0; i < helpers; ++i)
-    pool.Schedule([work] {
-      work->busy.fetch_add(1);
-      claim(*work);
-      work->busy.fetch_sub(1);
-    });
-  claim(*work);
-  // every group is claimed: wait for the helpers still computing one (a helper that has not
-  // started claims nothing when it does)
-  while (work->busy.load() > 0) std::this_thread::yield();
+  share(pool, threads, work, claim);
   return ffi::Error::Success();
 }
 
@@ -783,16 +788,7 @@ ffi::Error chunk(ffi::ThreadPool pool, ffi::AnyBuffer state, ffi::Buffer<ffi::S3
   c->pc_start = pc_start;
   c->pc_width = pc_width;
   c->bound = T(bound);
-  int64_t helpers = threads > 0 ? threads - 1 : pool.num_threads();  // (as in `step`)
-  helpers = std::min(helpers, c->groups - 1);
-  for (int64_t i = 0; i < helpers; ++i)
-    pool.Schedule([c] {
-      c->busy.fetch_add(1);
-      claim_chunks(*c);
-      c->busy.fetch_sub(1);
-    });
-  claim_chunks(*c);
-  while (c->busy.load() > 0) std::this_thread::yield();
+  share(pool, threads, c, claim_chunks);
   return ffi::Error::Success();
 }
 
