@@ -95,16 +95,13 @@ class Step:
     open: Callable[[Any], Any] = _same
     close: Callable[[Any], Any] = _same
     scratch: Callable[[Any], Any] | None = None
-    # A native evaluation of a whole batch (kernels/batched.py), used where `prefer_batch(batch
-    # size, card width)` says so; elsewhere the per-card form is vmapped.
-    batch: BatchOps | None = None
-    prefer_batch: Callable[[int, int], bool] | None = None
     # Evaluate every card of a batch by the same one-card computation, one card after another
     # (Stack.per_card: real values, which a batch-shaped evaluation would round differently).
     per_card: bool = False
-    # The backend's own batch evaluation chosen by (batch size, card width), where it has one for
-    # every batch (kernels/native.py); it takes precedence over `batch`.
-    batch_for: Callable[[int, int | None], BatchOps] | None = None
+    # The backend's own evaluation of a whole batch, chosen by (batch size, card width; either may
+    # be None, unknown): kernels/batched.py for `fast` where measured faster, the generated code for
+    # `native`. None, or a None from it: the per-card form, vmapped.
+    batch_for: Callable[[int | None, int | None], BatchOps | None] | None = None
 
     def scratch_rows(self, state):
         return self.scratch(state) if self.scratch is not None else state[: self.scratch_tokens]
@@ -120,11 +117,10 @@ class Step:
         return self._vectorized(batch_size, width)
 
     def _vectorized(self, batch_size: int | None, width: int | None) -> "BatchOps":
-        """The whole batch in one vectorised evaluation: the native batch kernel or the vmap."""
-        if self.batch_for is not None and batch_size is not None:
-            return self.batch_for(batch_size, width)
-        if self.batch is not None and batch_size is not None and width is not None and self.prefer_batch(batch_size, width):
-            return self.batch
+        """The whole batch in one vectorised evaluation: the backend's own, or the vmap."""
+        own = self.batch_for(batch_size, width) if self.batch_for is not None else None
+        if own is not None:
+            return own
         rows_of = jax.vmap(self.scratch_rows)
         return BatchOps(jax.vmap(self.open), jax.vmap(self.advance), jax.vmap(self.close),
                         lambda state, features=None: rows_of(state) if features is None else rows_of(state)[..., features])

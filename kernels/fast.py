@@ -385,5 +385,10 @@ def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, 
         return T.close(state["card"], state["scratch"])
 
     batch_ops = batched.make_batch_ops(plan, lam, dtype) if batch else None
+
+    def batch_for(batch_size, width):  # kernels/batched.py where measured faster (batched.preferred)
+        known = batch_size is not None and width is not None
+        return batch_ops if batch_ops is not None and known and batched.preferred(batch_size, width) else None
+
     return Step(advance, scratch_tokens=s, open=open_card, close=close_card, scratch=lambda state: state["scratch"],
-                batch=batch_ops, prefer_batch=batched.preferred, per_card=plan.per_card)
+                batch_for=batch_for, per_card=plan.per_card)

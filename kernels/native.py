@@ -262,4 +262,4 @@ def make_step(stack, lam: float, dtype) -> Step:
                      lambda state, active: ops_for(state.width).advance_masked(state, active),
                      lambda state, *args: ops_for(state.width).run_chunk(state, *args))
     return Step(advance, scratch_tokens=stack.scratch_tokens, open=open_card, close=close, scratch=scratch,
-                batch_for=lambda batch_size, width: batch, per_card=False)
+                batch_for=lambda batch_size, width: batch if batch_size is not None else None, per_card=False)

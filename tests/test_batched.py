@@ -72,12 +72,13 @@ def test_scratch_rows_and_round_trip():
 def test_fast_backend_chooses_it_by_batch_and_width():
     machine = build_machine(20, 8)
     step = kernels.make_step("fast", machine.stack, machine.lam, machine.dtype)
-    assert isinstance(step, Step) and step.batch is not None
-    assert step.batched(1, 32) is step.batch  # small cards: always
-    assert step.batched(64, 4096) is step.batch  # many cards: always
-    assert step.batched(1, 4096) is not step.batch  # one wide card: the per-card kernel, vmapped
-    assert step.batched(1) is not step.batch  # width unknown
-    assert kernels.make_step("pallas", machine.stack, machine.lam, machine.dtype).batch is None
+    batch = step.batch_for(1, 32)
+    assert isinstance(step, Step) and batch is not None
+    assert step.batched(1, 32) is batch  # small cards: always
+    assert step.batched(64, 4096) is batch  # many cards: always
+    assert step.batched(1, 4096) is not batch  # one wide card: the per-card kernel, vmapped
+    assert step.batched(1) is not batch  # width unknown
+    assert kernels.make_step("pallas", machine.stack, machine.lam, machine.dtype).batch_for(1, 32) is None
 
 
 # ---- pieces ------------------------------------------------------------------------------------------

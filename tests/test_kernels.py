@@ -85,7 +85,7 @@ def test_wide_cards_in_small_batches_take_the_per_card_kernel(programs):
     through the runner it too gives the dense kernel's states."""
     machine = build_machine(400, 8)
     step = kernels.make_step("fast", machine.stack, machine.lam, machine.dtype)
-    assert step.batched(2, 400) is not step.batch
+    assert step.batch_for(2, 400) is None and step.batch_for(16, 400) is not None
     fast = trace(programs[:2], 10, backend="fast", n=400)
     dense = trace(programs[:2], 10, backend="dense", n=400)
     assert np.array_equal(fast[0], dense[0])
