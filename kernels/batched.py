@@ -258,12 +258,7 @@ class BatchHead:
     """A head cut to the rows it reads and writes (its HeadPlan), with its query-key form
     precomputed."""
 
-    queries: str
-    keys: str
-    q_rows: np.ndarray
-    k_rows: np.ndarray
-    v_rows: np.ndarray
-    v_cols: np.ndarray
+    plan: HeadPlan  # its rows, columns, and which tokens query and which are keys
     query_keys: FeatureMap  # x_q[q_rows] -> wk wq^T x_q: dotted with x_k[k_rows] gives the score
     key_queries: FeatureMap  # x_k[k_rows] -> wq wk^T x_k: dotted with x_q[q_rows]
     value: FeatureMap  # x[v_rows] -> wv^T x[v_rows]
@@ -271,7 +266,7 @@ class BatchHead:
     @classmethod
     def build(cls, head: HeadPlan, dtype) -> "BatchHead":
         return cls(
-            head.queries, head.keys, head.q_rows, head.k_rows, head.v_rows, head.v_cols,
+            head,
             FeatureMap.build(head.q_rows, (head.wk @ head.wq.T).T, dtype),
             FeatureMap.build(head.k_rows, head.bilinear.T, dtype),
             FeatureMap.build(head.v_rows, head.wv, dtype),
@@ -282,23 +277,23 @@ class BatchHead:
         scratch(features) -> [len, s, B]; rest(features) -> the features' values on the other
         tokens, as parts [r_i, t, B]."""
         u = self.query_keys(scratch)[:, :, None]  # [kr, s, 1, B]
-        sc_r = lam * weighted_total(u, [p[:, None] for p in rest(self.k_rows)])  # [s, t, B]
-        sc_s = lam * weighted_total(u, [scratch(self.k_rows)[:, None]])  # [s queries, s keys, B]
+        sc_r = lam * weighted_total(u, [p[:, None] for p in rest(self.plan.k_rows)])  # [s, t, B]
+        sc_s = lam * weighted_total(u, [scratch(self.plan.k_rows)[:, None]])  # [s queries, s keys, B]
         sc_r, sc_s = keep((sc_r, sc_s))
         m = keep(jnp.maximum(largest(sc_r, axis=1), largest(sc_s, axis=1))[:, None])  # [s, 1, B]
         e_r, e_s = keep((jnp.exp(sc_r - m), jnp.exp(sc_s - m)))
         z = total(e_r, axis=1) + total(e_s, axis=1)  # [s, B]
-        v_s = scratch(self.v_rows)[:, None]  # [vr, 1, s keys, B]
-        pooled = [contract(e_r[None], p[:, None], axis=2) for p in rest(self.v_rows)]  # [r_i, s, B]
+        v_s = scratch(self.plan.v_rows)[:, None]  # [vr, 1, s keys, B]
+        pooled = [contract(e_r[None], p[:, None], axis=2) for p in rest(self.plan.v_rows)]  # [r_i, s, B]
         pooled = _joined(pooled) + contract(e_s[None], v_s, axis=2)
-        return self.value(positions(pooled / z, self.v_rows))
+        return self.value(positions(pooled / z, self.plan.v_rows))
 
     def rest_readout(self, scratch, rest, lam, keep):
         """What the other tokens read [len(v_cols), t, B] from the scratch tokens and themselves
         (keys="scratch+self")."""
         whole = lambda f: _joined(rest(f))  # noqa: E731
         u = self.key_queries(scratch)[:, :, None]  # [qr, s, 1, B]
-        x_q = rest(self.q_rows)  # parts [r_i, t, B]
+        x_q = rest(self.plan.q_rows)  # parts [r_i, t, B]
         sc_s = lam * weighted_total(u, [p[:, None] for p in x_q])  # [s, t, B]
         sc_self = lam * weighted_total(self.key_queries(whole), x_q)  # [t, B]
         v_s = self.value(scratch)[:, :, None]  # [c, s, 1, B]
@@ -435,10 +430,10 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
         rest = lambda f: rest_of.parts(P, f)  # noqa: E731
         AS, AP = S, P
         for head in heads:
-            if head.queries != "others":
-                AS = scratch_of.add(AS, head.v_cols, head.scratch_readout(scratch, rest, lam, keep))
-            if head.queries != "scratch":
-                AP = rest_of.add(AP, head.v_cols, head.rest_readout(scratch, rest, lam, keep))
+            if head.plan.queries != "others":
+                AS = scratch_of.add(AS, head.plan.v_cols, head.scratch_readout(scratch, rest, lam, keep))
+            if head.plan.queries != "scratch":
+                AP = rest_of.add(AP, head.plan.v_cols, head.rest_readout(scratch, rest, lam, keep))
         if heads:  # what the attention wrote is read many times by the MLP
             changed_s = [k for k in range(len(AS)) if AS[k] is not S[k]]
             changed_p = [k for k in range(len(AP)) if AP[k] is not P[k]]

@@ -196,17 +196,13 @@ class Linear:
 
 @dataclass
 class SparseHead:
-    """A head cut down to the rows it reads and the columns it writes (its HeadPlan), as arrays."""
+    """A head cut down to the rows it reads and the columns it writes: its HeadPlan (rows, columns,
+    which tokens query and which are keys) and its weights as device arrays."""
 
-    q_rows: np.ndarray
-    k_rows: np.ndarray
-    v_rows: np.ndarray
-    v_cols: np.ndarray
+    plan: HeadPlan
     wq: jax.Array  # [len(q_rows), k]
     wk: jax.Array  # [len(k_rows), k]
     wv: jax.Array  # [len(v_rows), len(v_cols)]
-    queries: str
-    keys: str
     # on the non-scratch tokens (all-query heads): self score x_q M x_k with M = wq wk^T
     self_m: Linear | None = None  # x_k -> x_k @ M^T, [t, len(q_rows)]
     v_rest: Linear | None = None  # x -> x[v_rows] @ wv
@@ -217,33 +213,32 @@ class SparseHead:
         if head.queries != "scratch":
             self_m = Linear.build(head.k_rows, head.bilinear.T, dtype)
             v_rest = Linear.build(head.v_rows, head.wv, dtype)
-        return cls(head.q_rows, head.k_rows, head.v_rows, head.v_cols, as_array(head.wq, dtype),
-                   as_array(head.wk, dtype), as_array(head.wv, dtype), head.queries, head.keys, self_m, v_rest)
+        return cls(head, as_array(head.wq, dtype), as_array(head.wk, dtype), as_array(head.wv, dtype), self_m, v_rest)
 
     def attend_scratch(self, S, T: TokenState, lam):
         """The scratch tokens' read-out [s, len(v_cols)]: softmax over every key, scratch and rest.
 
         scores on the rest = u^T @ R^T[k_rows] with u = wk @ q^T; read-out = (p @ R[:, v_rows]) @ wv."""
-        q = matmul(S[:, as_index(self.q_rows)], self.wq)  # [s, k]
+        q = matmul(S[:, as_index(self.plan.q_rows)], self.wq)  # [s, k]
         u = matmul(self.wk, q.T)  # [kr, s]
-        sc_s = lam * state_product(S[:, as_index(self.k_rows)], u)  # [s_keys, s_queries]
-        sc_r = lam * state_product(u.T, T.take(self.k_rows))  # [s_queries, n-s]
+        sc_s = lam * state_product(S[:, as_index(self.plan.k_rows)], u)  # [s_keys, s_queries]
+        sc_r = lam * state_product(u.T, T.take(self.plan.k_rows))  # [s_queries, n-s]
         m = jnp.maximum(jnp.max(sc_s, axis=0), jnp.max(sc_r, axis=1))  # [s]
         e_s, e_r = jnp.exp(sc_s - m), jnp.exp(sc_r - m[:, None])
         z = jnp.sum(e_s, axis=0) + jnp.sum(e_r, axis=1)  # [s]
-        pooled = state_product(e_s.T, S[:, as_index(self.v_rows)]) + contract_tokens(e_r, T.take(self.v_rows))  # [s, vr]
+        pooled = state_product(e_s.T, S[:, as_index(self.plan.v_rows)]) + contract_tokens(e_r, T.take(self.plan.v_rows))  # [s, vr]
         return matmul(pooled / z[:, None], self.wv)
 
     def attend_rest(self, S, T: TokenState, lam):
         """The other tokens' read-out, feature-major [len(v_cols), n-s] (all-query heads)."""
         take_r = T.take
-        k_s = matmul(S[:, as_index(self.k_rows)], self.wk)  # [s, k]
-        v_s = matmul(S[:, as_index(self.v_rows)], self.wv)  # [s, c]
+        k_s = matmul(S[:, as_index(self.plan.k_rows)], self.wk)  # [s, k]
+        v_s = matmul(S[:, as_index(self.plan.v_rows)], self.wv)  # [s, c]
         u = matmul(self.wq, k_s.T)  # [qr, s]
-        xq = take_r(self.q_rows)  # [qr, n-s]
+        xq = take_r(self.plan.q_rows)  # [qr, n-s]
         sc_s = lam * state_product(u.T, xq)  # [s, n-s]
         v_r = self.v_rest(take_r)  # [c, n-s]
-        if self.keys == "scratch+self":
+        if self.plan.keys == "scratch+self":
             sc_self = lam * jnp.sum(xq * self.self_m(take_r), axis=0, keepdims=True)  # [1, n-s]
             m = jnp.maximum(jnp.max(sc_s, axis=0, keepdims=True), sc_self)
             e_s, e_self = jnp.exp(sc_s - m), jnp.exp(sc_self - m)
@@ -251,7 +246,7 @@ class SparseHead:
             return (state_product(v_s.T, e_s) + e_self * v_r) / z
         # Every key (O(n^2); no SUBLEQ head takes this path).
         q_r = matmul(self.wq.T, xq)  # [k, n-s]
-        k_r = matmul(self.wk.T, take_r(self.k_rows))  # [k, n-s]
+        k_r = matmul(self.wk.T, take_r(self.plan.k_rows))  # [k, n-s]
         scores = jnp.concatenate([sc_s, lam * contract_tokens(k_r.T, q_r.T)], axis=0)  # keys x queries
         p = jax.nn.softmax(scores, axis=0)
         s = k_s.shape[0]
@@ -353,10 +348,10 @@ def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, 
         heads, mlps = layer
         AS, AT = S, T
         for head in heads:
-            if head.queries != "others":
-                AS = add_columns(AS, as_index(head.v_cols), attend_scratch(head, S, T, lam))
-            if head.queries != "scratch":
-                AT = AT.add(head.v_cols, head.attend_rest(S, T, lam))
+            if head.plan.queries != "others":
+                AS = add_columns(AS, as_index(head.plan.v_cols), attend_scratch(head, S, T, lam))
+            if head.plan.queries != "scratch":
+                AT = AT.add(head.plan.v_cols, head.attend_rest(S, T, lam))
         S, T = AS, AT
         for mlp in mlps:
             S = add_columns(S, as_index(mlp.out_cols), mlp.on_scratch(AS))

@@ -109,14 +109,14 @@ def attend_scratch(head: fast.SparseHead, S, T: fast.TokenState, lam):
     """`SparseHead.attend_scratch` with the non-scratch tokens' part in the Pallas kernel."""
     if S.shape[0] != 1:  # the kernel is written for one scratch token
         return head.attend_scratch(S, T, lam)
-    q = matmul(S[:, fast.as_index(head.q_rows)], head.wq)  # [1, k]
+    q = matmul(S[:, fast.as_index(head.plan.q_rows)], head.wq)  # [1, k]
     u = matmul(head.wk, q.T)  # [kr, 1]
-    sc_s = lam * matmul(S[:, fast.as_index(head.k_rows)], u)[:, 0]  # [1] (the scratch key)
-    m_r, z_r, acc_r = read_rest(u, T.take(head.k_rows), T.take(head.v_rows), lam)
+    sc_s = lam * matmul(S[:, fast.as_index(head.plan.k_rows)], u)[:, 0]  # [1] (the scratch key)
+    m_r, z_r, acc_r = read_rest(u, T.take(head.plan.k_rows), T.take(head.plan.v_rows), lam)
     m = jnp.maximum(jnp.max(sc_s), m_r[0])
     e_s, c_r = jnp.exp(sc_s - m), jnp.exp(m_r[0] - m)
     z = jnp.sum(e_s) + z_r[0] * c_r
-    pooled = e_s @ S[:, fast.as_index(head.v_rows)] + acc_r * c_r  # [vr] (s = 1: no contraction)
+    pooled = e_s @ S[:, fast.as_index(head.plan.v_rows)] + acc_r * c_r  # [vr] (s = 1: no contraction)
     return matmul((pooled / z)[None, :], head.wv)
 
 

@@ -170,7 +170,7 @@ def test_readouts_with_several_scratch_tokens(s):
     keep = batched.materializer(jnp.bool_(True))
     got = np.asarray(built.scratch_readout(scratch, rest, lam, keep))  # [c, s, B]
     for b in range(B):
-        expected = softmax_readout(X[b], head, lam, np.arange(s))[:, built.v_cols]
+        expected = softmax_readout(X[b], head, lam, np.arange(s))[:, built.plan.v_cols]
         assert np.allclose(got[:, :, b].T, expected, atol=1e-5)
     # keys = scratch tokens and the query itself
     got = np.asarray(built.rest_readout(scratch, rest, lam, keep))  # [c, t, B]
@@ -181,4 +181,4 @@ def test_readouts_with_several_scratch_tokens(s):
             scores = lam * (Xb[i] @ wq) @ (Xb[keys] @ wk).T
             p = np.exp(scores - scores.max())
             expected = (p / p.sum()) @ (Xb[keys] @ wv)
-            assert np.allclose(got[:, i - s, b], expected[built.v_cols], atol=1e-5)
+            assert np.allclose(got[:, i - s, b], expected[built.plan.v_cols], atol=1e-5)

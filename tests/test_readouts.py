@@ -53,7 +53,7 @@ def test_fast_scratch_readout_is_the_softmax_over_every_key(s):
     tokens = fast.Tokens(np.array([], int), np.arange(d))  # every feature a read-only block
     readout = jax.jit(lambda S, R, lam: sparse.attend_scratch(S, tokens.open(R), lam))  # one compilation
     got = np.asarray(readout(jnp.asarray(X[:s], float_dtype()), jnp.asarray(X[s:], float_dtype()), lam))
-    expected = formula(X, head, lam, np.arange(s))[:, sparse.v_cols]
+    expected = formula(X, head, lam, np.arange(s))[:, sparse.plan.v_cols]
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
@@ -71,5 +71,5 @@ def test_batched_scratch_readout_is_the_softmax_over_every_key(s):
         lambda f: take_rows(S, f), lambda f: [take_rows(R, f)], lam, batched.materializer(jnp.bool_(True))))
     got = np.asarray(readout(S, R, lam))  # [c, s, B]
     for b in range(B):
-        expected = formula(X[b], head, lam, np.arange(s))[:, built.v_cols]
+        expected = formula(X[b], head, lam, np.arange(s))[:, built.plan.v_cols]
         np.testing.assert_allclose(got[:, :, b].T, expected, rtol=1e-4, atol=1e-5)
