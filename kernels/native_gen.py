@@ -46,7 +46,13 @@ def lit(v: float) -> str:
 
 
 def _sum(terms: list[str]) -> str:
-    return " + ".join(terms) if terms else "T(0)"
+    """The sum of the terms as a balanced tree of additions (a short chain of dependent additions:
+    a left-to-right sum of k terms is k - 1 additions, each waiting for the one before)."""
+    if not terms:
+        return "T(0)"
+    while len(terms) > 1:
+        terms = [f"({terms[i]} + {terms[i + 1]})" if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return terms[0]
 
 
 def _bias(b: float) -> list[str]:
