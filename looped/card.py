@@ -61,11 +61,16 @@ def encode_many(programs: list[Program], n: int, layouts: list[Layout] | None = 
     card, offset = rows_of([len(p.memory) for p in programs])
     X[card, mem_start[card] + offset, r["mem"].slice] = bits_array([v for p in programs for v in p.memory], N)
     card, offset = rows_of([len(p.code) for p in programs])
-    fields = np.array([(i.a, i.b, i.c) for p in programs for i in p.code], dtype=np.int64).reshape(-1, 3)
+    fields = np.array([v for p in programs for i in p.code for v in (i.a, i.b, i.c)], dtype=np.int64).reshape(-1, 3)
     token = code_start[card] + offset
-    X[card, token, r["instr.a"].slice] = codes[mem_start[card] + fields[:, 0]]
-    X[card, token, r["instr.b"].slice] = codes[mem_start[card] + fields[:, 1]]
-    X[card, token, r["instr.c"].slice] = codes[code_start[card] + fields[:, 2]]
+    operands = (codes[mem_start[card] + fields[:, 0]], codes[mem_start[card] + fields[:, 1]],
+                codes[code_start[card] + fields[:, 2]])
+    a, b, c = r["instr.a"].slice, r["instr.b"].slice, r["instr.c"].slice
+    if a.stop == b.start and b.stop == c.start:  # (the three blocks adjacent: one scatter)
+        X[card, token, a.start : c.stop] = np.concatenate(operands, axis=1)
+    else:
+        for rows, values in zip((a, b, c), operands):
+            X[card, token, rows] = values
     return [Card(p, lay, X[i]) for i, (p, lay) in enumerate(zip(programs, layouts))], X
 
 
