@@ -201,9 +201,12 @@ def _scratch_heads(e: Emitter, heads: list[tuple[int, HeadPlan]], lam: float, wi
             e.end()
             e.end()
             reads += [(f"{tag}_w", int(r)) for r in h.v_rows]
-    for name in names:
-        e(f"weights({name}, largest({name}), {name});  // the scores become the softmax weights")
-        e(f"const T {name}_z = total({name});")
+    # the scores become the softmax weights, every head's in the same loop (independent work)
+    e(f"T* const scores[] = {{{', '.join(names)}}};")
+    e(f"T totals_of[{len(names)}];")
+    e(f"softmax_weights<{len(names)}>(scores, totals_of);")
+    for k, name in enumerate(names):
+        e(f"const T {name}_z = totals_of[{k}];")
     e(f"const T* const weight_rows[] = {{{', '.join(w for w, _ in reads)}}};")
     e(f"static const int value_rows[] = {{{', '.join(str(r * width) for _, r in reads)}}};")
     e(f"alignas(64) T sums[{len(reads)}];")
@@ -439,9 +442,6 @@ inline T weight(T a) {
   return a < CUT ? T(0) : (p * s1) * s2;
 }
 
-inline void weights(const T* s, T m, T* out) {
-  for (int i = 0; i < NP; ++i) out[i] = weight(s[i] - m);
-}
 
 // Loops over a row run 16 lanes at a time (NP is a multiple of 16), so that they vectorise; a
 // reduction keeps 16 running values and combines them by halves, always in the same order.
@@ -518,6 +518,18 @@ inline T total(const T* __restrict a) {
   for (int i = 16; i < NP; i += 16)
     for (int l = 0; l < 16; ++l) lane[l] += a[i + l];
   return reduce(lane);
+}
+
+// each row of scores [NP] into softmax weights, exp(score - the row's largest), and their totals;
+// the H rows side by side in one loop (independent work for the same instructions)
+template <int H>
+inline void softmax_weights(T* const* rows, T* totals) {
+  T most[H];
+  for (int h = 0; h < H; ++h) most[h] = largest(rows[h]);
+  for (int i = 0; i < NP; i += 16)
+    for (int h = 0; h < H; ++h)
+      for (int l = 0; l < 16; ++l) rows[h][i + l] = weight(rows[h][i + l] - most[h]);
+  for (int h = 0; h < H; ++h) totals[h] = total(rows[h]);
 }
 
 // the distance of v from {-1, 0, 1} (NaN for NaN)
