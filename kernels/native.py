@@ -205,9 +205,6 @@ def _ops(plan: Plan, lam: float, dtype, width: int) -> BatchOps:
         x = state.x[:, :, :s]
         return jnp.transpose(x if features is None else x[:, features], (0, 2, 1))
 
-    def select(active, new: Cards, old: Cards):
-        return Cards(jnp.where(active[:, None, None], new.x, old.x), new.fixed_health, width)
-
     def run_chunk(state: Cards, halt, steps, done, worst, bad_step, max_steps, length, min_running, pc_token,
                   pc_rows, bound):
         x = state.x
@@ -223,7 +220,8 @@ def _ops(plan: Plan, lam: float, dtype, width: int) -> BatchOps:
             bound=float(bound), threads=np.int64(_threads()))
         return Cards(x, state.fixed_health, width), steps, done, worst, bad_step
 
-    return BatchOps(open_cards, advance, close, scratch_rows, select, advance_masked, run_chunk)
+    # (no select: the runner freezes stopped cards through advance_masked or run_chunk)
+    return BatchOps(open_cards, advance, close, scratch_rows, advance_masked=advance_masked, run_chunk=run_chunk)
 
 
 def _threads() -> int:
@@ -258,8 +256,7 @@ def make_step(stack, lam: float, dtype) -> Step:
                      lambda state: ops_for(state.width).advance(state),
                      lambda state: ops_for(state.width).close(state),
                      lambda state, features=None: ops_for(state.width).scratch_rows(state, features),
-                     lambda active, new, old: ops_for(new.width).select(active, new, old),
-                     lambda state, active: ops_for(state.width).advance_masked(state, active),
-                     lambda state, *args: ops_for(state.width).run_chunk(state, *args))
+                     advance_masked=lambda state, active: ops_for(state.width).advance_masked(state, active),
+                     run_chunk=lambda state, *args: ops_for(state.width).run_chunk(state, *args))
     return Step(advance, scratch_tokens=stack.scratch_tokens, open=open_card, close=close, scratch=scratch,
                 batch_for=lambda batch_size, width: batch if batch_size is not None else None, per_card=False)

@@ -627,22 +627,33 @@ struct Work {
   std::atomic<int> busy{0};
 };
 
+// One instruction on the live cards of the group of L cards at x0 (health[l] for each of them):
+// the one-card code when one card is live, else the group's, with every lane that is not live
+// pointing at a live card (computed and dropped). Returns how many cards were live.
+int step_live(T* x0, const bool* live, T* health) {
+  int first = -1, count = 0;
+  for (int l = 0; l < L; ++l)
+    if (live[l]) { count += 1; if (first < 0) first = l; }
+  if (count == 1) {
+    card_step(x0 + first * D * NP, health + first);
+  } else if (count > 1) {
+    T* xs[L];
+    for (int l = 0; l < L; ++l) xs[l] = x0 + (live[l] ? l : first) * D * NP;
+    group_step(xs, live, health);
+  }
+  return count;
+}
+
 void run_group(Work& w, int64_t g) {
   const int64_t b0 = g * L;
-  T* xs[L];
   bool live[L];
-  int first = -1, count = 0;
+  T health[L];
   for (int l = 0; l < L; ++l) {
     const int64_t b = b0 + l;
     live[l] = b < w.cards && w.active[b];
     if (b < w.cards) w.health[b] = T(0);
-    if (live[l]) { count += 1; if (first < 0) first = l; }
   }
-  if (count == 0) return;
-  if (count == 1) { card_step(w.x + (b0 + first) * D * NP, w.health + b0 + first); return; }
-  T health[L];
-  for (int l = 0; l < L; ++l) xs[l] = w.x + (b0 + (live[l] ? l : first)) * D * NP;
-  group_step(xs, live, health);
+  step_live(w.x + b0 * D * NP, live, health);
   for (int l = 0; l < L; ++l) if (live[l]) w.health[b0 + l] = health[l];
 }
 
@@ -701,11 +712,15 @@ struct Chunk {
 
 // One card's counts while its group runs: kept by the group (the arrays of the call are written
 // back once, at the end: neighbouring cards' entries share cache lines between threads)
+inline bool still_running(bool done, int32_t steps, int32_t max_steps, int32_t bad) {  // as the runner's loop
+  return !done && steps < max_steps && bad < 0;
+}
+
 struct Counts {
   int32_t steps, bad, halt;
   bool done;
   T worst, fixed;
-  bool runs(int32_t max_steps) const { return !done && steps < max_steps && bad < 0; }
+  bool runs(int32_t max_steps) const { return still_running(done, steps, max_steps, bad); }
 };
 
 inline T larger(T a, T b) { return a != a ? a : (b != b ? b : (b > a ? b : a)); }  // NaN wins
@@ -724,23 +739,12 @@ void chunk_group(Chunk& c, int64_t g) {
     const int64_t b = b0 + l;
     k[l] = Counts{c.steps[b], c.bad[b], c.halt[b], c.done[b], c.worst[b], c.fixed[b]};
   }
-  T* xs[L];
   bool live[L];
   T health[L];
   for (int it = 0; it < c.length; ++it) {
     if (c.lost.load(std::memory_order_relaxed) || c.running.load(std::memory_order_relaxed) <= c.min_running) break;
-    int first = -1, count = 0;
-    for (int l = 0; l < L; ++l) {
-      live[l] = l < cards && k[l].runs(c.max_steps);
-      if (live[l]) { count += 1; if (first < 0) first = l; }
-    }
-    if (count == 0) break;
-    if (count == 1) {
-      card_step(c.x + (b0 + first) * D * NP, health + first);
-    } else {
-      for (int l = 0; l < L; ++l) xs[l] = c.x + (b0 + (live[l] ? l : first)) * D * NP;
-      group_step(xs, live, health);
-    }
+    for (int l = 0; l < L; ++l) live[l] = l < cards && k[l].runs(c.max_steps);
+    if (step_live(c.x + b0 * D * NP, live, health) == 0) break;
     for (int l = 0; l < L; ++l) {
       if (!live[l]) continue;
       Counts& n = k[l];
@@ -800,7 +804,7 @@ ffi::Error chunk(ffi::ThreadPool pool, ffi::AnyBuffer state, ffi::Buffer<ffi::S3
   c->length = limits.typed_data()[1];
   c->min_running = limits.typed_data()[2];
   int64_t running = 0;
-  for (int64_t b = 0; b < B; ++b) running += !c->done[b] && c->steps[b] < c->max_steps && c->bad[b] < 0;
+  for (int64_t b = 0; b < B; ++b) running += still_running(c->done[b], c->steps[b], c->max_steps, c->bad[b]);
   c->running = running;
   c->pc_token = pc_token;
   c->pc_start = pc_start;

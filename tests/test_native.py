@@ -186,7 +186,7 @@ def test_health_is_lost_at_the_same_instance_and_step_as_on_dense():
     errors = []
     for backend in ("dense", "native"):
         step = kernels.make_step(backend, subleq_stack(layout), 3.0, jnp.float32)  # too soft for some
-        loop = Loop(step, pc_token=0, pc_rows=layout["pc"].slice, width=n, chunked=backend == "native")
+        loop = Loop(step, pc_token=0, pc_rows=layout["pc"].slice, width=n, chunked=kernels.runs_chunks(backend))
         with pytest.raises(NumericalHealthError) as info:
             loop.run(X, halt, max_steps=50)
         errors.append((info.value.card, info.value.step))
