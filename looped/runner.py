@@ -34,6 +34,8 @@ kernel's plain step with a halt-or-health test, and its counts are set once afte
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -137,6 +139,7 @@ class Loop:
         self._seen: dict[tuple, _Functions] = {}  # _by_shape's entries under the arguments _for_shape was called with
         self._from_disk: set[tuple] = set()  # shapes whose executables were loaded from disk
         self._load_from_disk = True
+        self._compiling = threading.RLock()
         if self._step is not None:
             self._check_step(self._step)
 
@@ -283,6 +286,10 @@ class Loop:
         known = self._seen.get((shape, dtype, sharded))  # (the same call as before: nothing to normalise)
         if known is not None:
             return known
+        with self._compiling:  # (lanes of one run may ask for the same shape at once: compile it once)
+            return self._for_signature(shape, dtype, sharded)
+
+    def _for_signature(self, shape: tuple, dtype, sharded: bool) -> _Functions:
         signature = (tuple(int(x) for x in shape), np.dtype(dtype).name, bool(sharded))
         if signature in self._by_shape:
             self._seen[(shape, dtype, sharded)] = self._by_shape[signature]
@@ -357,16 +364,18 @@ class Loop:
 
     def run(self, X0, halt_pc, max_steps: int | None = None, chunk_steps: int = 1 << 14,
             progress: Callable[[np.ndarray, np.ndarray], None] | None = None,
-            slots: int | None = None, steps0=None) -> LoopState:
+            slots: int | None = None, steps0=None, lanes: int | None = None) -> LoopState:
         """Run until every card halts or reaches `max_steps`; the returned state holds every card
         in input order as numpy arrays (cards [B, n, d]). `progress(steps, done)` is called after
         each chunk of at most `chunk_steps` instructions. At most `slots` cards (default
         `default_slots()`) are on the device at once; see the module's docstring.
         `steps0` [B]: instructions each card has already executed (default 0): its step count
-        starts there, so each card stops after max_steps - steps0 more (a per-card budget)."""
+        starts there, so each card stops after max_steps - steps0 more (a per-card budget).
+        `lanes`: batches the slots are split into, each run in a thread of its own (default
+        `cores_for`: one per CPU core)."""
         max_steps = MAX_STEPS if max_steps is None else int(max_steps)
         try:
-            return _Run(self, X0, halt_pc, max_steps, chunk_steps, progress, slots, steps0).run()
+            return _Run(self, X0, halt_pc, max_steps, chunk_steps, progress, slots, steps0, lanes).run()
         except jax.errors.JaxRuntimeError:
             if not self._from_disk:
                 raise
@@ -378,7 +387,7 @@ class Loop:
                 executables.remove(self._disk_key(signature))
             self._from_disk.clear()
             self._load_from_disk = False
-            return _Run(self, X0, halt_pc, max_steps, chunk_steps, progress, slots, steps0).run()
+            return _Run(self, X0, halt_pc, max_steps, chunk_steps, progress, slots, steps0, lanes).run()
 
     def trace(self, X0, halt_pc, n_steps: int, observe: Callable):
         """Run exactly `n_steps` loop iterations and return (final state, observe(cards) after
@@ -409,10 +418,13 @@ def _sizes_below(W: int, multiple: int) -> list[int]:
 
 
 class _Run:
-    """One call of Loop.run: the cards, their slots, and the regrouping between chunks."""
+    """One call of Loop.run: the cards, their results in input order, and the queue of cards
+    waiting for a slot. Its slots are split into lanes (`_Lane`), each a batch of its own that
+    runs its chunks, regroups and takes waiting cards from the shared queue; lanes run in threads
+    of their own (see `cores_for`)."""
 
     def __init__(self, loop: Loop, X0, halt, max_steps: int, chunk_steps: int, progress, slots: int | None,
-                 steps0=None):
+                 steps0=None, lanes: int | None = None):
         self.loop, self.max_steps, self.chunk_steps, self.progress = loop, max_steps, chunk_steps, progress
         self.X0 = X0 if isinstance(X0, (jax.Array, np.ndarray)) else np.asarray(X0)
         self.halt = np.asarray(halt, np.int32).reshape(-1)
@@ -424,7 +436,13 @@ class _Run:
         self.multiple = len(self.sharding.device_set) if self.sharding is not None else 1
         cap = default_slots() if slots is None else max(1, int(slots))
         self.W = min(B, -(-cap // self.multiple) * self.multiple)
-        # every card's result, in input order
+        if lanes is None:
+            lanes = min(cores_for(loop, self.sharding is not None), self.W // LANE_SLOTS)
+        self.lanes = max(1, min(int(lanes), self.W))
+        self.threads: list[threading.Thread] = []  # lanes in threads of their own
+        self.failed: list[BaseException] = []
+        # every card's result, in input order (each card is in one lane at a time: lanes write
+        # disjoint entries)
         self.steps = np.zeros(B, np.int32)
         self.steps0 = np.zeros(B, np.int32) if steps0 is None else np.asarray(steps0, np.int32).reshape(B)
         self.done = np.zeros(B, bool)
@@ -432,37 +450,136 @@ class _Run:
         self.bad = np.full(B, -1, np.int32)
         self.X_out = None
         self.queue = self.W  # the next card waiting for a slot
-        self.busy = 0.0  # seconds spent in chunks so far (decides whether a new shape may be compiled)
-        self.compiling = 0.0  # seconds spent compiling batch shapes in this run
+        self.lock = threading.Lock()  # the queue, X_out's allocation, progress reports, errors
+        self.errors: list[tuple[int, int, NumericalHealthError]] = []  # (iteration, card, error)
+        self.stop_at: int | None = None  # lanes stop once they have run this many iterations
         self._host_X0 = None
+
+    def run(self) -> LoopState:
+        if self.B == 0:
+            return LoopState(np.asarray(self.X0), self.steps, self.done, self.worst, self.bad)
+        # Lane i starts with cards i, i + lanes, ...: inputs given in order of length spread over all lanes.
+        owners = [np.arange(i, self.W, self.lanes) for i in range(self.lanes)]
+        if self.lanes > 1:
+            self.host_X0()  # (once, before threads ask for it)
+        for owner in owners[1:]:
+            self.spawn(_Lane(self, owner))
+        try:
+            self.work(_Lane(self, owners[0]))
+            for thread in self.threads:
+                thread.join()
+        except BaseException:  # (an interrupt: the lanes stop after their chunk)
+            self.stop_at = -1
+            raise
+        if self.failed:
+            raise self.failed[0]
+        if self.errors:  # the first loss of health: the earliest iteration, then the lowest card
+            raise min(self.errors, key=lambda e: e[:2])[2]
+        return LoopState(self.X_out, self.steps, self.done, self.worst, self.bad)
+
+    def work(self, lane: "_Lane") -> None:
+        try:
+            lane.run()
+        except BaseException as e:  # (re-raised by run, in the calling thread)
+            with self.lock:
+                self.failed.append(e)
+                self.stop_at = -1
+
+    def spawn(self, lane: "_Lane") -> None:
+        """Run `lane` in a thread of its own."""
+        thread = threading.Thread(target=self.work, args=(lane,), daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def host_X0(self) -> np.ndarray:
+        if self._host_X0 is None:
+            self._host_X0 = np.asarray(self.X0)
+        return self._host_X0
+
+    def take_waiting(self, count: int) -> np.ndarray:
+        """Up to `count` waiting cards, now given slots."""
+        with self.lock:
+            new = np.arange(self.queue, min(self.B, self.queue + max(0, count)))
+            self.queue += len(new)
+        return new
+
+    def report(self) -> None:
+        if self.progress is not None:
+            with self.lock:
+                self.progress(self.steps.copy(), self.done.copy())
+
+    def lost_health(self, iteration: int, card: int, step: int, health: float) -> None:
+        with self.lock:
+            self.errors.append((iteration, card, NumericalHealthError(card, step, health, self.loop.bound)))
+            self.stop_at = iteration if self.stop_at is None else min(self.stop_at, iteration)
+
+    def keep(self, cards: np.ndarray, X: np.ndarray, worst: np.ndarray, bad: np.ndarray) -> None:
+        """The final state of stopped `cards`."""
+        if self.X_out is None:
+            with self.lock:
+                if self.X_out is None:
+                    self.X_out = np.empty((self.B,) + X.shape[1:], X.dtype)
+        self.X_out[cards] = X
+        self.worst[cards], self.bad[cards] = worst, bad
+
+
+def cores_for(loop: Loop, sharded: bool) -> int:
+    """Lanes (threads) a run may use at once: on a CPU, one per core (at most LOOPED_THREADS). XLA
+    runs a step's small fused loops one after another on one core, so a second batch in a second
+    thread uses the second core (measured: 64 gcd instances, 1.36 s as one batch, 0.79 s as two
+    lanes on 2 cores). One where the kernel runs chunks itself (`Loop.chunked`: it shares its cards
+    among threads already), for batches sharded over devices and on accelerators."""
+    if sharded or loop.chunked or jax.default_backend() != "cpu":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cap = int(os.environ.get("LOOPED_THREADS", "0") or 0)
+    return max(1, min(cores, cap) if cap > 0 else cores)
+
+
+# Fewest slots a lane starts with: below this, splitting a batch saves less than it costs.
+LANE_SLOTS = 8
+
+
+class _Lane:
+    """Some of a run's slots, run as a batch of their own: chunks, then regrouping between them
+    (stopped cards leave, waiting cards take their slots, or the batch is compacted)."""
+
+    def __init__(self, run: _Run, owner: np.ndarray):
+        self.r, self.loop = run, run.loop
+        self.owner = owner  # the card in each slot (-1: a stopped card left as padding)
+        self.iterations = 0  # loop iterations this lane has run
+        self.busy = 0.0  # seconds spent in chunks so far (decides whether a new shape may be compiled)
+        self.compiling = 0.0  # seconds spent compiling batch shapes in this lane
         self._functions: dict[int, _Functions] = {}
 
     def functions(self, W: int) -> _Functions:
         functions = self._functions.get(W)
         if functions is None:
             compiled = len(_compile_times)
-            functions = self.loop._for_shape((W,) + self.card_shape, self.dtype, self.sharding is not None)
+            functions = self.loop._for_shape((W,) + self.r.card_shape, self.r.dtype, self.r.sharding is not None)
             self.compiling += sum(_compile_times[compiled:])
             self._functions[W] = functions
         return functions
 
-    def run(self) -> LoopState:
-        B, W = self.B, self.W
-        if B == 0:
-            return LoopState(np.asarray(self.X0), self.steps, self.done, self.worst, self.bad)
-        owner = np.arange(W)  # the card in each slot (-1: a stopped card left as padding)
-        halt = self.halt[:W].copy()
-        X = self._cards(self.X0 if W == B else self.host_X0()[:W])
-        steps, worst, bad = self.steps0[:W].copy(), np.zeros(W, self.dtype), np.full(W, -1, np.int32)
-        chunk = min(self.chunk_steps, 256) if self.progress is not None else self.chunk_steps
-        max_steps = np.int32(self.max_steps)
-        in_place = W == B
+    def run(self) -> None:
+        r, owner = self.r, self.owner
+        W = len(owner)
+        whole = W == r.B  # every slot holds the card of its index, all cards in it (until the first regroup)
+        halt = r.halt[owner].copy()
+        X = self._cards(r.X0 if whole else r.host_X0()[owner])
+        steps, worst, bad = r.steps0[owner].copy(), np.zeros(W, r.dtype), np.full(W, -1, np.int32)
+        chunk = min(r.chunk_steps, 256) if r.progress is not None else r.chunk_steps
+        max_steps = np.int32(r.max_steps)
         while True:
             W = len(owner)
+            if r.stop_at is not None and self.iterations >= r.stop_at:
+                return  # another lane lost health earlier (or failed)
             min_running = self._min_running(W)
             # A larger shape that may not be compiled yet may become worth compiling as the run
             # goes on: look again every REVISIT iterations.
-            length = chunk if min_running >= W // 2 or self.queue < B else min(chunk, REVISIT)
+            length = chunk if min_running >= W // 2 or r.queue < r.B else min(chunk, REVISIT)
+            if r.stop_at is not None:
+                length = max(1, min(length, r.stop_at - self.iterations))
             fns = self.functions(W)
             started = time.perf_counter()
             # (numpy arguments: a compiled executable takes them as they are; jnp conversions
@@ -470,70 +587,64 @@ class _Run:
             before = steps
             X, counts, worst = fns.go(X, halt, steps, worst, bad, max_steps, np.int32(length), np.int32(min_running))
             steps, done, bad = np.asarray(counts)
-            state = LoopState(X, steps, done != 0, worst, bad)
+            done = done != 0
             self.busy += time.perf_counter() - started
-            if in_place:  # every slot holds the card of its index (the first chunk, all cards in it)
-                self.steps[:], self.done[:] = steps, state.done
-                lost = bad.max() >= 0
-            else:
-                mine = owner >= 0
-                self.steps[owner[mine]], self.done[owner[mine]] = steps[mine], state.done[mine]
-                lost = np.any(bad[mine] >= 0)
-            if lost:
+            mine = owner >= 0
+            r.steps[owner[mine]], r.done[owner[mine]] = steps[mine], done[mine]
+            crossed = np.flatnonzero(mine & (bad >= 0))
+            if len(crossed):
                 # The card whose health was lost first in this chunk (the lowest slot among those of
                 # that iteration): where cards step together the chunk stopped there, and where the
                 # kernel runs each card on its own (run_chunk) the others went on, independently.
-                crossed = np.flatnonzero((owner >= 0) & (bad >= 0))
-                slot = int(crossed[np.argmin(bad[crossed] - np.asarray(before)[crossed])])
-                raise NumericalHealthError(int(owner[slot]), int(bad[slot]), float(np.asarray(worst)[slot]),
-                                           self.loop.bound)
-            if self.progress is not None:
-                self.progress(self.steps.copy(), self.done.copy())
+                offset = bad[crossed] - before[crossed]
+                slot = int(crossed[np.argmin(offset)])
+                card = int(owner[slot])
+                r.lost_health(self.iterations + int(offset.min()), card, int(bad[slot]), float(np.asarray(worst)[slot]))
+                return
+            self.iterations += int(np.max(steps - before))
+            if r.progress is not None:
+                r.report()
                 elapsed = max(time.perf_counter() - started, 1e-3)
-                chunk = int(min(self.chunk_steps, max(16, chunk * 0.25 / elapsed)))
-            stopped = state.done | (steps >= self.max_steps)
+                chunk = int(min(r.chunk_steps, max(16, chunk * 0.25 / elapsed)))
+            stopped = done | (steps >= r.max_steps)
             running = W - int(np.count_nonzero(stopped))
-            if running == 0 and self.queue >= B:
-                if in_place:
-                    self.X_out, self.worst[:], self.bad[:] = np.asarray(X), np.asarray(worst), bad
+            if running == 0 and r.queue >= r.B:
+                if whole:
+                    r.X_out, r.worst[:], r.bad[:] = np.asarray(X), np.asarray(worst), bad
                 else:
-                    self._harvest(state, owner, np.ones(W, bool))
-                return LoopState(self.X_out, self.steps, self.done, self.worst, self.bad)
-            if running <= min_running and (self.queue < B or self._compact_to(W, running) is not None):
-                X, steps, worst, bad, owner, halt = self._regroup(state, owner, halt, stopped)
-                in_place = False
+                    self._harvest(X, worst, bad, owner, np.ones(W, bool))
+                return
+            if running <= min_running and (r.queue < r.B or self._compact_to(W, running) is not None):
+                X, steps, worst, bad, owner, halt = self._regroup(X, steps, worst, bad, owner, halt, stopped)
+                whole = False
             # (else the next chunk goes on from here: the cards and health figures stay on the device)
-
-    def host_X0(self) -> np.ndarray:
-        if self._host_X0 is None:
-            self._host_X0 = np.asarray(self.X0)
-        return self._host_X0
 
     def _min_running(self, W: int) -> int:
         """A chunk stops early once no more than this many cards run: when cards wait, once an
         eighth of the slots are free; when none wait, once the batch fits a smaller shape."""
-        if self.queue < self.B:
+        if self.r.queue < self.r.B:
             return W - max(1, W // 8)
         if self.loop.chunked:
             return 0
-        for size in _sizes_below(W, self.multiple):
+        for size in _sizes_below(W, self.r.multiple):
             if self._may_use(size):
                 return size
         return 0
 
     def _may_use(self, size: int) -> bool:
         """Whether to compact to `size` slots: at once when that shape is compiled (in memory or
-        on disk). A new shape is compiled only while the compiling this run has done stays below
+        on disk). A new shape is compiled only while the compiling this lane has done stays below
         the time it has spent running (so compiling at most doubles what staying would have
         cost), or below four times that when compiled loops are kept on disk (each shape then
         serves every later run of this machine)."""
-        if self.loop.has_shape((size,) + self.card_shape, self.dtype, self.sharding is not None):
+        r = self.r
+        if self.loop.has_shape((size,) + r.card_shape, r.dtype, r.sharding is not None):
             return True
-        kept = self.sharding is None and self.loop.cache_key is not None and executables.folder() is not None
+        kept = r.sharding is None and self.loop.cache_key is not None and executables.folder() is not None
         return self.compiling + compile_estimate() <= self.busy * (4.0 if kept else 1.0)
 
     def _compact_to(self, W: int, running: int) -> int | None:
-        for size in sorted(_sizes_below(W, self.multiple)):
+        for size in sorted(_sizes_below(W, self.r.multiple)):
             if size >= running and self._may_use(size):
                 return size
         return None
@@ -541,49 +652,40 @@ class _Run:
     def _cards(self, X):
         """Cards as the compiled function takes them: of the run's dtype (and placed on the
         devices when sharded)."""
-        if self.sharding is not None:
-            if not (isinstance(X, jax.Array) and X.sharding == self.sharding):
-                X = jax.device_put(np.asarray(X, self.dtype), self.sharding)
+        r = self.r
+        if r.sharding is not None:
+            if not (isinstance(X, jax.Array) and X.sharding == r.sharding):
+                X = jax.device_put(np.asarray(X, r.dtype), r.sharding)
             return X
-        if X.dtype != self.dtype:
-            X = np.asarray(X, self.dtype)
+        if X.dtype != r.dtype:
+            X = np.asarray(X, r.dtype)
         return X
 
-    def _harvest(self, state: LoopState, owner: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    def _harvest(self, X, worst, bad, owner: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """Keep the final state of the stopped cards in `slots`; returns the closed cards [W, n, d]."""
-        Xc = np.asarray(state.X)
-        worst, bad = np.asarray(state.worst), np.asarray(state.bad_step)
+        Xc = np.asarray(X)
         take = slots & (owner >= 0)
-        cards = owner[take]
-        if self.X_out is None and len(owner) == self.B and take.all() and np.array_equal(owner, np.arange(self.B)):
-            self.X_out = Xc  # every card finished in its first slot: nothing to copy
-        else:
-            if self.X_out is None:
-                self.X_out = np.empty((self.B,) + Xc.shape[1:], Xc.dtype)
-            self.X_out[cards] = Xc[take]
-        self.worst[cards], self.bad[cards] = worst[take], bad[take]
+        self.r.keep(owner[take], Xc[take], np.asarray(worst)[take], np.asarray(bad)[take])
         return Xc
 
-    def _regroup(self, state: LoopState, owner: np.ndarray, halt: np.ndarray, stopped: np.ndarray):
+    def _regroup(self, X, steps, worst, bad, owner: np.ndarray, halt: np.ndarray, stopped: np.ndarray):
         """Stopped cards leave; waiting cards take their slots, or the batch is compacted. Returns
         the new slots' cards, step counts, health figures and bad steps, the card in each slot and
         each slot's halt address."""
-        W = len(owner)
-        Xc = self._harvest(state, owner, stopped & (owner >= 0))
-        steps, worst, bad = (np.asarray(a) for a in (state.steps, state.worst, state.bad_step))
+        r, W = self.r, len(owner)
+        Xc = self._harvest(X, worst, bad, owner, stopped & (owner >= 0))
+        worst = np.asarray(worst)
         live, free = np.flatnonzero(~stopped), np.flatnonzero(stopped)
-        waiting = self.B - self.queue
-        new_W = W if waiting else (self._compact_to(W, len(live)) or W)
+        new = r.take_waiting(W - len(live))
+        new_W = W if len(new) or r.queue < r.B else (self._compact_to(W, len(live)) or W)
         # Live cards first, then waiting cards, then stopped cards as padding: a padding slot keeps
         # its card's state, halt address and step count, so it is stopped (frozen) from the start.
-        n_new = min(waiting, new_W - len(live))
-        new = np.arange(self.queue, self.queue + n_new)
-        self.queue += n_new
+        n_new = len(new)
         pad = free[: new_W - len(live) - n_new]
-        X = np.concatenate([Xc[live], self.host_X0()[new].astype(Xc.dtype) if n_new else Xc[:0], Xc[pad]])
-        halt = np.concatenate([halt[live], self.halt[new], halt[pad]]).astype(np.int32)
-        steps = np.concatenate([steps[live], self.steps0[new], steps[pad]]).astype(np.int32)
-        worst = np.concatenate([worst[live], np.zeros(n_new + len(pad), self.dtype)]).astype(self.dtype)
+        X = np.concatenate([Xc[live], r.host_X0()[new].astype(Xc.dtype) if n_new else Xc[:0], Xc[pad]])
+        halt = np.concatenate([halt[live], r.halt[new], halt[pad]]).astype(np.int32)
+        steps = np.concatenate([steps[live], r.steps0[new], steps[pad]]).astype(np.int32)
+        worst = np.concatenate([worst[live], np.zeros(n_new + len(pad), r.dtype)]).astype(r.dtype)
         bad = np.concatenate([bad[live], np.full(n_new + len(pad), -1, np.int32)]).astype(np.int32)
         owner = np.concatenate([owner[live], new, np.full(len(pad), -1)])
         return self._cards(X), steps, worst, bad, owner, halt

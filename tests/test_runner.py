@@ -6,7 +6,7 @@ import pytest
 
 import kernels
 from looped import engine, oracle, runner
-from looped.card import encode
+from looped.card import decode_memory, encode
 from looped.isa.subleq import subleq_stack
 from looped.layout import subleq_layout
 from looped.program import Cell, Instruction, Program
@@ -99,14 +99,14 @@ def test_slots_are_refilled_and_compacted_and_results_keep_their_order(monkeypat
     programs = mixed_programs()
     alone = [engine.run([p], backend="dense", max_steps=90, n=24)[0] for p in programs]  # compiles 1 slot
     regroups = []
-    original = runner._Run._regroup
+    original = runner._Lane._regroup
 
-    def spy(self, state, owner, halt, stopped):
-        out = original(self, state, owner, halt, stopped)
+    def spy(self, X, steps, worst, bad, owner, halt, stopped):
+        out = original(self, X, steps, worst, bad, owner, halt, stopped)
         regroups.append((len(owner), len(out[4])))  # slots before and after (out[4]: the card in each slot)
         return out
 
-    monkeypatch.setattr(runner._Run, "_regroup", spy)
+    monkeypatch.setattr(runner._Lane, "_regroup", spy)
     together = engine.run(programs, backend="dense", max_steps=90, n=24, slots=2)
     assert [key(r) for r in together] == [key(r) for r in alone]
     for program, result in zip(programs, together):
@@ -164,3 +164,32 @@ def test_a_halted_card_stays_frozen_whatever_its_batch(backend):
     if backend == "dense":  # and in a trace
         pcs, memories, steps = engine.trace([program, companion], 20, backend=backend)
         assert (memories[0] == [-5, 5, -1]).all() and (pcs[:, 0] == 1).all() and (steps[:, 0] == 1).all()
+
+
+def test_lanes_in_threads_give_every_card_the_same_result():
+    """Slots split into lanes (batches run in threads of their own, sharing the queue of waiting
+    cards): every card's result, in input order, is what one lane gives, and as the oracle's."""
+    programs = mixed_programs(count=24)
+    layout = subleq_layout(0, 0, 8, 24)
+    loop = loop_with(lam=30.0, bits=8, n=24)
+    X0, halt = cards_for(programs, 24)
+    for lanes in (1, 3):
+        state = loop.run(X0, halt, max_steps=90, slots=6, lanes=lanes)
+        for card, program in enumerate(programs):
+            expected = oracle.run(program, max_steps=90)
+            memory = decode_memory(layout, np.asarray(state.X)[card], len(program.memory))
+            assert (bool(state.done[card]), int(state.steps[card]), list(memory)) == (
+                expected.status == "halted", expected.steps, expected.memory)
+
+
+def test_health_error_in_lanes_names_the_first_loss():
+    """Cards 4 and 5 lose health at steps 27 and 7 (as in tests/test_native.py): whichever lanes
+    they are in, the error names card 5 at step 7, as one lane does."""
+    programs = long_random_programs(seed=3, count=6, bits=8, min_steps=50)
+    X0, halt = cards_for(programs, 40)
+    errors = []
+    for lanes in (1, 2, 3):
+        with pytest.raises(NumericalHealthError) as info:
+            loop_with(lam=3.0, bits=8, n=40).run(X0, halt, max_steps=50, lanes=lanes)
+        errors.append((info.value.card, info.value.step))
+    assert errors == [(5, 7)] * 3
