@@ -16,6 +16,13 @@ its longest instance's steps times its size. Results come back in input order, a
 never depends on its slot, its companions or when it started: every card is frozen on its own.
 `trace` never regroups.
 
+**Lanes.** On a CPU the slots are split into lanes, one per core (`cores_for`; at least
+`LANE_SLOTS` slots each): each lane is a batch of its own, run in a thread of its own, that
+regroups on its own and takes waiting cards from the run's shared queue. XLA runs a step's small
+fused loops one after another on one core, so this is what puts a batch on every core. Where
+health is lost, the error names the card that lost it at the earliest loop iteration (then the
+lowest card), as one lane would: the other lanes run on to that iteration and stop.
+
 **Compiled functions.** A chunk is one compiled function per batch shape, `go`: it opens the cards
 into the kernel's representation, runs the loop and closes them again, so that a call of `run`
 whose cards all stop within one chunk dispatches one executable (each dispatch costs; on a CPU an
