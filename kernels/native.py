@@ -14,7 +14,7 @@ and ReLU units, with subnormals flushed to zero as XLA does on the CPU. The exac
 listed in kernels/native_gen.py. tests/test_native.py compares it with the dense kernel.
 
 The code is compiled on first use of a machine shape with the C++ compiler (`c++`, or $CXX), a
-few seconds, into the user's cache folder (`LOOPED_CACHE`, else ~/.cache/looped/native), keyed by
+few seconds, into the user's cache folder (`$LOOPED_CACHE_DIR/native`, else ~/.cache/looped/native), keyed by
 the source, the flags and the XLA FFI headers. Where no compiler is found or the build fails,
 `available()` is False and the backend is not offered.
 
@@ -50,7 +50,9 @@ class NativeUnavailable(RuntimeError):
 
 
 def _cache_folder() -> Path:
-    root = os.environ.get("LOOPED_CACHE")
+    # (the folder the command line keeps its compiled loops in, looped/cli.py: LOOPED_CACHE_DIR;
+    # empty there turns that cache off, but a library must be built somewhere: the default then)
+    root = os.environ.get("LOOPED_CACHE_DIR")
     base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "looped"
     return base / "native"
 
