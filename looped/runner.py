@@ -147,10 +147,6 @@ class Loop:
         self._from_disk: set[tuple] = set()  # shapes whose executables were loaded from disk
         self._load_from_disk = True
         self._compiling = threading.RLock()
-        # Seconds this loop's runs have spent in chunks, and compiling batch shapes for them:
-        # a new shape is compiled only while the second stays below the first (`_Lane._may_use`),
-        # so that a workload run again and again gets the shapes that one short run cannot pay for.
-        self.busy, self.compiling = 0.0, 0.0
         if self._step is not None:
             self._check_step(self._step)
 
@@ -559,6 +555,8 @@ class _Lane:
         self.r, self.loop = run, run.loop
         self.owner = owner  # the card in each slot (-1: a stopped card left as padding)
         self.iterations = 0  # loop iterations this lane has run
+        self.busy = 0.0  # seconds spent in chunks so far (decides whether a new shape may be compiled)
+        self.compiling = 0.0  # seconds spent compiling batch shapes in this lane
         self._functions: dict[int, _Functions] = {}
 
     def functions(self, W: int) -> _Functions:
@@ -566,8 +564,7 @@ class _Lane:
         if functions is None:
             compiled = len(_compile_times)
             functions = self.loop._for_shape((W,) + self.r.card_shape, self.r.dtype, self.r.sharding is not None)
-            with self.r.lock:
-                self.loop.compiling += sum(_compile_times[compiled:])
+            self.compiling += sum(_compile_times[compiled:])
             self._functions[W] = functions
         return functions
 
@@ -598,8 +595,7 @@ class _Lane:
             X, counts, worst = fns.go(X, halt, steps, worst, bad, max_steps, np.int32(length), np.int32(min_running))
             steps, done, bad = np.asarray(counts)
             done = done != 0
-            with r.lock:
-                self.loop.busy += time.perf_counter() - started
+            self.busy += time.perf_counter() - started
             mine = owner >= 0
             r.steps[owner[mine]], r.done[owner[mine]] = steps[mine], done[mine]
             crossed = np.flatnonzero(mine & (bad >= 0))
@@ -644,15 +640,15 @@ class _Lane:
 
     def _may_use(self, size: int) -> bool:
         """Whether to compact to `size` slots: at once when that shape is compiled (in memory or
-        on disk). A new shape is compiled only while the compiling this loop has done for its runs
-        stays below the time they have spent running (so compiling at most doubles what staying would have
+        on disk). A new shape is compiled only while the compiling this lane has done stays below
+        the time it has spent running (so compiling at most doubles what staying would have
         cost), or below four times that when compiled loops are kept on disk (each shape then
         serves every later run of this machine)."""
         r = self.r
         if self.loop.has_shape((size,) + r.card_shape, r.dtype, r.sharding is not None):
             return True
         kept = r.sharding is None and self.loop.cache_key is not None and executables.folder() is not None
-        return self.loop.compiling + compile_estimate() <= self.loop.busy * (4.0 if kept else 1.0)
+        return self.compiling + compile_estimate() <= self.busy * (4.0 if kept else 1.0)
 
     def _compact_to(self, W: int, running: int) -> int | None:
         for size in sorted(_sizes_below(W, self.r.multiple)):
