@@ -36,6 +36,12 @@ def _clear() -> None:
 
 
 def pytest_runtest_teardown(item, nextitem):
+    # A command-line test turns on the disk cache of compiled loops (looped/cli.py) for the whole
+    # process: turned off again, the other tests neither store every loop they compile nor
+    # compile more batch shapes because one is kept (looped/runner.py's budget).
+    from looped import executables
+
+    executables.disable()
     if nextitem is None or nextitem.fspath != item.fspath or _rss_mb() - _since["rss"] > GROWTH_MB:
         _clear()
         _since["rss"] = _rss_mb()
