@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -13,6 +14,11 @@ from kernels.plan import Plan, runs
 
 # Exactness: integer-valued float32 matmuls must not be rounded to TF32 or bf16 on GPUs.
 PRECISION = jax.lax.Precision.HIGHEST
+
+
+def thread_cap() -> int:
+    """The most CPU threads one run may use: LOOPED_THREADS, or 0 (the default: no cap)."""
+    return int(os.environ.get("LOOPED_THREADS", "0") or 0)
 
 
 def matmul(a, b):

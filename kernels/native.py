@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kernels.common import BatchOps, Step
+from kernels.common import BatchOps, Step, thread_cap
 from kernels.plan import Plan
 
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-std=c++17", "-shared",
@@ -188,7 +188,7 @@ def _ops(plan: Plan, lam: float, dtype, width: int) -> BatchOps:
         x = state.x
         out = (jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(active.shape, x.dtype))
         x, health = jax.ffi.ffi_call(target, out, input_output_aliases={0: 0}, vmap_method="sequential")(
-            x, active, threads=np.int64(_threads()))
+            x, active, threads=np.int64(thread_cap()))
         return Cards(x, state.fixed_health, width), jnp.maximum(health, jnp.where(active, state.fixed_health, 0))
 
     def open_cards(X):  # [B, n, d]
@@ -219,16 +219,11 @@ def _ops(plan: Plan, lam: float, dtype, width: int) -> BatchOps:
             chunk_target, out, input_output_aliases={0: 0, 2: 1, 3: 2, 4: 3, 5: 4}, vmap_method="sequential")(
             x, halt.astype(i32), steps, done, worst.astype(x.dtype), bad_step, state.fixed_health, limits,
             pc_token=np.int64(pc_token), pc_start=np.int64(pc_rows.start), pc_width=np.int64(pc_rows.stop - pc_rows.start),
-            bound=float(bound), threads=np.int64(_threads()))
+            bound=float(bound), threads=np.int64(thread_cap()))
         return Cards(x, state.fixed_health, width), steps, done, worst, bad_step
 
     # (no select: the runner freezes stopped cards through advance_masked or run_chunk)
     return BatchOps(open_cards, advance, close, scratch_rows, advance_masked=advance_masked, run_chunk=run_chunk)
-
-
-def _threads() -> int:
-    """Threads a call may use (LOOPED_THREADS; 0, the default: XLA's CPU thread pool's)."""
-    return int(os.environ.get("LOOPED_THREADS", "0"))
 
 
 def make_step(stack, lam: float, dtype) -> Step:

@@ -51,7 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kernels.common import Step
+from kernels.common import Step, thread_cap
 from looped import executables
 from looped.program import LoopedError
 
@@ -443,8 +443,9 @@ class _Run:
         self.multiple = len(self.sharding.device_set) if self.sharding is not None else 1
         cap = default_slots() if slots is None else max(1, int(slots))
         self.W = min(B, -(-cap // self.multiple) * self.multiple)
-        if lanes is None:
-            lanes = min(cores_for(loop, self.sharding is not None), self.W // LANE_SLOTS)
+        if lanes is None:  # (a batch too small for two lanes asks nothing: the one-card path stays cheap)
+            most = self.W // LANE_SLOTS
+            lanes = min(cores_for(loop, self.sharding is not None), most) if most > 1 else 1
         self.lanes = max(1, min(int(lanes), self.W))
         self.threads: list[threading.Thread] = []  # lanes in threads of their own
         self.failed: list[BaseException] = []
@@ -539,7 +540,7 @@ def cores_for(loop: Loop, sharded: bool) -> int:
     if sharded or loop.chunked or jax.default_backend() != "cpu":
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    cap = int(os.environ.get("LOOPED_THREADS", "0") or 0)
+    cap = thread_cap()
     return max(1, min(cores, cap) if cap > 0 else cores)
 
 
