@@ -91,36 +91,29 @@ def padded(n: int) -> int:
 def generate(plan: Plan, lam: float, n: int, ctype: str) -> str:
     s, width = plan.scratch_tokens, padded(n)
     X = lambda f, t: f"x[{int(f) * width} + {t}]"  # noqa: E731
-    functions, card, group = [], Emitter(), Emitter()
+    XL = lambda f, t: f"xl[({int(f) * width} + {t}) * L + l]"  # noqa: E731  (lanes form, card l)
+    functions, card, lanes = [], Emitter(), Emitter()
     for li, lay in enumerate(plan.layers):
         card(f"// layer {li}")
-        group(f"// layer {li}")
-        per_card = []  # calls made card by card on both paths, before the MLP groups
+        lanes(f"// layer {li}")
         if li == plan.health_layer:  # the health figure is taken on the layer's input
             functions.append(_health_function(plan, width, s))
-            per_card.append("*health = health_of(x);")
+            card("*health = health_of(x);")
+            lanes("health_of_lanes(xl, healths);")
         if lay.heads:
             functions.append(_heads_function(li, lay.heads, lam, width, s, X))
-            per_card.append(f"heads{li}(x);")
-        for line in per_card:
-            card(line)
-        if per_card:
-            group.block("for (int l = 0; l < L; ++l)")
-            group("if (!live[l]) continue;")
-            group("T* __restrict x = xs[l];")
-            group("T* __restrict health = healths + l;")
-            for line in per_card:
-                group(line)
-            group.end()
+            card(f"heads{li}(x);")
+            functions.append(_lanes_heads_function(li, lay.heads, lam, width, s, XL))
+            lanes(f"heads{li}_lanes(xl);")
         if lay.mlps:
             functions.append(_mlp_card_function(li, lay.mlps, s, X))
             card(f"mlps{li}(x);")
-            functions.append(_mlp_group_function(li, lay.mlps, width, s, X))
-            group(f"mlps{li}_group(xs, live);")
+            functions.append(_lanes_mlp_function(li, lay.mlps, s, XL))
+            lanes(f"mlps{li}_lanes(xl);")
     return (TEMPLATE.replace("@CTYPE@", ctype).replace("@N@", str(n)).replace("@NP@", str(width))
             .replace("@D@", str(plan.d)).replace("@S@", str(s)).replace("@EXP@", _exp_polynomial(ctype))
             .replace("@FUNCTIONS@", "\n\n".join(functions))
-            .replace("@CARD@", card.text()).replace("@GROUP@", group.text()))
+            .replace("@CARD@", card.text()).replace("@LANES@", lanes.text()))
 
 
 def _exp_polynomial(ctype: str) -> str:
@@ -154,8 +147,15 @@ def _health_function(plan: Plan, width: int, s: int) -> str:
     e(f"static const int moving[] = {{{', '.join(str(f * width) for f in moving) or '0'}}};")
     e(f"static const int scratch[] = {{{', '.join(str(c) for c in cells) or '0'}}};")
     e(f"return lattice(x, moving, {len(moving)}, scratch, {len(cells)});")
-    return ("// the largest distance of the corrected rows from {-1, 0, 1} (NaN if any is NaN)\n"
-            "inline T health_of(const T* __restrict x) {\n" + e.text() + "\n}")
+    health = ("// the largest distance of the corrected rows from {-1, 0, 1} (NaN if any is NaN)\n"
+              "inline T health_of(const T* __restrict x) {\n" + e.text() + "\n}")
+    # the lanes form: the same distances for each card of a group (offsets in tokens, as above)
+    lanes = Emitter()
+    lanes(e.lines[0].strip())
+    lanes(e.lines[1].strip())
+    lanes(f"lanes_lattice(xl, moving, {len(moving)}, scratch, {len(cells)}, out);")
+    return (health + "\n\n// the same for each card of a group in the lanes form\n"
+            "inline void health_of_lanes(const T* __restrict xl, T* __restrict out) {\n" + lanes.text() + "\n}")
 
 
 def _heads_function(li: int, heads: list[HeadPlan], lam: float, width: int, s: int, X) -> str:
@@ -342,43 +342,165 @@ def _mlp_card_function(li: int, groups: list[MLPPlan], s: int, X) -> str:
     return f"inline void mlps{li}(T* __restrict x) {{\n{e.text()}\n}}"
 
 
-def _mlp_group_function(li: int, groups: list[MLPPlan], width: int, s: int, X) -> str:
-    """A layer's MLP groups on a group of L cards: the scratch tokens' groups once for all the cards
-    (cards along the lanes: lane q * L + l is scratch token q of card l), then card by card the
-    groups of all tokens and the scratch groups' updates, as on one card."""
+# ---- the lanes form: a group of L cards, each card along the vector lanes ----------------------
+#
+# The same expressions as the one-card code above, each evaluated for the L cards of a group at
+# once: xl[(f * NP + t) * L + l] is feature f of token t of card l, and a card's own quantities
+# (the one-card code's scalars) are arrays [L]. Sums over tokens keep the one-card code's order
+# (kernels: lanes_dot, lanes_total), so that a card's result is the same bit for bit in either form.
+
+
+def _lanes_heads_function(li: int, heads: list[HeadPlan], lam: float, width: int, s: int, XL) -> str:
+    """A layer's heads on a group of cards in the lanes form, as `_heads_function` on one card."""
     e = Emitter()
-    rows = sorted({int(f) for g in groups if g.tokens != "all" for f in g.in_rows})
-    where = {f: k for k, f in enumerate(rows)}
-    if rows:
-        e(f"alignas(64) T S[{len(rows)}][{s} * L];  // the rows the scratch groups read, gathered")
-        e(f"static const int rows[] = {{{', '.join(str(f * width) for f in rows)}}};")
-        e(f"for (int k = 0; k < {len(rows)}; ++k)")
-        e("  for (int q = 0; q < S_TOKENS; ++q)")
-        e("    for (int l = 0; l < L; ++l) S[k][q * L + l] = xs[l][rows[k] + q];")
+    scratch = [(hi, h) for hi, h in enumerate(heads) if h.queries != "others"]
+    adds = _lanes_scratch_heads(e, scratch, lam, s, XL) if scratch else []
+    rest = [(hi, h) for hi, h in enumerate(heads) if h.queries != "scratch"]
+    for k, (hi, h) in enumerate(rest):
+        adds += _lanes_rest_head(e, h, lam, s, XL, f"r{li}_{hi}", direct=k == len(rest) - 1)
+    for line in adds:
+        e(line)
+    return f"inline void heads{li}_lanes(T* __restrict xl) {{\n{e.text()}\n}}"
+
+
+def _lanes_scratch_heads(e: Emitter, heads: list[tuple[int, HeadPlan]], lam: float, s: int, XL) -> list[str]:
+    """`_scratch_heads` for every card of a group: per head and scratch token the scores of every
+    token (cards along the lanes), their softmax weights, the value sums, the outputs (staged)."""
+    adds, reads = [], []
+    for hi, h in heads:
+        for q in range(s):
+            tag = f"h{hi}_q{q}"
+            k = h.wq.shape[1]
+            e(f"alignas(64) T {tag}_w[NP][L], {', '.join(f'{tag}_u{i}[L]' for i in range(len(h.k_rows)))};")
+            e.block("for (int l = 0; l < L; ++l)")
+            for j in range(k):
+                terms = [f"{XL(r, q)} * {lit(h.wq[i, j])}" for i, r in enumerate(h.q_rows) if h.wq[i, j] != 0]
+                e(f"const T qv{j} = {_sum(terms)};")
+            for i in range(len(h.k_rows)):
+                terms = [f"{lit(h.wk[i, j])} * qv{j}" for j in range(k) if h.wk[i, j] != 0]
+                e(f"{tag}_u{i}[l] = {lit(lam)} * ({_sum(terms)});")
+            e.end()
+            e.block("for (int t = 0; t < NP; ++t)")
+            e.block("for (int l = 0; l < L; ++l)")
+            terms = [f"{tag}_u{i}[l] * {XL(r, 't')}" for i, r in enumerate(h.k_rows)]
+            e(f"{tag}_w[t][l] = t < N ? {_sum(terms)} : -std::numeric_limits<T>::infinity();")
+            e.end()
+            e.end()
+            e(f"alignas(64) T {tag}_z[L];")
+            e(f"lanes_softmax({tag}_w, {tag}_z);")
+            reads += [(tag, int(r)) for r in h.v_rows]
+    e(f"alignas(64) T read[{len(reads)}][L];")
+    for i, (tag, r) in enumerate(reads):
+        e(f"lanes_dot({tag}_w, xl + {r} * NP * L, read[{i}]);")
+        e(f"for (int l = 0; l < L; ++l) read[{i}][l] = read[{i}][l] / {tag}_z[l];")
+    at = 0
+    for hi, h in heads:
+        for q in range(s):
+            tag = f"h{hi}_q{q}"
+            e(f"alignas(64) T {tag}_o[{len(h.v_cols)}][L];")
+            e.block("for (int l = 0; l < L; ++l)")
+            for c, col in enumerate(h.v_cols):
+                terms = [f"read[{at + i}][l] * {lit(h.wv[i, c])}" for i in range(len(h.v_rows)) if h.wv[i, c] != 0]
+                e(f"{tag}_o[{c}][l] = {_sum(terms)};")
+                adds.append(f"for (int l = 0; l < L; ++l) {XL(col, q)} += {tag}_o[{c}][l];")
+            e.end()
+            at += len(h.v_rows)
+    return adds
+
+
+def _lanes_rest_head(e: Emitter, h: HeadPlan, lam: float, s: int, XL, tag: str, direct: bool) -> list[str]:
+    """`_rest_head` for every card of a group, over the cards' own tokens (the one-card code computes
+    the scratch and padding tokens' values too, and drops them)."""
+    M = h.bilinear
+    out = f"{tag}_out"
+    if not direct:
+        e(f"alignas(64) T {out}[{len(h.v_cols)}][N][L];")
+    e.block("")
+    names = [f"U{j}_{a}" for j in range(s) for a in range(len(h.q_rows))]
+    names += [f"V{j}_{c}" for j in range(s) for c in range(len(h.v_cols))]
+    e(f"alignas(64) T {', '.join(f'{name}[L]' for name in names)};")
+    e.block("for (int l = 0; l < L; ++l)")
+    for j in range(s):
+        for a in range(len(h.q_rows)):
+            terms = [f"{lit(M[a, b])} * {XL(r, j)}" for b, r in enumerate(h.k_rows) if M[a, b] != 0]
+            e(f"U{j}_{a}[l] = {lit(lam)} * ({_sum(terms)});")
+        for c in range(len(h.v_cols)):
+            terms = [f"{lit(h.wv[i, c])} * {XL(r, j)}" for i, r in enumerate(h.v_rows) if h.wv[i, c] != 0]
+            e(f"V{j}_{c}[l] = {_sum(terms)};")
+    e.end()
+    e.block(f"for (int t = {s}; t < N; ++t)")
+    e.block("for (int l = 0; l < L; ++l)")
+    for j in range(s):
+        terms = [f"U{j}_{a}[l] * {XL(r, 't')}" for a, r in enumerate(h.q_rows)]
+        e(f"const T sj{j} = {_sum(terms)};")
+    terms = [f"{lit(lam * M[a, b])} * ({XL(h.q_rows[a], 't')} * {XL(h.k_rows[b], 't')})"
+             for a in range(M.shape[0]) for b in range(M.shape[1]) if M[a, b] != 0]
+    e(f"const T sf = {_sum(terms)};")
+    if s == 1:
+        e("const T e = weight(sj0 > sf ? sf - sj0 : sj0 - sf);")
+        e("const T es = sj0 > sf ? e : T(1), ej0 = sj0 > sf ? T(1) : e;")
+    else:
+        e("T m = sf;")
+        for j in range(s):
+            e(f"m = sj{j} > m ? sj{j} : m;")
+        e("const T es = weight(sf - m);")
+        for j in range(s):
+            e(f"const T ej{j} = weight(sj{j} - m);")
+    e(f"const T z = {_sum(['es'] + [f'ej{j}' for j in range(s)])};")
+    e("const T ps = es / z;")
+    for j in range(s):
+        e(f"const T pj{j} = ej{j} / z;")
+    for c in range(len(h.v_cols)):
+        vt = [f"{lit(h.wv[i, c])} * {XL(r, 't')}" for i, r in enumerate(h.v_rows) if h.wv[i, c] != 0]
+        scratch = [f"pj{j} * V{j}_{c}[l]" for j in range(s)]
+        e(f"const T o{c} = {_sum(scratch)} + ps * ({_sum(vt)});")
+    for c, col in enumerate(h.v_cols):
+        e(f"{XL(col, 't')} += o{c};" if direct else f"{out}[{c}][t][l] = o{c};")
+    e.end()
+    e.end()
+    e.end()
+    if direct:
+        return []
+    return [f"for (int t = {s}; t < N; ++t) for (int l = 0; l < L; ++l) {XL(col, 't')} += {out}[{c}][t][l];"
+            for c, col in enumerate(h.v_cols)]
+
+
+def _lanes_mlp_function(li: int, groups: list[MLPPlan], s: int, XL) -> str:
+    """`_mlp_card_function` for every card of a group: the scratch tokens' groups (staged), the
+    groups of all tokens (in place, over the cards' own tokens), then the staged updates."""
+    e = Emitter()
+    adds = []
     for gi, g in enumerate(groups):
         if g.tokens == "all":
             continue
-        e(f"alignas(64) T g{gi}_u[{len(g.out_cols)}][{s} * L];")
-        e.block(f"for (int j = 0; j < {s} * L; ++j)")
-        for o, value in enumerate(_units(e, g, lambda f: f"S[{where[int(f)]}][j]", f"g{gi}_")):
-            e(f"g{gi}_u[{o}][j] = {value};")
+        e(f"alignas(64) T g{gi}_u[{len(g.out_cols)}][{s}][L];")
+        e.block(f"for (int q = 0; q < {s}; ++q)")
+        e.block("for (int l = 0; l < L; ++l)")
+        for o, value in enumerate(_units(e, g, lambda f: XL(f, "q"), f"g{gi}_")):
+            e(f"g{gi}_u[{o}][q][l] = {value};")
         e.end()
-    e.block("for (int l = 0; l < L; ++l)")
-    e("if (!live[l]) continue;")
-    e("T* __restrict x = xs[l];")
-    _token_groups(e, groups, X)
-    for gi, g in enumerate(groups):
-        if g.tokens != "all":
-            for o, c in enumerate(g.out_cols):
-                for q in range(s):
-                    e(f"{X(c, q)} += g{gi}_u[{o}][{q} * L + l];")
-    e.end()
-    return f"inline void mlps{li}_group(T* const* xs, const bool* live) {{\n{e.text()}\n}}"
+        e.end()
+        adds += [f"for (int q = 0; q < {s}; ++q) for (int l = 0; l < L; ++l) {XL(c, 'q')} += g{gi}_u[{o}][q][l];"
+                 for o, c in enumerate(g.out_cols)]
+    every = [(gi, g) for gi, g in enumerate(groups) if g.tokens == "all"]
+    if every:
+        e.block("for (int t = 0; t < N; ++t)")
+        e.block("for (int l = 0; l < L; ++l)")
+        outs = [(g, _units(e, g, lambda f: XL(f, "t"), f"a{gi}_")) for gi, g in every]
+        for g, values in outs:
+            for value, col in zip(values, g.out_cols):
+                e(f"{XL(col, 't')} += {value};")
+        e.end()
+        e.end()
+    for line in adds:
+        e(line)
+    return f"inline void mlps{li}_lanes(T* __restrict xl) {{\n{e.text()}\n}}"
 
 
 TEMPLATE = r"""// Generated by kernels/native_gen.py: one instruction on one card or a group of cards. Do not edit.
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <algorithm>
@@ -561,6 +683,80 @@ inline T lattice(const T* x, const int* rows, int nr, const int* cells, int nc) 
   return bad != bad ? bad : w;
 }
 
+// ---- the lanes form: a group of L cards with its cards along the vector lanes ----------------
+//
+// xl[(f * NP + t) * L + l] is feature f of token t of the group's card l; a row over the tokens,
+// per card, is T r[NP][L]. Every operation of the one-card code is done for the L cards at once,
+// and sums over the tokens keep the one-card code's order (16 running values, combined by halves:
+// `largest`, `total`, `dots`), so that a card's result is the same bit for bit in either form.
+
+inline void lanes_largest(const T (*v)[L], T* __restrict out) {
+  alignas(64) T m[16][L];
+  for (int j = 0; j < 16; ++j)
+    for (int l = 0; l < L; ++l) m[j][l] = v[j][l];
+  for (int i = 16; i < NP; i += 16)
+    for (int j = 0; j < 16; ++j)
+      for (int l = 0; l < L; ++l) m[j][l] = v[i + j][l] > m[j][l] ? v[i + j][l] : m[j][l];
+  for (int half = 8; half >= 2; half /= 2)
+    for (int j = 0; j < half; ++j)
+      for (int l = 0; l < L; ++l) m[j][l] = m[j + half][l] > m[j][l] ? m[j + half][l] : m[j][l];
+  for (int l = 0; l < L; ++l) out[l] = m[1][l] > m[0][l] ? m[1][l] : m[0][l];
+}
+
+inline void lanes_reduce(T (*a)[L], T* __restrict out) {  // `reduce`, for each card
+  for (int half = 8; half >= 2; half /= 2)
+    for (int j = 0; j < half; ++j)
+      for (int l = 0; l < L; ++l) a[j][l] += a[j + half][l];
+  for (int l = 0; l < L; ++l) out[l] = a[0][l] + a[1][l];
+}
+
+inline void lanes_total(const T (*v)[L], T* __restrict out) {  // `total`, for each card
+  alignas(64) T a[16][L];
+  for (int j = 0; j < 16; ++j)
+    for (int l = 0; l < L; ++l) a[j][l] = v[j][l];
+  for (int i = 16; i < NP; i += 16)
+    for (int j = 0; j < 16; ++j)
+      for (int l = 0; l < L; ++l) a[j][l] += v[i + j][l];
+  lanes_reduce(a, out);
+}
+
+// the sum over tokens of w * a row of the state (row = xl + f * NP * L), in `dots`' order
+inline void lanes_dot(const T (*w)[L], const T* __restrict row, T* __restrict out) {
+  alignas(64) T a[16][L];
+  for (int j = 0; j < 16; ++j)
+    for (int l = 0; l < L; ++l) a[j][l] = w[j][l] * row[j * L + l];
+  for (int i = 16; i < NP; i += 16)
+    for (int j = 0; j < 16; ++j)
+      for (int l = 0; l < L; ++l) a[j][l] += w[i + j][l] * row[(i + j) * L + l];
+  lanes_reduce(a, out);
+}
+
+// `softmax_weights` of one row of scores for each card: the weights in place, their totals in z
+inline void lanes_softmax(T (*w)[L], T* __restrict z) {
+  alignas(64) T most[L];
+  lanes_largest(w, most);
+  for (int t = 0; t < NP; ++t)
+    for (int l = 0; l < L; ++l) w[t][l] = weight(w[t][l] - most[l]);
+  lanes_total(w, z);
+}
+
+// `lattice` for each card: rows and cells are offsets in tokens (f * NP, f * NP + t)
+inline void lanes_lattice(const T* __restrict xl, const int* rows, int nr, const int* cells, int nc, T* __restrict out) {
+  alignas(64) T most[L], nan[L];
+  for (int l = 0; l < L; ++l) most[l] = nan[l] = T(0);
+  auto take = [&](const T* v) {
+    for (int l = 0; l < L; ++l) {
+      const T d = off_lattice(v[l]);
+      most[l] = d > most[l] ? d : most[l];
+      nan[l] = d != d ? d : nan[l];
+    }
+  };
+  for (int k = 0; k < nr; ++k)
+    for (int t = S_TOKENS; t < N; ++t) take(xl + (rows[k] + t) * L);
+  for (int k = 0; k < nc; ++k) take(xl + cells[k] * L);
+  for (int l = 0; l < L; ++l) out[l] = nan[l] != nan[l] ? nan[l] : most[l];
+}
+
 @FUNCTIONS@
 
 // one instruction on one card
@@ -568,11 +764,29 @@ void card_step(T* __restrict x, T* __restrict health) {
 @CARD@
 }
 
-// one instruction on the live cards of a group; xs[l] of a card that is not live points at a live
-// card (its lanes are computed and dropped)
-void group_step(T* const* xs, const bool* live, T* healths) {
-@GROUP@
+// one instruction on a group of L cards in the lanes form (every lane: lanes without a running
+// card are computed and dropped)
+void lanes_step(T* __restrict xl, T* __restrict healths) {
+@LANES@
 }
+
+// At most this many running cards in a group: the one-card code, card by card (measured: one
+// instruction of a group of 8 float cards costs about as much as 2-3 cards alone)
+constexpr int CARD_BY_CARD = 2;
+
+// A group's cards in the lanes form, in a buffer of its own (gathered from and scattered to the
+// cards' places in the batch, feature-major [D][NP] each).
+struct Lanes {
+  T* xl = static_cast<T*>(std::aligned_alloc(64, sizeof(T) * D * NP * L));
+  ~Lanes() { std::free(xl); }
+  void gather(T* const* cards) {
+    for (int k = 0; k < D * NP; ++k)
+      for (int l = 0; l < L; ++l) xl[k * L + l] = cards[l][k];
+  }
+  void scatter(int l, T* __restrict card) const {
+    for (int k = 0; k < D * NP; ++k) card[k] = xl[k * L + l];
+  }
+};
 
 // Subnormal numbers are flushed to zero, results and operands (MXCSR's FTZ and DAZ), as XLA does
 // on the CPU: the same arithmetic as the other evaluators (a softmax weight below 2^-126 is 0, as
@@ -616,33 +830,29 @@ struct Work {
   std::atomic<int> busy{0};
 };
 
-// One instruction on the live cards of the group of L cards at x0 (health[l] for each of them):
-// the one-card code when one card is live, else the group's, with every lane that is not live
-// pointing at a live card (computed and dropped). Returns how many cards were live.
-int step_live(T* x0, const bool* live, T* health) {
-  int first = -1, count = 0;
-  for (int l = 0; l < L; ++l)
-    if (live[l]) { count += 1; if (first < 0) first = l; }
-  if (count == 1) {
-    card_step(x0 + first * D * NP, health + first);
-  } else if (count > 1) {
-    T* xs[L];
-    for (int l = 0; l < L; ++l) xs[l] = x0 + (live[l] ? l : first) * D * NP;
-    group_step(xs, live, health);
-  }
-  return count;
-}
-
+// One instruction on the live cards of group g: card by card when few are live, else in the
+// lanes form (the group gathered, stepped, and its live cards scattered back).
 void run_group(Work& w, int64_t g) {
   const int64_t b0 = g * L;
+  const int cards = int(std::min<int64_t>(L, w.cards - b0));
   bool live[L];
   T health[L];
+  T* place[L];
+  int count = 0;
   for (int l = 0; l < L; ++l) {
-    const int64_t b = b0 + l;
-    live[l] = b < w.cards && w.active[b];
-    if (b < w.cards) w.health[b] = T(0);
+    live[l] = l < cards && w.active[b0 + l];
+    count += live[l];
+    place[l] = w.x + (b0 + (l < cards ? l : 0)) * D * NP;
+    if (l < cards) w.health[b0 + l] = T(0);
   }
-  step_live(w.x + b0 * D * NP, live, health);
+  if (count > CARD_BY_CARD) {
+    Lanes lanes;
+    lanes.gather(place);
+    lanes_step(lanes.xl, health);
+    for (int l = 0; l < L; ++l) if (live[l]) lanes.scatter(l, place[l]);
+  } else {
+    for (int l = 0; l < L; ++l) if (live[l]) card_step(place[l], health + l);
+  }
   for (int l = 0; l < L; ++l) if (live[l]) w.health[b0 + l] = health[l];
 }
 
@@ -720,20 +930,49 @@ inline int32_t pc_of(const T* x, const Chunk& c) {  // the pc rows' signs, most 
   return v;
 }
 
+inline int32_t pc_of_lanes(const T* xl, int l, const Chunk& c) {  // pc_of, card l of a group
+  int32_t v = 0;
+  for (int64_t i = 0; i < c.pc_width; ++i)
+    v = (v << 1) | int32_t(xl[((c.pc_start + i) * NP + c.pc_token) * L + l] > T(0));
+  return v;
+}
+
+// A group's cards for a chunk: in the lanes form while more than CARD_BY_CARD of them run, then
+// card by card. A card that stops in the lanes form is scattered back at once (its state at its
+// last step); the lanes form is never entered again once left (cards only stop).
 void chunk_group(Chunk& c, int64_t g) {
   const int64_t b0 = g * L;
   const int cards = int(std::min<int64_t>(L, c.cards - b0));
   Counts k[L];
-  for (int l = 0; l < cards; ++l) {
-    const int64_t b = b0 + l;
-    k[l] = Counts{c.steps[b], c.bad[b], c.halt[b], c.done[b], c.worst[b], c.fixed[b]};
+  T* place[L];
+  for (int l = 0; l < L; ++l) {
+    const int64_t b = b0 + (l < cards ? l : 0);
+    place[l] = c.x + b * D * NP;
+    if (l < cards) k[l] = Counts{c.steps[b], c.bad[b], c.halt[b], c.done[b], c.worst[b], c.fixed[b]};
   }
+  std::unique_ptr<Lanes> lanes;  // while in the lanes form
+  bool held[L] = {};  // the card's state is in the lanes form (to scatter)
   bool live[L];
   T health[L];
   for (int it = 0; it < c.length; ++it) {
     if (c.lost.load(std::memory_order_relaxed) || c.running.load(std::memory_order_relaxed) <= c.min_running) break;
-    for (int l = 0; l < L; ++l) live[l] = l < cards && k[l].runs(c.max_steps);
-    if (step_live(c.x + b0 * D * NP, live, health) == 0) break;
+    int count = 0;
+    for (int l = 0; l < L; ++l) count += live[l] = l < cards && k[l].runs(c.max_steps);
+    if (count == 0) break;
+    if (count > CARD_BY_CARD) {
+      if (!lanes) {
+        lanes = std::make_unique<Lanes>();
+        lanes->gather(place);
+      }
+      lanes_step(lanes->xl, health);
+      for (int l = 0; l < L; ++l) held[l] = held[l] || live[l];
+    } else {
+      if (lanes) {  // leave the lanes form
+        for (int l = 0; l < L; ++l) if (held[l]) lanes->scatter(l, place[l]), held[l] = false;
+        lanes.reset();
+      }
+      for (int l = 0; l < L; ++l) if (live[l]) card_step(place[l], health + l);
+    }
     for (int l = 0; l < L; ++l) {
       if (!live[l]) continue;
       Counts& n = k[l];
@@ -741,10 +980,15 @@ void chunk_group(Chunk& c, int64_t g) {
       const T h = larger(health[l], n.fixed);
       n.worst = larger(n.worst, h);
       if (!(h <= c.bound)) { n.bad = n.steps; c.lost.store(true); }
-      n.done = pc_of(c.x + (b0 + l) * D * NP, c) == n.halt;
-      if (!n.runs(c.max_steps)) c.running.fetch_sub(1);
+      n.done = (lanes ? pc_of_lanes(lanes->xl, l, c) : pc_of(place[l], c)) == n.halt;
+      if (!n.runs(c.max_steps)) {
+        c.running.fetch_sub(1);
+        if (held[l]) lanes->scatter(l, place[l]), held[l] = false;
+      }
     }
   }
+  if (lanes)
+    for (int l = 0; l < L; ++l) if (held[l]) lanes->scatter(l, place[l]);
   for (int l = 0; l < cards; ++l) {
     const int64_t b = b0 + l;
     c.steps[b] = k[l].steps;
