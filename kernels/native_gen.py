@@ -7,10 +7,12 @@ once per machine and card width, into an XLA FFI target.
 Two paths compute the same instruction:
 - `card_step`, one card: the heads and the MLP groups of all tokens are loops over the card's
   tokens (vectorised along them); the scratch tokens' MLP groups are short scalar code.
-- `group_step`, a group of up to L cards (L = a 256-bit vector of the state's type): the heads
-  and the all-token groups run card by card as above, and the scratch tokens' MLP groups, scalar
-  code on one card, run once for the whole group with the cards along the vector lanes (their
-  rows gathered from the cards, the updates added back).
+- `lanes_step`, a group of L = 8 cards in the lanes form (8 floats: a 256-bit vector):
+  the group's states interleaved, xl[(f * NP + t) * L + l], so that every operation of the
+  one-card code is done for the L cards at once, along the vector lanes. The softmax's reductions
+  over tokens and the health figure, horizontal work on one card, become whole-vector work. A
+  group is gathered into this form for a chunk of instructions and its cards scattered back as
+  they stop; with few cards left running, the group runs card by card.
 Two FFI targets call them: `step`, one instruction for a batch, and `chunk`, a chunk of the
 runner's loop in which each group runs on its own (see `chunk_group`).
 Both paths evaluate the same expressions in the same order with IEEE arithmetic and no
@@ -522,8 +524,10 @@ constexpr int N = @N@;  // tokens
 constexpr int NP = @NP@;  // tokens and padding: the length of a row
 constexpr int D = @D@;
 constexpr int S_TOKENS = @S@;
-constexpr int L = 32 / sizeof(T);  // the cards of a group: a 256-bit vector of T (measured: 512 bits
-                                   // gained nothing, and smaller groups share a batch among more threads)
+// The cards of a group: a 256-bit vector of floats, a 512-bit vector of doubles (measured: FLEQ's
+// doubles in groups of 4 ran a Jacobi program 1.6x slower; floats in groups of 16 gained 0-6 %, and
+// larger groups share a batch among fewer threads and compute more lanes of stopped cards)
+constexpr int L = 8;
 // exp(a) is 0 below this (float: -104, double: -746; subnormals flushed, from -87.3 and -708.4)
 constexpr T CUT = sizeof(T) == 4 ? T(-104) : T(-746);
 
@@ -770,9 +774,9 @@ void lanes_step(T* __restrict xl, T* __restrict healths) {
 @LANES@
 }
 
-// At most this many running cards in a group: the one-card code, card by card (measured: one
-// instruction of a group of 8 float cards costs about as much as 2-3 cards alone)
-constexpr int CARD_BY_CARD = 2;
+// At most this many running cards in a group: the one-card code, card by card (measured on 32-column
+// float cards: an instruction of a group of 8 costs as much as 5-6 cards alone; on 100 columns, 8)
+constexpr int CARD_BY_CARD = 4;
 
 // A group's cards in the lanes form, in a buffer of its own (gathered from and scattered to the
 // cards' places in the batch, feature-major [D][NP] each).
@@ -887,7 +891,7 @@ ffi::Error step(ffi::ThreadPool pool, ffi::AnyBuffer state, ffi::Buffer<ffi::PRE
 // figure (the larger of the step's and the card's fixed rows', NaN winning) into the worst one,
 // marks the step at which health first crosses the bound (the card then stops), and sets done
 // when the program counter reads the card's halt address. The cards of a group step together
-// (group_step while two or more run, card_step for the last one); groups are independent.
+// (in the lanes form while more than CARD_BY_CARD run, then card by card); groups are independent.
 
 struct Chunk {
   T* x;

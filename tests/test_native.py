@@ -171,6 +171,24 @@ def test_a_card_is_the_same_alone_and_in_a_group():
         assert np.array_equal(alone[0], together[i])
 
 
+def test_cards_that_stop_at_different_steps_are_the_same_as_alone():
+    """Raw state, bit for bit, of 20 cards that halt at different steps (a group leaves the lanes
+    form as its cards stop, and runs its last ones card by card) against each card on its own."""
+    from looped.engine import _prepare
+    from looped.random_programs import random_program
+
+    rng = np.random.default_rng(5)
+    programs = [random_program(rng, 8) for _ in range(20)]
+    _, _, loop, X0, halt = _prepare(programs, "native", 40, False)
+    together = loop.run(X0, halt, max_steps=150)
+    steps = np.asarray(together.steps)
+    assert len(set(steps.tolist())) > 5  # (stopped at many different steps)
+    for i in range(len(programs)):
+        alone = loop.run(X0[i : i + 1], halt[i : i + 1], max_steps=150)
+        assert int(np.asarray(alone.steps)[0]) == steps[i]
+        assert np.array_equal(np.asarray(alone.X)[0], np.asarray(together.X)[i])
+
+
 def test_health_is_lost_at_the_same_instance_and_step_as_on_dense():
     """The loop in the kernel runs each card on its own: the error still names the card, and the
     step, at which health is first lost (here card 4 loses it at step 27 and card 5 at step 7)."""
