@@ -528,35 +528,32 @@ constexpr int S_TOKENS = @S@;
 // doubles in groups of 4 ran a Jacobi program 1.6x slower; floats in groups of 16 gained 0-6 %, and
 // larger groups share a batch among fewer threads and compute more lanes of stopped cards)
 constexpr int L = 8;
-// exp(a) is 0 below this (float: -104, double: -746; subnormals flushed, from -87.3 and -708.4)
-constexpr T CUT = sizeof(T) == 4 ? T(-104) : T(-746);
+// exp(a) is taken as 0 below this: there it is below the smallest normal number (2^-126 at
+// a = -87.34 in float, 2^-1022 at -708.40 in double), which a call flushes to zero anyway; at and
+// above it, 2^k in `weight` (k >= -126, -1022) is a normal number
+constexpr T CUT = sizeof(T) == 4 ? T(-87.5) : T(-708.5);
 
 inline T relu(T v) { return v > T(0) ? v : T(0); }
 
 @EXP@
 
-// A softmax weight exp(a), a <= 0: exactly 1 at a == 0, exactly 0 below the underflow point, NaN
-// for NaN. Branch-free so that loops over it vectorise: a = k ln2 + r with |r| <= ln2 / 2 (ln2 in
-// two parts, k ln2_hi exact), a polynomial for exp(r), and 2^k as two normal powers of two
-// (2^k alone may be subnormal).
+// A softmax weight exp(a), a <= 0: exactly 1 at a == 0, exactly 0 below CUT, NaN for NaN.
+// Branch-free so that loops over it vectorise: a = k ln2 + r with |r| <= ln2 / 2 (ln2 in two
+// parts, k ln2_hi exact), a polynomial for exp(r), times 2^k (exact where the result is normal; a
+// subnormal result is flushed to zero in a call, as it was when 2^k was applied in two halves).
 inline T weight(T a) {
   typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> I;
   constexpr int MANTISSA = sizeof(T) == 4 ? 23 : 52;
   constexpr I BIAS = sizeof(T) == 4 ? 127 : 1023;
-  constexpr T KMIN = sizeof(T) == 4 ? T(-150) : T(-1076);
   constexpr T LN2_HI = sizeof(T) == 4 ? T(0x1.63p-1) : T(0x1.62e42feep-1);
   constexpr T LN2_LO = sizeof(T) == 4 ? T(-0x1.bd0106p-13) : T(0x1.a39ef35793c76p-33);
   const T b = a < CUT ? CUT : a;
-  T k = std::nearbyint(b * T(0x1.71547652b82fep0));
-  k = k >= KMIN ? k : KMIN;  // NaN: any k (r is NaN)
+  const T k = std::nearbyint(b * T(0x1.71547652b82fep0));  // >= -126 (float), -1022 (double)
   const T r = (b - k * LN2_HI) - k * LN2_LO;
   const T p = exp_polynomial(r);
-  const I ki = I(k), k1 = ki / 2, k2 = ki - k1;
-  const T s1 = __builtin_bit_cast(T, I((k1 + BIAS) << MANTISSA));
-  const T s2 = __builtin_bit_cast(T, I((k2 + BIAS) << MANTISSA));
-  return a < CUT ? T(0) : (p * s1) * s2;
+  const T scale = __builtin_bit_cast(T, I((I(k) + BIAS) << MANTISSA));  // 2^k, a normal number
+  return a < CUT ? T(0) : p * scale;
 }
-
 
 // Loops over a row run 16 lanes at a time (NP is a multiple of 16), so that they vectorise; a
 // reduction keeps 16 running values and combines them by halves, always in the same order.

@@ -144,17 +144,22 @@ def _weight_probe(ctype: str):
 
 @pytest.mark.parametrize("ctype", ["float", "double"])
 def test_softmax_weight_is_exp_within_two_ulp(ctype):
+    """Within 2 ulp of the exponential down to the cut, where it is below the smallest normal
+    number (a call flushes such results to zero), and exactly 0 below it."""
     weight, dtype = _weight_probe(ctype)
-    cut = -104.0 if ctype == "float" else -746.0
-    a = np.concatenate([np.linspace(cut, 0, 200001), -np.logspace(-12, 2.5, 20001)]).astype(dtype)
-    a = a[a >= cut]
+    cut = -87.5 if ctype == "float" else -708.5
+    assert np.exp(np.float64(cut)) < np.finfo(dtype).smallest_normal
+    a = np.concatenate([np.linspace(cut, 0, 200001), -np.logspace(-12, 2.5, 20001),
+                        np.linspace(2 * cut, cut, 1001)]).astype(dtype)
+    below, a = a[a < cut], a[a >= cut]
     got = weight(a).astype(np.float64)
     want = np.exp(a.astype(np.float64)) if ctype == "float" else np.exp(a)  # (double: numpy's exp, ~0.5 ulp)
     ulp = np.spacing(want.astype(dtype)).astype(np.float64)
     assert np.all(np.abs(got - want) <= 2 * ulp + (0 if ctype == "float" else 1 * ulp))
+    assert len(below) and np.all(weight(below) == 0)
     specials = weight(np.array([0.0, -0.0, cut - 1, -np.inf, np.nan], dtype))
     assert specials[0] == 1 and specials[1] == 1  # exactly 1 at the maximum
-    assert specials[2] == 0 and specials[3] == 0  # exactly 0 below the underflow point
+    assert specials[2] == 0 and specials[3] == 0  # exactly 0 below the cut
     assert np.isnan(specials[4])
 
 
