@@ -644,24 +644,28 @@ inline void softmax_weights(T* const* rows, T* totals) {
   for (int h = 0; h < H; ++h) totals[h] = total(rows[h]);
 }
 
-// the distance of v from {-1, 0, 1} (NaN for NaN)
+// the distance of v from {-1, 0, 1} (NaN for NaN): |v| below 1/2, ||v| - 1| above (exact: |v| - 1
+// is exact for |v| in [1/2, 2] and rounds as v - sign(v) does beyond)
 inline T off_lattice(T v) {
-  T r = std::rint(v);
-  r = r > T(-1) ? r : T(-1);
-  r = r < T(1) ? r : T(1);
-  return std::fabs(v - r);
+  const T a = std::fabs(v), b = std::fabs(a - T(1));
+  return a < b ? a : b;
 }
+
+// A distance's bits as an integer: distances have no sign bit, so their bits order as their values
+// do, with NaN above infinity. The largest of them as integers is the largest distance, NaN if any
+// is NaN (one integer maximum per value, where a NaN kept apart costs two more operations).
+typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> Bits;
+inline Bits distance_bits(T d) { return __builtin_bit_cast(Bits, d); }
 
 // the largest distance from {-1, 0, 1} of the rows at offsets `rows` over every token but the
 // scratch ones (the padding tokens are 0, at distance 0), and of the values at offsets `cells`;
-// NaN if any is NaN. 16 running maxima and 16 NaN marks (a NaN distance is kept apart: the
-// maximum alone would drop it), combined by halves.
+// NaN if any is NaN. 16 running maxima, combined at the end.
 inline T lattice(const T* x, const int* rows, int nr, const int* cells, int nc) {
-  T most[16], nan[16];
-  for (int l = 0; l < 16; ++l) most[l] = nan[l] = T(0);
+  Bits most[16];
+  for (int l = 0; l < 16; ++l) most[l] = 0;
   auto take = [&](int l, T d) {
-    most[l] = d > most[l] ? d : most[l];
-    nan[l] = d != d ? d : nan[l];
+    const Bits b = distance_bits(d);
+    most[l] = b > most[l] ? b : most[l];
   };
   for (int k = 0; k < nr; ++k) {
     const T* v = x + rows[k];
@@ -676,12 +680,9 @@ inline T lattice(const T* x, const int* rows, int nr, const int* cells, int nc) 
     for (int l = 0; l < 16; ++l) value[l] = k + l < nc ? x[cells[k + l]] : T(0);
     for (int l = 0; l < 16; ++l) take(l, off_lattice(value[l]));
   }
-  T w = T(0), bad = T(0);
-  for (int l = 0; l < 16; ++l) {
-    w = most[l] > w ? most[l] : w;
-    bad = nan[l] != nan[l] ? nan[l] : bad;
-  }
-  return bad != bad ? bad : w;
+  Bits w = 0;
+  for (int l = 0; l < 16; ++l) w = most[l] > w ? most[l] : w;
+  return __builtin_bit_cast(T, w);
 }
 
 // ---- the lanes form: a group of L cards with its cards along the vector lanes ----------------
@@ -743,19 +744,18 @@ inline void lanes_softmax(T (*w)[L], T* __restrict z) {
 
 // `lattice` for each card: rows and cells are offsets in tokens (f * NP, f * NP + t)
 inline void lanes_lattice(const T* __restrict xl, const int* rows, int nr, const int* cells, int nc, T* __restrict out) {
-  alignas(64) T most[L], nan[L];
-  for (int l = 0; l < L; ++l) most[l] = nan[l] = T(0);
+  alignas(64) Bits most[L];
+  for (int l = 0; l < L; ++l) most[l] = 0;
   auto take = [&](const T* v) {
     for (int l = 0; l < L; ++l) {
-      const T d = off_lattice(v[l]);
-      most[l] = d > most[l] ? d : most[l];
-      nan[l] = d != d ? d : nan[l];
+      const Bits b = distance_bits(off_lattice(v[l]));
+      most[l] = b > most[l] ? b : most[l];
     }
   };
   for (int k = 0; k < nr; ++k)
     for (int t = S_TOKENS; t < N; ++t) take(xl + (rows[k] + t) * L);
   for (int k = 0; k < nc; ++k) take(xl + cells[k] * L);
-  for (int l = 0; l < L; ++l) out[l] = nan[l] != nan[l] ? nan[l] : most[l];
+  for (int l = 0; l < L; ++l) out[l] = __builtin_bit_cast(T, most[l]);
 }
 
 @FUNCTIONS@

@@ -115,8 +115,8 @@ def test_backends_trace_alike_on_a_program():
     assert all(np.array_equal(a, b) for a, b in zip(mems_n, mems_d))
 
 
-def _weight_probe(ctype: str):
-    """The generated code's softmax weight, weight(a) = exp(a) for a <= 0, built alone (the
+def _probe(ctype: str, function: str = "weight"):
+    """One of the generated code's elementwise helpers (`weight`, `off_lattice`), built alone (the
     template's helpers and a C entry point), as a function of a NumPy array."""
     import ctypes
 
@@ -128,18 +128,37 @@ def _weight_probe(ctype: str):
                        "@EXP@": native_gen._exp_polynomial(ctype)}.items():
         head = head.replace(key, value)
     source = head + ('}\nextern "C" void probe(const void* a, void* out, long n) {\n'
-                     '  for (long i = 0; i < n; ++i) static_cast<T*>(out)[i] = weight(static_cast<const T*>(a)[i]);\n}\n')
-    path, _ = native._build(source.encode(), "probe")
+                     f'  for (long i = 0; i < n; ++i) static_cast<T*>(out)[i] = {function}(static_cast<const T*>(a)[i]);\n}}\n')
+    path, _ = native._build(source.encode(), f"probe_{function}")
     lib = ctypes.CDLL(str(path))
     dtype = np.float32 if ctype == "float" else np.float64
 
-    def weight(a):
+    def apply(a):
         a = np.ascontiguousarray(a, dtype)
         out = np.empty_like(a)
         lib.probe(a.ctypes.data_as(ctypes.c_void_p), out.ctypes.data_as(ctypes.c_void_p), ctypes.c_long(a.size))
         return out
 
-    return weight, dtype
+    return apply, dtype
+
+
+def _weight_probe(ctype: str):
+    return _probe(ctype, "weight")
+
+
+@pytest.mark.parametrize("ctype", ["float", "double"])
+def test_distance_from_the_lattice_is_exact(ctype):
+    """off_lattice (the health figure's distance) is |v - clip(rint(v), -1, 1)| bit for bit, NaN
+    for NaN, and its bits order as its values (the kernel's maximum is an integer one)."""
+    distance, dtype = _probe(ctype, "off_lattice")
+    rng = np.random.default_rng(0)
+    v = np.concatenate([rng.normal(0, 1, 100000), rng.normal(0, 1e3, 10000), rng.uniform(-2, 2, 100000),
+                        [0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 1.0, -1.0, 2.5, 1e30, -1e30, np.inf, -np.inf],
+                        np.nextafter(np.array([0.5, 1.0, 1.5, -0.5, -1.0, -1.5]), 3)]).astype(dtype)
+    got, want = distance(v), np.abs(v - np.clip(np.rint(v), -1, 1))
+    assert np.array_equal(got, want)
+    assert not np.any(np.signbit(got))
+    assert np.isnan(distance(np.array([np.nan], dtype))[0])
 
 
 @pytest.mark.parametrize("ctype", ["float", "double"])
