@@ -31,8 +31,9 @@ def available_backends() -> tuple[str, ...]:
 
 
 def runs_chunks(backend: str) -> bool:
-    """Whether the backend runs the runner's loop itself, each card on its own (BatchOps.run_chunk):
-    a stopped card then costs nothing, so the runner never compacts its batch."""
+    """Whether the backend runs the runner's loop itself, each group of cards on its own
+    (BatchOps.run_chunk), sharing the groups among its own threads: the runner then runs the batch
+    as one lane."""
     return backend == "native"
 
 

@@ -129,8 +129,9 @@ class Loop:
 
     `width`, the cards' token count, lets the kernel choose its batch evaluation (Step.batched).
     `cache_key` (hashable, describing the machine and backend) lets compiled loops be stored on
-    disk (looped/executables.py). `chunked`: the kernel runs chunks of the loop itself, each card
-    on its own (kernels.runs_chunks), so that the batch is refilled but never compacted."""
+    disk (looped/executables.py). `chunked`: the kernel runs chunks of the loop itself, each group
+    of cards on its own (kernels.runs_chunks): its batch runs as one lane, it is refilled and
+    compacted like any other."""
 
     def __init__(self, step: Step | Callable[[], Step], pc_token: int, pc_rows: slice,
                  health_bound: float = HEALTH_BOUND, width: int | None = None, cache_key: tuple | None = None,
@@ -140,7 +141,7 @@ class Loop:
         self.pc_token, self.pc_rows, self.width = pc_token, pc_rows, width
         self.bound = health_bound
         self.cache_key = cache_key
-        self.chunked = chunked  # the kernel runs the loop itself (kernels.runs_chunks): never compact
+        self.chunked = chunked  # the kernel runs the loop itself (kernels.runs_chunks): one lane
         self._jitted = None
         self._by_shape: dict[tuple, _Functions] = {}
         self._seen: dict[tuple, _Functions] = {}  # _by_shape's entries under the arguments _for_shape was called with
@@ -632,8 +633,6 @@ class _Lane:
         eighth of the slots are free; when none wait, once the batch fits a smaller shape."""
         if self.r.queue < self.r.B:
             return W - max(1, W // 8)
-        if self.loop.chunked:
-            return 0
         for size in _sizes_below(W, self.r.multiple):
             if self._may_use(size):
                 return size
