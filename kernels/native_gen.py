@@ -105,7 +105,7 @@ def generate(plan: Plan, lam: float, n: int, ctype: str) -> str:
         if lay.heads:
             functions.append(_heads_function(li, lay.heads, lam, width, s, X))
             card(f"heads{li}(x);")
-            functions.append(_lanes_heads_function(li, lay.heads, lam, width, s, XL))
+            functions.append(_heads_function(li, lay.heads, lam, width, s, XL, lanes=True))
             lanes(f"heads{li}_lanes(xl);")
         if lay.mlps:
             functions.append(_mlp_card_function(li, lay.mlps, s, X))
@@ -160,22 +160,92 @@ def _health_function(plan: Plan, width: int, s: int) -> str:
             "inline void health_of_lanes(const T* __restrict xl, T* __restrict out) {\n" + lanes.text() + "\n}")
 
 
-def _heads_function(li: int, heads: list[HeadPlan], lam: float, width: int, s: int, X) -> str:
-    """A layer's heads on one card. Every head reads x before any update: the scratch tokens'
-    read-outs first (kept in registers), then the other tokens' heads, which update each token in
-    place (a token's update touches that token only): the last one in its loop, the others staged."""
+def _query(e: Emitter, h: HeadPlan, q: int, lam: float, X, u_store) -> None:
+    """A scratch head's query from scratch token q: the constants qv, then each key row's
+    coefficient lam * (wk . qv), stored through u_store(i) (one card's constant, or a card's lane)."""
+    k = h.wq.shape[1]
+    for j in range(k):
+        terms = [f"{X(r, q)} * {lit(h.wq[i, j])}" for i, r in enumerate(h.q_rows) if h.wq[i, j] != 0]
+        e(f"const T qv{j} = {_sum(terms)};")
+    for i in range(len(h.k_rows)):
+        terms = [f"{lit(h.wk[i, j])} * qv{j}" for j in range(k) if h.wk[i, j] != 0]
+        e(f"{u_store(i)} = {lit(lam)} * ({_sum(terms)});")
+
+
+def _score(h: HeadPlan, X, u_ref) -> str:
+    """Token t's score for a scratch head's query (u_ref(i): the key row's coefficient)."""
+    return _sum([f"{u_ref(i)} * {X(r, 't')}" for i, r in enumerate(h.k_rows)])
+
+
+def _output(h: HeadPlan, c: int, read_ref) -> str:
+    """A scratch head's output column c from its value sums over the total (read_ref(i))."""
+    return _sum([f"{read_ref(i)} * {lit(h.wv[i, c])}" for i in range(len(h.v_rows)) if h.wv[i, c] != 0])
+
+
+def _rest_keys(e: Emitter, h: HeadPlan, lam: float, s: int, X, store) -> None:
+    """Per scratch key j of a rest head: lam * M x_j (the query's coefficients U) and its value V,
+    stored through store(name) (one card's constant, or a card's lane)."""
+    M = h.bilinear
+    for j in range(s):
+        for a in range(len(h.q_rows)):
+            terms = [f"{lit(M[a, b])} * {X(r, j)}" for b, r in enumerate(h.k_rows) if M[a, b] != 0]
+            e(f"{store(f'U{j}_{a}')} = {lit(lam)} * ({_sum(terms)});")
+        for c in range(len(h.v_cols)):
+            terms = [f"{lit(h.wv[i, c])} * {X(r, j)}" for i, r in enumerate(h.v_rows) if h.wv[i, c] != 0]
+            e(f"{store(f'V{j}_{c}')} = {_sum(terms)};")
+
+
+def _rest_token(e: Emitter, h: HeadPlan, lam: float, s: int, X, key) -> None:
+    """A rest head on token t: a softmax over the scratch tokens and the token itself, and the
+    outputs o{c} (key(name): the U and V of `_rest_keys`)."""
+    M = h.bilinear
+    for j in range(s):
+        terms = [f"{key(f'U{j}_{a}')} * {X(r, 't')}" for a, r in enumerate(h.q_rows)]
+        e(f"const T sj{j} = {_sum(terms)};")
+    terms = [f"{lit(lam * M[a, b])} * ({X(h.q_rows[a], 't')} * {X(h.k_rows[b], 't')})"
+             for a in range(M.shape[0]) for b in range(M.shape[1]) if M[a, b] != 0]
+    e(f"const T sf = {_sum(terms)};")
+    if s == 1:  # one of the two weights is exp(0) = 1: one exponential
+        e("const T e = weight(sj0 > sf ? sf - sj0 : sj0 - sf);")
+        e("const T es = sj0 > sf ? e : T(1), ej0 = sj0 > sf ? T(1) : e;")
+    else:
+        e("T m = sf;")
+        for j in range(s):
+            e(f"m = sj{j} > m ? sj{j} : m;")
+        e("const T es = weight(sf - m);")
+        for j in range(s):
+            e(f"const T ej{j} = weight(sj{j} - m);")
+    e(f"const T z = {_sum(['es'] + [f'ej{j}' for j in range(s)])};")
+    e("const T ps = es / z;  // the softmax weights")
+    for j in range(s):
+        e(f"const T pj{j} = ej{j} / z;")
+    for c in range(len(h.v_cols)):
+        vt = [f"{lit(h.wv[i, c])} * {X(r, 't')}" for i, r in enumerate(h.v_rows) if h.wv[i, c] != 0]
+        scratch = [f"pj{j} * {key(f'V{j}_{c}')}" for j in range(s)]
+        e(f"const T o{c} = {_sum(scratch)} + ps * ({_sum(vt)});")
+
+
+def _heads_function(li: int, heads: list[HeadPlan], lam: float, width: int, s: int, X, lanes: bool = False) -> str:
+    """A layer's heads on one card (or, `lanes`, on a group in the lanes form, X then its accessor).
+    Every head reads x before any update: the scratch tokens' read-outs first (kept in registers),
+    then the other tokens' heads, which update each token in place (a token's update touches that
+    token only): the last one in its loop, the others staged."""
     e = Emitter()
     scratch = [(hi, h) for hi, h in enumerate(heads) if h.queries != "others"]
-    adds = _scratch_heads(e, scratch, lam, width, s, X, li) if scratch else []
     rest = [(hi, h) for hi, h in enumerate(heads) if h.queries != "scratch"]
+    adds = []
+    if scratch:
+        adds += _lanes_scratch_heads(e, scratch, lam, s, X) if lanes else _scratch_heads(e, scratch, lam, width, s, X)
     for k, (hi, h) in enumerate(rest):
-        adds += _rest_head(e, h, lam, s, X, f"r{li}_{hi}", direct=k == len(rest) - 1)
+        adds += (_lanes_rest_head if lanes else _rest_head)(e, h, lam, s, X, f"r{li}_{hi}", direct=k == len(rest) - 1)
     for line in adds:
         e(line)
+    if lanes:
+        return f"inline void heads{li}_lanes(T* __restrict xl) {{\n{e.text()}\n}}"
     return f"inline void heads{li}(T* __restrict x) {{\n{e.text()}\n}}"
 
 
-def _scratch_heads(e: Emitter, heads: list[tuple[int, HeadPlan]], lam: float, width: int, s: int, X, li: int) -> list[str]:
+def _scratch_heads(e: Emitter, heads: list[tuple[int, HeadPlan]], lam: float, width: int, s: int, X) -> list[str]:
     """The scratch tokens' read-outs of a layer: per head and scratch token a softmax over every
     token of the card; the weights of all of them first, then their value sums in one pass (the
     rows of every head reduced together), then the outputs."""
@@ -186,16 +256,9 @@ def _scratch_heads(e: Emitter, heads: list[tuple[int, HeadPlan]], lam: float, wi
         for q in range(s):
             tag = f"h{hi}_q{q}"
             e.block("")
-            k = h.wq.shape[1]
-            for j in range(k):
-                terms = [f"{X(r, q)} * {lit(h.wq[i, j])}" for i, r in enumerate(h.q_rows) if h.wq[i, j] != 0]
-                e(f"const T qv{j} = {_sum(terms)};")
-            for i in range(len(h.k_rows)):
-                terms = [f"{lit(h.wk[i, j])} * qv{j}" for j in range(k) if h.wk[i, j] != 0]
-                e(f"const T u{i} = {lit(lam)} * ({_sum(terms)});")
+            _query(e, h, q, lam, X, lambda i: f"const T u{i}")
             e.block("for (int t = 0; t < NP; ++t)")
-            terms = [f"u{i} * {X(r, 't')}" for i, r in enumerate(h.k_rows)]
-            e(f"{tag}_w[t] = t < N ? {_sum(terms)} : -std::numeric_limits<T>::infinity();  // padding: weight 0")
+            e(f"{tag}_w[t] = t < N ? {_score(h, X, lambda i: f'u{i}')} : -std::numeric_limits<T>::infinity();  // padding: weight 0")
             e.end()
             e.end()
             reads += [(f"{tag}_w", int(r)) for r in h.v_rows]
@@ -218,8 +281,7 @@ def _scratch_heads(e: Emitter, heads: list[tuple[int, HeadPlan]], lam: float, wi
         for q in range(s):
             tag = f"h{hi}_q{q}"
             for c, col in enumerate(h.v_cols):
-                terms = [f"read[{at + i}] * {lit(h.wv[i, c])}" for i in range(len(h.v_rows)) if h.wv[i, c] != 0]
-                e(f"const T {tag}_o{c} = {_sum(terms)};")
+                e(f"const T {tag}_o{c} = {_output(h, c, lambda i: f'read[{at + i}]')};")
                 adds.append(f"{X(col, q)} += {tag}_o{c};")
             at += len(h.v_rows)
     return adds
@@ -229,44 +291,14 @@ def _rest_head(e: Emitter, h: HeadPlan, lam: float, s: int, X, tag: str, direct:
     """The other tokens' read-out: a softmax over the scratch tokens and the token itself, in one
     loop over the tokens (the scratch and padding tokens' values are computed and dropped). With
     `direct` each token's update is added in the loop, else staged and returned as adds."""
-    M = h.bilinear
     out = f"{tag}_out"
     if not direct:
         e(f"alignas(64) T {out}[{len(h.v_cols)}][NP];")
     e.block("")
-    for j in range(s):  # per scratch key: lam * M x_j (the query's coefficients) and its value
-        for a in range(len(h.q_rows)):
-            terms = [f"{lit(M[a, b])} * {X(r, j)}" for b, r in enumerate(h.k_rows) if M[a, b] != 0]
-            e(f"const T U{j}_{a} = {lit(lam)} * ({_sum(terms)});")
-        for c in range(len(h.v_cols)):
-            terms = [f"{lit(h.wv[i, c])} * {X(r, j)}" for i, r in enumerate(h.v_rows) if h.wv[i, c] != 0]
-            e(f"const T V{j}_{c} = {_sum(terms)};")
+    _rest_keys(e, h, lam, s, X, lambda name: f"const T {name}")
     e.block("for (int t = 0; t < NP; ++t)")
-    for j in range(s):
-        terms = [f"U{j}_{a} * {X(r, 't')}" for a, r in enumerate(h.q_rows)]
-        e(f"const T sj{j} = {_sum(terms)};")
-    terms = [f"{lit(lam * M[a, b])} * ({X(h.q_rows[a], 't')} * {X(h.k_rows[b], 't')})"
-             for a in range(M.shape[0]) for b in range(M.shape[1]) if M[a, b] != 0]
-    e(f"const T sf = {_sum(terms)};")
-    if s == 1:  # one of the two weights is exp(0) = 1: one exponential
-        e("const T e = weight(sj0 > sf ? sf - sj0 : sj0 - sf);")
-        e("const T es = sj0 > sf ? e : T(1), ej0 = sj0 > sf ? T(1) : e;")
-    else:
-        e("T m = sf;")
-        for j in range(s):
-            e(f"m = sj{j} > m ? sj{j} : m;")
-        e("const T es = weight(sf - m);")
-        for j in range(s):
-            e(f"const T ej{j} = weight(sj{j} - m);")
-    e(f"const T z = {_sum(['es'] + [f'ej{j}' for j in range(s)])};")
-    e("const T ps = es / z;  // the softmax weights")
-    for j in range(s):
-        e(f"const T pj{j} = ej{j} / z;")
+    _rest_token(e, h, lam, s, X, lambda name: name)
     e(f"const bool own = t >= {s} && t < N;")
-    for c in range(len(h.v_cols)):
-        vt = [f"{lit(h.wv[i, c])} * {X(r, 't')}" for i, r in enumerate(h.v_rows) if h.wv[i, c] != 0]
-        scratch = [f"pj{j} * V{j}_{c}" for j in range(s)]
-        e(f"const T o{c} = {_sum(scratch)} + ps * ({_sum(vt)});")
     for c, col in enumerate(h.v_cols):
         e(f"if (own) {X(col, 't')} += o{c};" if direct else f"{out}[{c}][t] = o{c};")
     e.end()
@@ -352,19 +384,6 @@ def _mlp_card_function(li: int, groups: list[MLPPlan], s: int, X) -> str:
 # (kernels: lanes_dot, lanes_total), so that a card's result is the same bit for bit in either form.
 
 
-def _lanes_heads_function(li: int, heads: list[HeadPlan], lam: float, width: int, s: int, XL) -> str:
-    """A layer's heads on a group of cards in the lanes form, as `_heads_function` on one card."""
-    e = Emitter()
-    scratch = [(hi, h) for hi, h in enumerate(heads) if h.queries != "others"]
-    adds = _lanes_scratch_heads(e, scratch, lam, s, XL) if scratch else []
-    rest = [(hi, h) for hi, h in enumerate(heads) if h.queries != "scratch"]
-    for k, (hi, h) in enumerate(rest):
-        adds += _lanes_rest_head(e, h, lam, s, XL, f"r{li}_{hi}", direct=k == len(rest) - 1)
-    for line in adds:
-        e(line)
-    return f"inline void heads{li}_lanes(T* __restrict xl) {{\n{e.text()}\n}}"
-
-
 def _lanes_scratch_heads(e: Emitter, heads: list[tuple[int, HeadPlan]], lam: float, s: int, XL) -> list[str]:
     """`_scratch_heads` for every card of a group: per head and scratch token the scores of every
     token (cards along the lanes), their softmax weights, the value sums, the outputs (staged)."""
@@ -372,20 +391,14 @@ def _lanes_scratch_heads(e: Emitter, heads: list[tuple[int, HeadPlan]], lam: flo
     for hi, h in heads:
         for q in range(s):
             tag = f"h{hi}_q{q}"
-            k = h.wq.shape[1]
             e(f"alignas(64) T {tag}_w[NP][L], {', '.join(f'{tag}_u{i}[L]' for i in range(len(h.k_rows)))};")
             e.block("for (int l = 0; l < L; ++l)")
-            for j in range(k):
-                terms = [f"{XL(r, q)} * {lit(h.wq[i, j])}" for i, r in enumerate(h.q_rows) if h.wq[i, j] != 0]
-                e(f"const T qv{j} = {_sum(terms)};")
-            for i in range(len(h.k_rows)):
-                terms = [f"{lit(h.wk[i, j])} * qv{j}" for j in range(k) if h.wk[i, j] != 0]
-                e(f"{tag}_u{i}[l] = {lit(lam)} * ({_sum(terms)});")
+            _query(e, h, q, lam, XL, lambda i: f"{tag}_u{i}[l]")
             e.end()
             e.block("for (int t = 0; t < NP; ++t)")
             e.block("for (int l = 0; l < L; ++l)")
-            terms = [f"{tag}_u{i}[l] * {XL(r, 't')}" for i, r in enumerate(h.k_rows)]
-            e(f"{tag}_w[t][l] = t < N ? {_sum(terms)} : -std::numeric_limits<T>::infinity();")
+            score = _score(h, XL, lambda i: f"{tag}_u{i}[l]")
+            e(f"{tag}_w[t][l] = t < N ? {score} : -std::numeric_limits<T>::infinity();")
             e.end()
             e.end()
             e(f"alignas(64) T {tag}_z[L];")
@@ -402,8 +415,7 @@ def _lanes_scratch_heads(e: Emitter, heads: list[tuple[int, HeadPlan]], lam: flo
             e(f"alignas(64) T {tag}_o[{len(h.v_cols)}][L];")
             e.block("for (int l = 0; l < L; ++l)")
             for c, col in enumerate(h.v_cols):
-                terms = [f"read[{at + i}][l] * {lit(h.wv[i, c])}" for i in range(len(h.v_rows)) if h.wv[i, c] != 0]
-                e(f"{tag}_o[{c}][l] = {_sum(terms)};")
+                e(f"{tag}_o[{c}][l] = {_output(h, c, lambda i: f'read[{at + i}][l]')};")
                 adds.append(f"for (int l = 0; l < L; ++l) {XL(col, q)} += {tag}_o[{c}][l];")
             e.end()
             at += len(h.v_rows)
@@ -413,7 +425,6 @@ def _lanes_scratch_heads(e: Emitter, heads: list[tuple[int, HeadPlan]], lam: flo
 def _lanes_rest_head(e: Emitter, h: HeadPlan, lam: float, s: int, XL, tag: str, direct: bool) -> list[str]:
     """`_rest_head` for every card of a group, over the cards' own tokens (the one-card code computes
     the scratch and padding tokens' values too, and drops them)."""
-    M = h.bilinear
     out = f"{tag}_out"
     if not direct:
         e(f"alignas(64) T {out}[{len(h.v_cols)}][N][L];")
@@ -422,40 +433,11 @@ def _lanes_rest_head(e: Emitter, h: HeadPlan, lam: float, s: int, XL, tag: str, 
     names += [f"V{j}_{c}" for j in range(s) for c in range(len(h.v_cols))]
     e(f"alignas(64) T {', '.join(f'{name}[L]' for name in names)};")
     e.block("for (int l = 0; l < L; ++l)")
-    for j in range(s):
-        for a in range(len(h.q_rows)):
-            terms = [f"{lit(M[a, b])} * {XL(r, j)}" for b, r in enumerate(h.k_rows) if M[a, b] != 0]
-            e(f"U{j}_{a}[l] = {lit(lam)} * ({_sum(terms)});")
-        for c in range(len(h.v_cols)):
-            terms = [f"{lit(h.wv[i, c])} * {XL(r, j)}" for i, r in enumerate(h.v_rows) if h.wv[i, c] != 0]
-            e(f"V{j}_{c}[l] = {_sum(terms)};")
+    _rest_keys(e, h, lam, s, XL, lambda name: f"{name}[l]")
     e.end()
     e.block(f"for (int t = {s}; t < N; ++t)")
     e.block("for (int l = 0; l < L; ++l)")
-    for j in range(s):
-        terms = [f"U{j}_{a}[l] * {XL(r, 't')}" for a, r in enumerate(h.q_rows)]
-        e(f"const T sj{j} = {_sum(terms)};")
-    terms = [f"{lit(lam * M[a, b])} * ({XL(h.q_rows[a], 't')} * {XL(h.k_rows[b], 't')})"
-             for a in range(M.shape[0]) for b in range(M.shape[1]) if M[a, b] != 0]
-    e(f"const T sf = {_sum(terms)};")
-    if s == 1:
-        e("const T e = weight(sj0 > sf ? sf - sj0 : sj0 - sf);")
-        e("const T es = sj0 > sf ? e : T(1), ej0 = sj0 > sf ? T(1) : e;")
-    else:
-        e("T m = sf;")
-        for j in range(s):
-            e(f"m = sj{j} > m ? sj{j} : m;")
-        e("const T es = weight(sf - m);")
-        for j in range(s):
-            e(f"const T ej{j} = weight(sj{j} - m);")
-    e(f"const T z = {_sum(['es'] + [f'ej{j}' for j in range(s)])};")
-    e("const T ps = es / z;")
-    for j in range(s):
-        e(f"const T pj{j} = ej{j} / z;")
-    for c in range(len(h.v_cols)):
-        vt = [f"{lit(h.wv[i, c])} * {XL(r, 't')}" for i, r in enumerate(h.v_rows) if h.wv[i, c] != 0]
-        scratch = [f"pj{j} * V{j}_{c}[l]" for j in range(s)]
-        e(f"const T o{c} = {_sum(scratch)} + ps * ({_sum(vt)});")
+    _rest_token(e, h, lam, s, XL, lambda name: f"{name}[l]")
     for c, col in enumerate(h.v_cols):
         e(f"{XL(col, 't')} += o{c};" if direct else f"{out}[{c}][t][l] = o{c};")
     e.end()
