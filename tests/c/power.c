@@ -1,0 +1,15 @@
+#include <stdio.h>
+
+/* Fast exponentiation, recursive. */
+int power(int base, int e) {
+    int half;
+    if (e == 0) return 1;
+    half = power(base, e / 2);
+    if (e % 2) return half * half * base;
+    return half * half;
+}
+
+int main(void) {
+    printf("%d %d %d %d\n", power(2, 10), power(3, 9), power(-2, 7), power(7, 0));
+    return power(2, 7);
+}
