@@ -22,7 +22,7 @@ BITS = 8
 
 
 def programs(count: int, steps: int, seed: int = 0):
-    from looped.random_programs import long_random_programs
+    from looped.machines.subleq.random_programs import long_random_programs
 
     # Random programs that run at least `steps` instructions (most never halt): every card works
     # for the whole run, so instructions/s is well defined. One card width for all (n = 32).
@@ -69,7 +69,7 @@ def gcd_instances(count: int = 64, longest: int = 24000, seed: int = 11, spread:
     (programs/gcd.asm takes about 12 steps per subtraction)."""
     import numpy as np
 
-    from looped import oracle
+    from looped.machines.subleq import oracle
     from looped.assembler import assemble_file
 
     base = assemble_file(ROOT / "programs" / "gcd.asm")

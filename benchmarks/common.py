@@ -116,7 +116,7 @@ def step_loop(backend: str, n: int, bits: int, batch: int, steps: int, seed: int
     import kernels
     from looped.engine import batch_cards
     from looped.machine import build_machine
-    from looped.random_programs import long_random_programs
+    from looped.machines.subleq.random_programs import long_random_programs
 
     machine = build_machine(n, bits)
     programs = long_random_programs(seed, batch, bits, min_steps=8)

@@ -26,12 +26,12 @@ def sweep(dtype_name: str, bits_list, count: int) -> list[dict]:
     import numpy as np
 
     import kernels
-    from looped import oracle
-    from looped.card import decode_memory, encode
-    from looped.isa.subleq import subleq_stack
+    from looped.machines.subleq import oracle
+    from looped.machines.subleq.card import decode_memory, encode
+    from looped.machines.subleq.isa import subleq_stack
     from looped.layout import subleq_layout
     from looped.machine import inverse_temperature
-    from looped.random_programs import long_random_programs
+    from looped.machines.subleq.random_programs import long_random_programs
     from looped.runner import Loop
 
     if dtype_name == "float64":

@@ -9,7 +9,7 @@ sizes 8, 16, 20 and 32 (float32 up to 20 bits, float64 at 32). Programs have 2 t
 and others loop until the step limit; each word size runs as one `engine.run` batch (cards padded
 to the widest, the runner refilling its slots as programs finish), exactly as `looped run --sets`
 does. A program matches when its status, step count, final program counter and every memory cell
-equal the oracle's (looped/oracle.py) after at most `--max-steps` steps.
+equal the oracle's (looped/machines/subleq/oracle.py) after at most `--max-steps` steps.
 
 Pallas runs in interpret mode on a CPU, where it is about a hundred times slower than fast: it gets
 `--pallas-programs` programs (default 400) instead of `--programs`, and no soak unless asked for.
@@ -38,7 +38,7 @@ WORD_SIZES = (8, 16, 20, 32)
 def random_programs(seed: int, count: int, bits: int):
     import numpy as np
 
-    from looped.random_programs import random_program
+    from looped.machines.subleq.random_programs import random_program
 
     rng = np.random.default_rng([seed, bits])
     return [random_program(rng, bits, n_cells=int(rng.integers(2, 13)), n_code=int(rng.integers(2, 25)))
@@ -46,7 +46,7 @@ def random_programs(seed: int, count: int, bits: int):
 
 
 def compare(programs, results, max_steps: int) -> dict:
-    from looped import oracle
+    from looped.machines.subleq import oracle
 
     mismatches, halted, worst, first = 0, 0, 0.0, None
     for i, (program, result) in enumerate(zip(programs, results)):
@@ -84,9 +84,9 @@ def fuzz(backend: str, count: int, seed: int, max_steps: int) -> list[dict]:
 
 def soak(backend: str, bits: int, steps: int, seed: int, count: int = 4) -> dict:
     """`count` programs that never halt (checked with the oracle), run for `steps` steps."""
-    from looped import oracle
+    from looped.machines.subleq import oracle
     from looped.engine import run
-    from looped.random_programs import long_random_programs
+    from looped.machines.subleq.random_programs import long_random_programs
 
     programs = long_random_programs(seed + bits, count, bits, min_steps=2000, n_cells=10, n_code=20)
     programs = [p for p in programs if oracle.run(p, max_steps=steps).status == "step_limit"] or programs

@@ -5,8 +5,8 @@ matmul precision HIGHEST; figures go to $OUT (if set) and benchmarks/results/.
     python benchmarks/gpu_check.py --quick    # a short run (also works on CPU, as a dry run)
 
 It records the device, checks that the Pallas kernels run compiled (interpret=False) on a GPU, runs
-tests/test_kernels.py, tests/test_batched.py, tests/test_batching.py, tests/test_sharding.py (which forces 8 CPU devices
-in a subprocess), tests/test_exactness.py, tests/test_machine.py and tests/test_programs.py, then benchmarks/run_all.py --quick (or the full set without
+tests/kernels/test_kernels.py, tests/kernels/test_batched.py, tests/test_batching.py, tests/test_sharding.py (which forces 8 CPU devices
+in a subprocess), tests/test_exactness.py, tests/test_machine.py and tests/machines/subleq/test_programs.py, then benchmarks/run_all.py --quick (or the full set without
 --quick), and writes gpu_check.json.
 """
 
@@ -46,9 +46,9 @@ def main() -> int:
 
     if not args.skip_tests:
         t = time.perf_counter()
-        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "tests/test_kernels.py", "tests/test_batched.py",
+        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "tests/kernels/test_kernels.py", "tests/kernels/test_batched.py",
                                 "tests/test_batching.py", "tests/test_sharding.py", "tests/test_exactness.py",
-                                "tests/test_machine.py", "tests/test_programs.py"],
+                                "tests/test_machine.py", "tests/machines/subleq/test_programs.py"],
                                capture_output=True, text=True, env=env, cwd=ROOT)
         report["tests"] = {"returncode": tests.returncode, "seconds": time.perf_counter() - t,
                            "tail": tests.stdout[-3000:] + tests.stderr[-2000:]}

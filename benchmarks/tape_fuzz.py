@@ -1,5 +1,5 @@
 """The tape machine's differential fuzz: random tapes that modify their own code and do I/O
-(looped/random_tapes.py), run on the transformer and compared with the oracle.
+(looped/machines/tape/random_tapes.py), run on the transformer and compared with the oracle.
 
     python benchmarks/tape_fuzz.py [--count 1020] [--steps 256] [--quick]
 
@@ -16,7 +16,7 @@ with the oracle after `--steps` steps (status, steps, output, the whole memory, 
 Each tape runs at least 200 steps on the oracle, reading input, writing output and rewriting a
 cell that is fetched as an instruction within them. Output cells are few (16), so the runs also
 pause and resume many times. Prints JSON with the mismatch count. The fuzz itself is
-looped.tape_check.fuzz; tests/test_tape_fuzz.py runs the same, slow-marked.
+looped.machines.tape.check.fuzz; tests/machines/tape/test_tape_fuzz.py runs the same, slow-marked.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ if __package__ in (None, ""):
 
 def main(argv=None) -> dict:
     from benchmarks.common import emit
-    from looped.tape_check import fuzz
+    from looped.machines.tape.check import fuzz
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=1020, help="tapes in all (default 1020)")

@@ -4,7 +4,7 @@
 
 The tape is a two-instruction loop (`mem[M-2] -= mem[M-3]`, then an unconditional jump back)
 whose operands sit at the top of the memory, on a memory of M cells (16-bit words), run through
-looped.tape_engine as `looped tape` runs it (fast backend, default 64 output cells). Each figure
+looped.machines.tape.engine as `looped tape` runs it (fast backend, default 64 output cells). Each figure
 is a steady-state rate from the medians of interleaved repeats after a warm-up run (compilation,
 encoding and decoding excluded; `end_to_end_instructions_per_second` includes the last two).
 Writes benchmarks/results/tape_speed.json and .png.
@@ -29,7 +29,7 @@ QUICK_BATCH_SIZES = (64, 256, 1024)
 def loop_tape(size: int):
     """`M-3 M-2 3` (mem[M-2] -= mem[M-3]: with mem[M-3] = 1 the cell counts down through every
     word value), then `M-1 M-1 0` (mem[M-1] = 0: jump to 0). Never halts."""
-    from looped.tape_program import TapeProgram
+    from looped.machines.tape.program import TapeProgram
 
     memory = [0] * size
     memory[0:6] = [size - 3, size - 2, 3, size - 1, size - 1, 0]
@@ -41,7 +41,7 @@ def rate(size: int, batch: int, repeats: int) -> dict:
     """Steady-state rate: runs of K and 3K steps timed in interleaved repeats; the rate is
     batch * 2K / (t(3K) - t(K)), so encoding, transfers and decoding (the same in both) drop out.
     The end-to-end rate of the 3K run is reported beside it."""
-    from looped import tape_engine
+    from looped.machines.tape import engine as tape_engine
 
     tapes = [loop_tape(size)] * batch
     steps = int(max(40, min(3000, 2e6 / (batch * (size + 100)))))

@@ -11,7 +11,7 @@ that many instructions on both sides; the counts are checked, not assumed):
 The transformer runs through `looped.engine.run` (what `looped run` calls), as one batch of the
 64 cards and as 64 calls of one card; its time is the whole call (encoding, the runner, decoding),
 compiling excluded (a warm-up call with the same shapes first). The interpreter is the tightest
-plain-Python loop over lists (`interpret`), about 3x faster than the oracle (looped/oracle.py).
+plain-Python loop over lists (`interpret`), about 3x faster than the oracle (looped/machines/subleq/oracle.py).
 Timings are medians of interleaved rounds (interpreter, batch, one card, one call's fixed cost),
 so that load drifts on a shared machine hit all alike; a round repeats the short ones (about 0.1 s)
 and takes their median. Every final memory, pc and step count is compared between the two.
@@ -41,7 +41,7 @@ THRESHOLDS = {("batch", "small"): 0.2, ("batch", "wide"): 0.05,
 
 
 def interpret(memory: list, code: list, halt: int, max_steps: int, bits: int):
-    """SUBLEQ as looped/oracle.py defines it (Harvard: `code` [(a, b, c)] indexes instructions,
+    """SUBLEQ as looped/machines/subleq/oracle.py defines it (Harvard: `code` [(a, b, c)] indexes instructions,
     a and b index `memory`): mem[b] = wrap(mem[b] - mem[a]) to `bits`-bit two's complement, then
     go to c when the new mem[b] <= 0, else to the next instruction; stop at pc == halt or after
     `max_steps`. Memory values must be in range (as every program's are), so one wrap suffices.
@@ -75,8 +75,8 @@ def interpreter_inputs(programs) -> list:
 
 
 def case_programs(case: str, seed: int) -> list:
-    from looped.card import card_width
-    from looped.random_programs import long_random_programs
+    from looped.machines.subleq.card import card_width
+    from looped.machines.subleq.random_programs import long_random_programs
 
     columns, bits, steps, cells, code = CASES[case]
     programs = long_random_programs(seed, PROGRAMS, bits, min_steps=steps, n_cells=cells, n_code=code)

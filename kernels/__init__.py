@@ -14,7 +14,7 @@ the health rows. They differ only in how they compute it: fast.py one card, toke
 batched.py a whole batch, batch innermost; pallas.py fast with two Pallas parts; native.py the
 whole instruction, or a chunk of the runner's loop, as one call of C++ code generated from the plan
 (kernels/native_gen.py), compiled on first use where a C++ compiler is found. Imports run one way: plan <- common <- batched <- fast <- pallas, and
-plan <- common <- native (tests/test_plan.py checks there is no cycle).
+plan <- common <- native (tests/kernels/test_plan.py checks there is no cycle).
 """
 
 import importlib

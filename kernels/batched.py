@@ -26,7 +26,7 @@ output) are materialised at explicit boundaries (`materializer`).
 
 Like kernels/fast.py it is an evaluator of the kernel plan (kernels/plan.py: heads cut to their
 rows, MLP groups with their row-wise tables and sparse unit lists, the features each part writes
-and reads), and computes the same machine: tests/test_batched.py compares it with the dense
+and reads), and computes the same machine: tests/kernels/test_batched.py compares it with the dense
 kernel after every step (raw state within the correction bound, every feature decoding alike).
 The fast backend uses it where it is faster (`preferred`): cards of up to a few hundred tokens,
 and batches of 16 cards or more.

@@ -15,7 +15,7 @@ The kernels use no dot products (everything is elementwise products and sums in 
 their results do not depend on the matmul precision; the parts left to XLA use
 kernels.common.PRECISION (HIGHEST) like the other backends. The online softmax sums in another
 order than fast, so the raw state may differ from fast by float rounding; the decoded state is
-identical (checked by tests/test_kernels.py).
+identical (checked by tests/kernels/test_kernels.py).
 """
 
 from __future__ import annotations

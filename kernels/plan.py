@@ -15,7 +15,7 @@ how they compute it:
 * which features each layer writes and reads on the scratch tokens and on the others
   (`written_on_rest`, `read_on_rest`), and the rows the health figure is taken on.
 
-Nothing here imports JAX: tests/test_plan.py checks the plan against the layer formula in NumPy.
+Nothing here imports JAX: tests/kernels/test_plan.py checks the plan against the layer formula in NumPy.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`python -m looped`: the `looped` command (looped/cli.py)."""
+"""`python -m looped`: the `looped` command (looped/cli/__init__.py)."""
 
 import sys
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 
 from looped.engine import batch_cards
-from looped.program import Program
 
 ZONE_COLOURS = {"scratch": "#d62728", "slots": "#d62728", "anchor": "#9467bd", "memory": "#1f77b4",
                 "code": "#2ca02c", "padding": "#7f7f7f"}
 
 
-def draw_card(program: Program, path: str) -> None:
+def draw_card(program, path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from looped import isa
+    from looped import machines as isa
 
     (card,) = batch_cards([program])
     layout, X = card.layout, card.X

@@ -15,12 +15,12 @@ import jax.numpy as jnp
 import numpy as np
 
 import kernels
-from looped import isa as instruction_sets
-from looped.isa.base import Card, InstructionSet
+from looped import machines as instruction_sets
+from looped.machines.base import Card, InstructionSet
 from looped.layout import decode_unsigned
 from looped.limits import MAX_COLUMNS
 from looped.machine import Machine, machine_for
-from looped.program import LoopedError, Program
+from looped.errors import LoopedError
 from looped import sharding
 from looped.runner import Loop
 
@@ -32,7 +32,7 @@ class Result:
     memory: object  # every memory cell, the assembler's own included (SUBLEQ: list of ints; FLEQ: [H, columns])
     pc: int  # code index of the program counter
     health: float  # largest distance from {-1, 0, 1} seen before error correction
-    program: Program
+    program: object  # the program that ran (any machine's program type)
 
     @property
     def outputs(self) -> dict:
@@ -83,7 +83,7 @@ def _encode(programs: Sequence, n: int | None) -> tuple[InstructionSet, tuple, l
     return instruction_set, key, cards, X
 
 
-def run(programs: Sequence[Program], backend: str = kernels.DEFAULT_BACKEND, max_steps: int | None = None,
+def run(programs: Sequence, backend: str = kernels.DEFAULT_BACKEND, max_steps: int | None = None,
         progress: Callable | None = None, n: int | None = None, shard: bool | None = None,
         slots: int | None = None) -> list[Result]:
     """Run programs of one instruction set and machine shape as one batch; each halts on its own,
@@ -107,7 +107,7 @@ def run(programs: Sequence[Program], backend: str = kernels.DEFAULT_BACKEND, max
     return results
 
 
-def trace(programs: Sequence[Program], n_steps: int, backend: str = kernels.DEFAULT_BACKEND,
+def trace(programs: Sequence, n_steps: int, backend: str = kernels.DEFAULT_BACKEND,
           n: int | None = None, shard: bool | None = None):
     """Decoded (pc, memory) after each of `n_steps` instructions for a batch of programs.
 
@@ -133,7 +133,7 @@ def _decode_trace(instruction_set: InstructionSet, cards: Sequence[Card], observ
     return pcs, instruction_set.decode_observed(cards, memory)
 
 
-def _prepare(programs: Sequence[Program], backend: str, n: int | None, shard: bool | None):
+def _prepare(programs: Sequence, backend: str, n: int | None, shard: bool | None):
     """The instruction set, the cards, the loop for their machine, and the batch's initial states
     and halt addresses, split over all devices when `shard` says so (padded with idle cards)."""
     instruction_set, key, cards, X = _encode(programs, n)
@@ -148,7 +148,7 @@ def _prepare(programs: Sequence[Program], backend: str, n: int | None, shard: bo
     return instruction_set, cards, loop, X0, halt
 
 
-def trace_steps(program: Program, max_steps: int, backend: str = kernels.DEFAULT_BACKEND,
+def trace_steps(program, max_steps: int, backend: str = kernels.DEFAULT_BACKEND,
                 chunk: int = 256):
     """Yield (step, pc before, pc after, memory after) for each instruction the transformer
     executes, until the halt or `max_steps`. Runs in scanned chunks of `chunk` instructions."""

@@ -55,10 +55,14 @@ def folder() -> str | None:
 
 # Source that cannot change a compiled loop (the language, the command line, listings, pictures,
 # the oracles): editing it keeps the cache. Everything else under looped/ and kernels/ counts.
-NOT_COMPILED = ("looped/assembler/", "looped/cli.py", "looped/tape_cli.py", "looped/tape_assemble.py",
-                "looped/disasm.py", "looped/disasm_card.py", "looped/disasm_fleq.py", "looped/draw.py",
-                "looped/export.py", "looped/oracle.py", "looped/fleq_oracle.py", "looped/tape_oracle.py",
-                "looped/random_programs.py", "looped/random_tapes.py", "looped/__main__.py")
+NOT_COMPILED = ("looped/assembler/", "looped/cli/", "looped/view/", "looped/machines/subleq/assembler/",
+                "looped/machines/fleq/assembler.py", "looped/machines/fleq/rep.py",
+                "looped/machines/tape/cli.py", "looped/machines/tape/assemble.py", "looped/machines/tape/c/",
+                "looped/machines/subleq/disasm.py", "looped/disasm_card.py", "looped/machines/fleq/disasm.py",
+                "looped/draw.py", "looped/export.py", "looped/machines/subleq/oracle.py",
+                "looped/machines/fleq/oracle.py", "looped/machines/tape/oracle.py",
+                "looped/machines/subleq/random_programs.py", "looped/machines/tape/random_tapes.py",
+                "looped/__main__.py")
 
 
 @functools.lru_cache(maxsize=1)

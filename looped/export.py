@@ -13,11 +13,10 @@ import zipfile
 
 import numpy as np
 
-from looped.card import encode
 from looped.engine import _encode
-from looped.isa.base import Card
+from looped.machines.base import Card
 from looped.machine import machine_for, stack_arrays
-from looped.program import AsmError, Program, SourceLoc
+from looped.errors import AsmError, SourceLoc
 
 
 def layout_json(card: Card) -> dict:
@@ -37,7 +36,7 @@ def layout_json(card: Card) -> dict:
     }
 
 
-def machine_arrays(program: Program) -> dict[str, np.ndarray]:
+def machine_arrays(program) -> dict[str, np.ndarray]:
     instruction_set, key, (card,), _ = _encode([program], None)
     machine = machine_for(instruction_set.name, key)
     dtype = np.dtype(machine.dtype)
@@ -58,7 +57,7 @@ def machine_arrays(program: Program) -> dict[str, np.ndarray]:
     return arrays
 
 
-def export(program: Program, path: str) -> None:
+def export(program, path: str) -> None:
     np.savez(path, **machine_arrays(program))
 
 
@@ -78,4 +77,4 @@ def load_card(path: str) -> tuple[np.ndarray, dict]:
     return X, layout
 
 
-__all__ = ["export", "machine_arrays", "layout_json", "load_card", "encode"]
+__all__ = ["export", "machine_arrays", "layout_json", "load_card"]

@@ -192,3 +192,9 @@ def decode_signed(bits: np.ndarray) -> np.ndarray:
     width = np.asarray(bits).shape[-1]
     unsigned = decode_unsigned(bits)
     return np.where(unsigned >= (1 << (width - 1)), unsigned - (1 << width), unsigned)
+
+
+def wrap(value: int, bits: int) -> int:
+    """`value` modulo 2^bits, as a two's-complement integer."""
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value

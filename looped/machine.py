@@ -7,7 +7,7 @@ machine as a Flax NNX module (looped/nnx_module.py; `LoopedMachine(X)` applies o
 with the dense layer formula, the faithful reference); Flax is imported only then, never on the
 run path.
 
-The instruction set (looped/isa/) supplies the layout, the stack, the inverse temperature lam and
+The instruction set (looped/machines/) supplies the layout, the stack, the inverse temperature lam and
 the dtype for a machine key; lam is derived from the machine's shape, never tuned per program.
 """
 
@@ -17,8 +17,9 @@ import functools
 
 import numpy as np
 
-from looped import isa as instruction_sets
-from looped.isa.subleq import LEAK_MARGIN, dtype_for, inverse_temperature  # noqa: F401 (the SUBLEQ λ rule)
+from looped import machines as instruction_sets
+from looped import precision
+from looped.precision import LEAK_MARGIN, dtype_for, inverse_temperature  # noqa: F401 (the exact machines' λ rule)
 from looped.layers import Stack
 from looped.layout import Layout
 
@@ -30,7 +31,8 @@ class Machine:
         self.isa_name, self.key = isa_name, key
         self.instruction_set = instruction_sets.get(isa_name)
         self.layout: Layout = self.instruction_set.layout(key)
-        self.dtype = self.instruction_set.dtype(self.layout)  # first: it may switch JAX to 64 bits
+        self.dtype = self.instruction_set.dtype(self.layout)
+        precision.use(self.dtype)  # first: float64 needs JAX's 64-bit mode before any array is made
 
     @functools.cached_property
     def stack(self) -> Stack:
@@ -61,7 +63,7 @@ def _nnx_machine(machine: Machine):
 
 @functools.lru_cache(maxsize=64)
 def machine_for(isa_name: str, key: tuple) -> Machine:
-    """The machine of instruction set `isa_name` for the machine key `key` (see looped/isa/base.py)."""
+    """The machine of instruction set `isa_name` for the machine key `key` (see looped/machines/base.py)."""
     return Machine(isa_name, key)
 
 

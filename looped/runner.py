@@ -53,7 +53,7 @@ import numpy as np
 
 from kernels.common import Step, thread_cap
 from looped import executables
-from looped.program import LoopedError
+from looped.errors import LoopedError
 
 # The health figure may not exceed this before error correction: values further than the
 # correction tolerance (1/4) from {-1, 0, +1} would no longer be snapped back exactly.

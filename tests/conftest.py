@@ -3,7 +3,7 @@
 Every compiled program stays in memory until JAX's caches are cleared: the suite compiles
 hundreds of machines, shapes and eagerly dispatched operations, and held them all (3.7 GB at its
 peak). The caches are cleared between test files, and within a file once the process has grown
-by GROWTH_MB since the last clearing (tests/test_batched.py dispatches many kernel operations
+by GROWTH_MB since the last clearing (tests/kernels/test_batched.py dispatches many kernel operations
 eagerly). Compilations are rarely shared across files, so this costs little time."""
 
 import gc
@@ -36,7 +36,7 @@ def _clear() -> None:
 
 
 def pytest_runtest_teardown(item, nextitem):
-    # A command-line test turns on the disk cache of compiled loops (looped/cli.py) for the whole
+    # A command-line test turns on the disk cache of compiled loops (looped/cli/__init__.py) for the whole
     # process: turned off again, the other tests neither store every loop they compile nor
     # compile more batch shapes because one is kept (looped/runner.py's budget).
     from looped import executables

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from looped import oracle
+from looped.machines.subleq import oracle
 from looped.engine import run
-from looped.random_programs import long_random_programs, random_program
+from looped.machines.subleq.random_programs import long_random_programs, random_program
 
 MAX_STEPS = 120
 

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 import kernels
-from looped import engine, limits, oracle
-from looped.card import decode_memory, encode
-from looped.isa.subleq import subleq_stack
+from looped import engine, limits
+from looped.machines.subleq import oracle
+from looped.machines.subleq.card import decode_memory, encode
+from looped.machines.subleq.isa import subleq_stack
 from looped.layout import subleq_layout
 from looped.machine import dtype_for, inverse_temperature
-from looped.random_programs import long_random_programs
+from looped.machines.subleq.random_programs import long_random_programs
 from looped.runner import Loop, NumericalHealthError
 
 STEPS = 150

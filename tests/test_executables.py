@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 
 import kernels
-from looped import executables, oracle
-from looped.card import encode
-from looped.isa.subleq import subleq_stack
+from looped import executables
+from looped.machines.subleq import oracle
+from looped.machines.subleq.card import encode
+from looped.machines.subleq.isa import subleq_stack
 from looped.layout import subleq_layout
 from looped.machine import inverse_temperature
-from looped.random_programs import long_random_programs
+from looped.machines.subleq.random_programs import long_random_programs
 from looped.runner import Loop
 
 N, BITS = 20, 8
@@ -50,7 +51,7 @@ def test_a_second_loop_loads_the_compiled_loop_and_builds_nothing(cache):
     second, built_second = loop_and_builds()
     assert run(second, programs) == expected
     assert built_second == [] and second._from_disk  # loaded: no weights, no tracing
-    from looped.card import decode_memory
+    from looped.machines.subleq.card import decode_memory
 
     layout = subleq_layout(len(programs[0].memory), len(programs[0].code), BITS, N)
     X = np.asarray(expected[1])[0]

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from looped import oracle
+from looped.machines.subleq import oracle
 from looped.assembler import assemble_file
 from looped.export import export
 

@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from looped import engine, oracle
+from looped import engine
+from looped.machines.subleq import oracle
 from looped.assembler import assemble_file
 from looped.layers import Stack
 from looped.machine import LoopedMachine, build_machine, inverse_temperature
-from looped.random_programs import long_random_programs
+from looped.machines.subleq.random_programs import long_random_programs
 
 STEPS = 120
 
@@ -86,7 +87,7 @@ def test_nnx_module_executes_one_instruction_like_the_kernels():
     for _ in range(5):
         X = np.asarray(machine(X))
     pcs, memories, _ = engine.trace([program], 5, backend="dense")
-    from looped.card import decode_memory, decode_pc
+    from looped.machines.subleq.card import decode_memory, decode_pc
 
     assert list(decode_memory(card.layout, X, len(program.memory))) == list(memories[0][-1])
     assert decode_pc(card.layout, X) - card.layout.zone("code").start == pcs[-1, 0]

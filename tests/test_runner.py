@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 
 import kernels
-from looped import engine, oracle, runner
-from looped.card import decode_memory, encode
-from looped.isa.subleq import subleq_stack
+from looped import engine, runner
+from looped.machines.subleq import oracle
+from looped.machines.subleq.card import decode_memory, encode
+from looped.machines.subleq.isa import subleq_stack
 from looped.layout import subleq_layout
-from looped.program import Cell, Instruction, Program
-from looped.random_programs import long_random_programs, random_program
+from looped.machines.subleq.program import Cell, Instruction, Program
+from looped.machines.subleq.random_programs import long_random_programs, random_program
 from looped.runner import Loop, NumericalHealthError
 
 
@@ -183,7 +184,7 @@ def test_lanes_in_threads_give_every_card_the_same_result():
 
 
 def test_health_error_in_lanes_names_the_first_loss():
-    """Cards 4 and 5 lose health at steps 27 and 7 (as in tests/test_native.py): whichever lanes
+    """Cards 4 and 5 lose health at steps 27 and 7 (as in tests/kernels/test_native.py): whichever lanes
     they are in, the error names card 5 at step 7, as one lane does."""
     programs = long_random_programs(seed=3, count=6, bits=8, min_steps=50)
     X0, halt = cards_for(programs, 40)

@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent(
     import numpy as np, jax
     from looped import sharding
     from looped.engine import run, trace
-    from looped.random_programs import long_random_programs
+    from looped.machines.subleq.random_programs import long_random_programs
 
     assert jax.device_count() == 8, jax.devices()
     progs = long_random_programs(5, 11, 8, min_steps=40, n_cells=6, n_code=10)  # 11: padded to 16

@@ -3,9 +3,9 @@
 import numpy as np
 
 from benchmarks.vs_interpreter import CASES, interpret, interpreter_inputs
-from looped import oracle
-from looped.card import card_width
-from looped.random_programs import random_program
+from looped.machines.subleq import oracle
+from looped.machines.subleq.card import card_width
+from looped.machines.subleq.random_programs import random_program
 
 
 def test_interpreter_matches_oracle_on_random_programs():

@@ -1,39 +1,50 @@
-"""The punch-card assembler: assembly source -> `looped.program.Program` (SUBLEQ files) or
-`looped.fleq_program.FleqProgram` (`.isa fleq` files). No JAX here.
+"""The assembler's front door: assembly source -> the program of the instruction set the file
+names with `.isa NAME` (SUBLEQ when it names none). No JAX here.
 
     from looped.assembler import assemble, assemble_file
     program = assemble("x: 5\\n.code\\ninc x\\n", file="inc.asm")
 
-Errors raise `looped.program.AsmError` (file, line, column, message); the first error in source
-order is reported and nothing is returned. The languages are described in docs/language.md
-(SUBLEQ) and docs/fleq.md (FLEQ).
+Each machine's assembler lives in its folder and is found through the registry
+(looped/machines/__init__.py); this package holds only what they share: the lexer and this
+dispatch. Errors raise `looped.errors.AsmError` (file, line, column, message); the first error in
+source order is reported and nothing is returned. The languages are described in
+docs/language.md (SUBLEQ) and docs/fleq.md (FLEQ).
 """
 
 from __future__ import annotations
 
 import os
 
-from looped.fleq_program import FleqProgram
-from looped.program import AsmError, Program, SourceLoc
+from looped import machines
+from looped.assembler.lexer import tokenize
+from looped.errors import AsmError, LoopedError, SourceLoc
 
-from .fleq import assemble_fleq
-from .linker import SCRATCH_T, const_name, link
-from .parser import parse
+__all__ = ["assemble", "assemble_file", "isa_of", "AsmError"]
 
-__all__ = ["assemble", "assemble_file", "assemble_fleq", "AsmError", "const_name", "SCRATCH_T"]
-
-
-def assemble(source: str, file: str = "<string>") -> Program | FleqProgram:
-    """Assemble `source` (the text of a `.asm` file); `file` names it in errors and the program.
-
-    A `.isa fleq` file gives a FleqProgram, any other a (SUBLEQ) Program."""
-    parsed = parse(source, file)
-    if parsed.isa == "fleq":
-        return assemble_fleq(source, file)
-    return link(parsed)
+DEFAULT_ISA = "subleq"
 
 
-def assemble_file(path: str | os.PathLike) -> Program | FleqProgram:
+def isa_of(source: str, file: str = "<string>") -> str:
+    """The instruction set the file names with `.isa NAME` (its first such line), if that machine
+    has an assembler; otherwise SUBLEQ. Where the line stands is that assembler's to check (it must
+    come before any statement), so a misplaced `.isa` is reported at its place."""
+    for lineno, line in enumerate(source.splitlines(), start=1):
+        try:
+            tokens = tokenize(line, file, lineno)
+        except LoopedError:
+            continue  # the chosen assembler reports it
+        if len(tokens) > 1 and tokens[0].kind == "directive" and tokens[0].text.lower() == ".isa":
+            name = tokens[1].text.lower()
+            return name if machines.assembler(name) is not None else DEFAULT_ISA
+    return DEFAULT_ISA
+
+
+def assemble(source: str, file: str = "<string>"):
+    """Assemble `source` (the text of a `.asm` file); `file` names it in errors and the program."""
+    return machines.assembler(isa_of(source, file))(source, file)
+
+
+def assemble_file(path: str | os.PathLike):
     """Assemble the file at `path` (UTF-8)."""
     name = os.fspath(path)
     try:

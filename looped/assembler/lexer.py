@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from looped.program import AsmError, SourceLoc
+from looped.errors import AsmError, SourceLoc
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 DIRECTIVE_RE = re.compile(r"\.[A-Za-z_][A-Za-z0-9_]*")

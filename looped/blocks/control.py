@@ -1,7 +1,7 @@
 """Building blocks of the construction: small pure functions from named row blocks to weights.
 
 Each block returns attention heads or MLP parts (see looped/layers.py); an instruction set is the
-list of layers these parts are summed into (looped/isa/). Conventions:
+list of layers these parts are summed into (looped/machines/). Conventions:
 
 * Words are ±1 bits, most significant bit first; `rows.bit(j)` is bit j from the least significant.
 * `ind` (1 on the scratch token, 0 elsewhere) replaces per-column biases. A unit that must act only

@@ -19,7 +19,7 @@ from typing import Mapping
 from looped.layers import Units
 
 # Larger than any pre-activation a gated unit can see where it must be off: data values are at
-# most 1e6 in magnitude (looped/fleq_program.py), and the largest weight on a real input is the
+# most 1e6 in magnitude (looped/machines/fleq/program.py), and the largest weight on a real input is the
 # matrix product's read-out scale (~1e16), so 1e30 leaves a wide margin in float64.
 BIG = 1.0e30
 

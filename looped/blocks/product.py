@@ -13,7 +13,7 @@ The logit is computed as a product, never added to a large constant, so tiny pro
 relative precision; the floor is float64's resolution of sigma near 1/2, about 2e-16 / (c |a b|).
 With c = PRODUCT_SCALE = 1e-5 the relative error is below 5e-6 for 1e-4 <= |a b| <= 1e4 (1.9e-6 at
 worst over 10^4 random inputs, measured by
-benchmarks/fleq_accuracy.py, held by tests/test_fleq_blocks.py); smaller products have an absolute
+benchmarks/fleq_accuracy.py, held by tests/machines/fleq/test_fleq_blocks.py); smaller products have an absolute
 error below 5e-10 (the softmax's own rounding, a few ulps of sigma, sets that floor). float64 only: in float32 the same read-out resolves sigma - 1/2 to 6e-8.
 """
 

@@ -2,7 +2,7 @@
 
 g passes through the origin and the fitted points (t_k, v_k) (looped/blocks/pwl_constants.py,
 regenerated with optax by benchmarks/fit_blocks.py). The block evaluates g in its *left* form
-(looped/pwl.py): units relu(t_k - x), active only to the left of their knot, so that for a convex
+(looped/blocks/pwl_fit.py): units relu(t_k - x), active only to the left of their knot, so that for a convex
 decreasing g nothing cancels for x >= t_0. It reads x split by sign (the operands layer writes
 relu(a) and relu(-a) into `pos` and `neg`): recip = g(pos) - g(neg) (odd), rsqrt = g(pos) (0 for
 a <= 0). At the unused side's input 0 the units sum to g(0) = 0 up to about 1e-11.
@@ -22,7 +22,7 @@ from looped.blocks.arith import result_gates
 from looped.blocks.gates import gated_linear, gated_relu
 from looped.layers import MLP, Units
 from looped.layout import Layout, Rows
-from looped.pwl import pwl_slopes
+from looped.blocks.pwl_fit import pwl_slopes
 
 
 def _left_form(units: Units, layout: Layout, x: int, out: int, sign: float, gates: dict, knots, values,

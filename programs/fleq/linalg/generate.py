@@ -73,7 +73,7 @@ def inverse(n: int) -> str:
 ;          error e = ||I - A X|| squares at each step; {INVERSE_STEPS} steps take the worst case of the domain
 ;          (e0 = 1 - 0.25 / ({n} * 25)) below the `matmul` block's own error.
 ; Error:   every entry within 1e-6 x the largest entry of A^-1 on the domain (the goal is 1e-3;
-;          held by tests/test_fleq_linalg.py). It converges for any invertible A with
+;          held by tests/machines/fleq/test_fleq_linalg.py). It converges for any invertible A with
 ;          ||A||_F^2 within recip's domain [2^-12, 2^12], more slowly when A is ill-conditioned.
 .isa fleq
 .data
@@ -118,7 +118,7 @@ def power_iteration(n: int) -> str:
 ;          eig = v^T A v.
 ; Error:   at a ratio of 1.5 the vector's error falls as (1/1.5)^k: after {POWER_STEPS} steps below 1e-7, and
 ;          the eigenvalue's below 1e-12 relative (goal: 1e-3 for both; held by
-;          tests/test_fleq_linalg.py). The start vector is fixed and not special; a matrix whose
+;          tests/machines/fleq/test_fleq_linalg.py). The start vector is fixed and not special; a matrix whose
 ;          dominant eigenvector is orthogonal to it would converge to the next one.
 .isa fleq
 .data

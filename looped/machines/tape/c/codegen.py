@@ -490,6 +490,8 @@ class FunctionGen:
             self.ins(Z, 0)
             self.clear(Z)
             self.ins(k(1), NSP)
+            if isinstance(cell, str) and ".z" in cell:
+                self.clear(cell)  # the callee's own use of this temp expects 0
 
     def pop(self, cells):
         for cell in reversed(cells):
@@ -554,14 +556,7 @@ class FunctionGen:
         le = self.new_label("le")
         self.jump_le(Z, cell, le, yes, le)
         self.label(le)
-        if destroyable:
-            self.jump_le(k(-1), cell, yes, no, nxt)  # cell + 1 <= 0 <=> cell < 0 (cell <= 0 here)
-        else:
-            t = self.value_temp()
-            self.clear(t)
-            self.ins(cell, t)
-            self.jump_le(k(1), t, no, yes, nxt)  # -cell - 1 <= 0 <=> cell >= 0 <=> cell == 0
-            self.free(t)
+        self.nonzero_after_le(cell, destroyable, yes, no, nxt)
 
     def sign(self, cell, destroyable, op, yes, no, nxt):
         """Branch on `cell op 0`."""
@@ -585,14 +580,17 @@ class FunctionGen:
             self.nonzero_after_le(cell, destroyable, no, yes, nxt)
 
     def nonzero_after_le(self, cell, destroyable, yes, no, nxt):
+        """Branch on cell != 0 for a cell known to be <= 0."""
         if destroyable:
-            self.jump_le(k(-1), cell, yes, no, nxt)
-        else:
-            t = self.value_temp()
-            self.clear(t)
-            self.ins(cell, t)
-            self.jump_le(k(1), t, no, yes, nxt)
-            self.free(t)
+            self.jump_le(k(-1), cell, yes, no, nxt)  # cell + 1 <= 0 <=> cell < 0
+            return
+        t = self.value_temp()
+        zero_or_min = self.new_label("zm")
+        self.clear(t)
+        self.jump_le(cell, t, zero_or_min, yes, zero_or_min)  # -cell > 0: cell < 0
+        self.label(zero_or_min)
+        self.jump_le(k(1), t, no, yes, nxt)  # -cell - 1 <= 0: cell was 0, not INT_MIN
+        self.free(t)
 
     def compare(self, e, yes, no, nxt):
         op, a, b = e.op, e.a, e.b

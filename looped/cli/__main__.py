@@ -1,0 +1,7 @@
+"""`python -m looped.cli`: the `looped` command."""
+
+import sys
+
+from looped.cli.main import main
+
+sys.exit(main())

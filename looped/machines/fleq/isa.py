@@ -1,0 +1,392 @@
+"""FLEQ, the paper's general instruction, as a list of blocks: five layers.
+
+    FLEQ(a, b, c, m, flag, p):  mem[c] = f_m(mem[a], mem[b]);  pc = p if mem[flag] <= 0 else pc + 1
+
+Data cells hold reals directly in the state: a value of shape h x w spans w memory tokens, its
+entries in the `val` rows (../shared/spec/fleq.md). The scratchpad is W *slot* tokens and one
+*anchor* token. Slot token j handles column j of an operation: it holds the program counter (each
+slot keeps its own copy; they stay identical), fetches the instruction, reads column j of each
+operand and computes column j of the result, which the write puts into memory column c + j.
+Pointers, the program counter and the function selector are ±1 / 0-1 codes; only the program
+counter is corrected (the instruction fields are copied afresh each step and cleared).
+
+    fetch      1 head    fetched <- the instruction at pc; each slot keeps its own column pointers
+    operands   3 heads   opA <- A[:, j], opB <- B[:, j] (row-broadcast when asked), flag <- [mem[flag] <= 0]
+    function   2H+H+2+K  every function block on (opA, opB) side by side; result <- the selected one,
+               heads     rows past the result's height zeroed (K = min(H, W))
+    write      1 head    mem[c + j] <- result; pc <- flag ? p : pc + 1; clear the scratch rows
+    correct    0 heads   snap pc to {-1, 0, +1}
+
+The function layer's heads: `mul` 2 per row (H rows), `sigmoid` 1 per row, `matmul` 2,
+`transpose` K. Its MLP holds the linear blocks (`add`, `sub`, `mov`), the fitted piecewise-linear
+`recip` and `rsqrt`, and the read-outs of the attention blocks, each gated by its selector.
+
+The state is float64: the products are read off a softmax in its linear regime, and float32
+cannot resolve sigma(z) - 1/2 for the small z they need (looped/blocks/product.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from looped import blocks
+from looped.blocks import arith, matmul, product, pwl, real, sigmoid, transpose
+from looped.machines.fleq.program import FUNCTIONS, FleqProgram, to_json_value
+from looped.machines.base import Card, InstructionSet
+from looped.layers import Stack, layer
+from looped.layout import Layout, Rows, RowAllocator, Zone, address_bits, position_codes
+
+# The inverse temperature: at the write's score gap of 1 (the smallest gap of any read or write),
+# exp(-lam) underflows to exactly 0 in float64 (below 2^-1074 ~ 5e-324), so every read and write
+# moves values exactly: integers stay integers, zeros stay zeros, whatever the card width.
+LAMBDA = 800.0
+
+# Gate of the memory overwrite: larger than |new - old| for any two values of the machine's range.
+OVERWRITE_GATE = 1.0e8
+
+
+def inverse_temperature(n: int) -> float:
+    """lam = LAMBDA for every card width: the softmax of every read and write is an exact
+    selection in float64 (the weights of the other keys underflow to 0)."""
+    return LAMBDA
+
+
+def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int = 0) -> Layout:
+    """The FLEQ card: W = `slots` slot tokens, the anchor, `n_columns` memory tokens, `n_code`
+    command tokens (the halt column included), then padding up to `n` tokens."""
+    W, H, M = slots, height, len(FUNCTIONS)
+    scratch = W + 1
+    used = scratch + n_columns + n_code
+    if n < used:
+        raise ValueError(f"card of {n} tokens cannot hold {used}")
+    L = address_bits(n)
+    K = min(H, W)
+    alloc = RowAllocator()
+    # The instruction's fields: slot pointers for a, b and c, then one copy of the rest.
+    scalar_fields = [("f", L), ("p", L), ("fnoff", M), ("rowoff", H), ("bcast", 1), ("nbcast", 1),
+                     ("flagslot", W), ("flagold", 1)]
+    instr_fields = _packed([("a", W * L), ("b", W * L), ("c", W * L)] + scalar_fields)
+    instr_size = sum(size for _, _, size in instr_fields)
+    alloc.add("instr", instr_size, instr_fields)
+    alloc.add("val", H)
+    alloc.add("pc", L)
+    alloc.add("pos", L)
+    alloc.add("slot", W)
+    alloc.add("nslot", W)
+    alloc.add("ind", 1)
+    alloc.add("other", 1)
+    alloc.add("anc", 1)
+    fetched_fields = _packed([("a", L), ("b", L), ("c", L)] + scalar_fields)
+    alloc.add("fetched", sum(size for _, _, size in fetched_fields), fetched_fields)
+    alloc.add("opA", H)
+    alloc.add("opB", H)
+    alloc.add("opApos", H)  # relu(opA) and relu(-opA), for the piecewise-linear blocks
+    alloc.add("opAneg", H)
+    alloc.add("flag", 1)  # [mem[flag] <= 0] before the write
+    alloc.add("branch", 1)  # the flag the branch takes: after the write
+    alloc.add("result", H)
+    # One transient buffer, used by every layer in turn (each layer's MLP clears what it wrote).
+    offsets = _packed([("mul", 2 * H), ("sigmoid", H), ("matmul", 2 * H), ("transpose", K * H)])
+    buf = max(instr_size, 2 * H + 1, sum(size for _, _, size in offsets), H + 1)
+    alloc.add("buf", buf, [("instr", 0, instr_size), ("A", 0, H), ("B", H, H), ("F", 2 * H, 1), ("write", 0, H),
+                           ("written", H, 1)] + offsets)
+    for name, offset, size in instr_fields:  # the instruction's fields inside the fetch buffer
+        alloc.rows[f"buf.instr.{name}"] = alloc.rows["buf.instr"].part(name, offset, size)
+    zones = {
+        "scratch": Zone("scratch", 0, scratch),
+        "slots": Zone("slots", 0, W),
+        "anchor": Zone("anchor", W, scratch),
+        "memory": Zone("memory", scratch, scratch + n_columns),
+        "code": Zone("code", scratch + n_columns, used),
+        "padding": Zone("padding", used, n),
+    }
+    return Layout(n=n, d=alloc.next, bits=0, addr_bits=L, rows=alloc.rows, zones=zones,
+                  sizes={"slots": W, "height": H, "functions": M})
+
+
+def _packed(sizes: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
+    """(name, offset, size) of consecutive parts."""
+    out, at = [], 0
+    for name, size in sizes:
+        out.append((name, at, size))
+        at += size
+    return out
+
+
+def slot_part(rows: Rows, j: int, L: int) -> Rows:
+    """Slot j's pointer inside an instruction field of W pointers."""
+    return rows.part(str(j), j * L, L)
+
+
+def fleq_stack(layout: Layout, lam: float) -> Stack:
+    r, d = layout.rows, layout.d
+    W, L = layout.sizes["slots"], layout.addr_bits
+    select = {name: r["fetched.fnoff"].start + m for m, name in enumerate(FUNCTIONS)}
+    opA, opB, out = r["opA"], r["opB"], r["result"]
+    fetch_fields = ("f", "p", "fnoff", "rowoff", "bcast", "nbcast", "flagslot", "flagold")
+    layers = (
+        layer(
+            "fetch",
+            blocks.read(layout, r["pc"], r["instr"], r["buf.instr"], name="fetch"),
+            *[blocks.control.move_by_slot(layout, [slot_part(r[f"buf.instr.{p}"], j, L) for j in range(W)],
+                                          r[f"fetched.{p}"], r["slot"]) for p in "abc"],
+            *[blocks.move(layout, r[f"buf.instr.{f}"], r[f"fetched.{f}"]) for f in fetch_fields],
+            blocks.clear(layout, r["buf.instr"]),
+            # The program counter the previous instruction's branch left (the fetch above read it
+            # with a noise far below its margin), snapped back to {-1, 0, +1}.
+            blocks.error_correction(layout, r["pc"], tokens="scratch"),
+            d=d,
+        ),
+        layer(
+            "operands",
+            blocks.read(layout, r["fetched.a"], r["val"], r["buf.A"], name="read a"),
+            blocks.read(layout, r["fetched.b"], r["val"], r["buf.B"], name="read b"),
+            blocks.read(layout, r["fetched.f"], r["val"].part("0", 0, 1), r["buf.F"], name="read flag"),
+            real.flag_le_zero(layout, r["buf.F"].start, r["flag"].start),
+            real.move(layout, r["buf.A"], opA),
+            real.split_sign(layout, r["buf.A"], r["opApos"], r["opAneg"]),
+            real.move_broadcast(layout, r["buf.B"], opB, r["fetched.bcast"].start, r["fetched.nbcast"].start),
+            blocks.clear(layout, r["buf.A"], r["buf.B"], r["buf.F"]),
+            d=d,
+        ),
+        layer(
+            "function",
+            product.heads(layout, lam, opA, opB, r["buf.mul"]),
+            sigmoid.heads(layout, lam, opA, r["buf.sigmoid"]),
+            matmul.heads(layout, lam, opA, opB, r["buf.matmul"]),
+            transpose.heads(layout, lam, opA, r["buf.transpose"]),
+            arith.add(layout, opA, opB, out, select["add"]),
+            arith.sub(layout, opA, opB, out, select["sub"]),
+            arith.mov(layout, opA, out, select["mov"]),
+            product.mlp(layout, r["buf.mul"], out, select["mul"]),
+            matmul.mlp(layout, r["buf.matmul"], out, select["matmul"]),
+            transpose.mlp(layout, opA, r["buf.transpose"], out, select["transpose"]),
+            pwl.recip(layout, r["opApos"], r["opAneg"], out, select["recip"]),
+            pwl.rsqrt(layout, r["opApos"], out, select["rsqrt"]),
+            sigmoid.mlp(layout, r["buf.sigmoid"], out, select["sigmoid"]),
+            blocks.clear(layout, r["buf.mul"], r["buf.sigmoid"], r["buf.matmul"], r["buf.transpose"], opA, opB,
+                         r["opApos"], r["opAneg"]),
+            d=d,
+        ),
+        layer(
+            "write",
+            blocks.write(layout, r["fetched.c"], out, r["val"], r["buf.write"]),
+            real.read_slot_result(layout, lam, r["fetched.flagslot"], out, r["buf.written"]),
+            blocks.overwrite(layout, r["buf.write"], r["val"], gate=OVERWRITE_GATE, scratch=("ind", "anc")),
+            blocks.clear(layout, r["buf.write"], tokens="all"),
+            real.flag_after_write(layout, r["flag"].start, r["buf.written"].start, r["fetched.flagold"].start,
+                                  r["fetched.flagslot"], r["branch"].start),
+            blocks.clear(layout, r["flag"], r["buf.written"], out),
+            d=d,
+        ),
+        layer(
+            "branch",
+            blocks.branch(layout, r["pc"], r["fetched.p"], r["branch"]),
+            blocks.clear(layout, r["branch"], r["fetched"]),
+            d=d,
+        ),
+    )
+    # The health figure is taken where the program counter is snapped: on the fetch's input.
+    return Stack(layers=layers, corrected_rows=tuple(r["pc"].indices), health_before=0,
+                 scratch_tokens=layout.zone("scratch").size, per_card=True)
+
+
+def constant_rows(layout: Layout) -> np.ndarray:
+    """The state [n, d] every FLEQ card starts from before its program: positions, and the rows
+    that tell slot tokens, the anchor and the other tokens apart."""
+    r, n, W = layout.rows, layout.n, layout.sizes["slots"]
+    X = np.zeros((n, layout.d))
+    X[:, r["pos"].slice] = position_codes(np.arange(n), layout.addr_bits)
+    X[: layout.zone("scratch").size, r["pos"].slice] = 0.0
+    X[W:, r["other"].slice] = 1.0
+    X[W, r["anc"].slice] = 1.0
+    X[:W, r["ind"].slice] = 1.0
+    nslot = np.ones((n, W))
+    nslot[:W] = 1.0 - np.eye(W)
+    nslot[W] = 0.0  # the anchor
+    X[:, r["nslot"].slice] = nslot
+    X[:W, r["slot"].slice] = np.eye(W)
+    return X
+
+
+# ---- the instruction set object ---------------------------------------------------------------------
+
+
+def card_width(program: FleqProgram, slots: int) -> int:
+    return slots + 1 + program.n_columns + len(program.code)
+
+
+class Fleq(InstructionSet):
+    """FLEQ on reals, vectors and matrices; machine key (n, W slots, H rows)."""
+
+    name = "fleq"
+    settings_syntax = "json"
+
+    def machine_key(self, programs: Sequence[FleqProgram], n: int | None = None) -> tuple:
+        W = max(p.slots for p in programs)
+        H = max(p.height for p in programs)
+        width = max(card_width(p, W) for p in programs)
+        return (max(width, n or 0), W, H)
+
+    def layout(self, key: tuple) -> Layout:
+        n, W, H = key
+        return fleq_layout(W, H, n)
+
+    def stack(self, layout: Layout) -> Stack:
+        return fleq_stack(layout, self.inverse_temperature(layout))
+
+    def inverse_temperature(self, layout: Layout) -> float:
+        return inverse_temperature(layout.n)
+
+    def dtype(self, layout: Layout):
+        return np.dtype(np.float64)
+
+    def encode(self, programs: Sequence[FleqProgram], key: tuple) -> tuple[list[Card], np.ndarray]:
+        n, W, H = key
+        machine = fleq_layout(W, H, n)
+        r, L, M = machine.rows, machine.addr_bits, len(FUNCTIONS)
+        X = np.repeat(constant_rows(machine)[None], len(programs), axis=0)
+        cards = []
+        for i, program in enumerate(programs):
+            layout = fleq_layout(W, H, n, program.n_columns, len(program.code))
+            mem0, code0 = layout.zone("memory").start, layout.zone("code").start
+            X[i, :W, r["pc"].slice] = position_codes([code0], L)
+            X[i, mem0 : mem0 + program.n_columns, r["val"].start : r["val"].start + program.height] = program.memory.T
+            for k, inst in enumerate(program.code):
+                self._encode_instruction(X[i, code0 + k], r, L, W, H, M, inst, mem0, code0, program)
+            cards.append(Card(program, layout, X[i]))
+        return cards, X
+
+    @staticmethod
+    def _encode_instruction(x, r, L, W, H, M, inst, mem0, code0, program) -> None:
+        def codes(columns, field, fill):
+            block = r[f"instr.{field}"]
+            for j in range(W):
+                col = columns[j] if j < len(columns) else fill
+                if col is not None:
+                    x[block.start + j * L : block.start + (j + 1) * L] = position_codes([mem0 + col], L)[0]
+
+        codes(inst.a_cols, "a", program.zero_col)
+        codes(inst.b_cols, "b", program.zero_col)
+        codes(inst.c_cols, "c", None)  # no pointer: the slot writes nothing
+        x[r["instr.f"].slice] = position_codes([mem0 + inst.flag_col], L)[0]
+        x[r["instr.p"].slice] = position_codes([code0 + inst.p], L)[0]
+        x[r["instr.fnoff"].slice] = [0.0 if name == inst.fn else 1.0 for name in FUNCTIONS]
+        x[r["instr.rowoff"].slice] = [0.0 if i < inst.c_height else 1.0 for i in range(H)]
+        x[r["instr.bcast"].start] = 1.0 if inst.b_rows_broadcast else 0.0
+        x[r["instr.nbcast"].start] = 0.0 if inst.b_rows_broadcast else 1.0
+        # The branch tests the flag cell after the write: when the instruction writes it (as column
+        # j of c), slot j's result is the new value.
+        written = [j for j, col in enumerate(inst.c_cols) if col == inst.flag_col]
+        if written:
+            x[r["instr.flagslot"].start + written[0]] = 1.0
+        else:
+            x[r["instr.flagold"].start] = 1.0
+
+    def decode_memory(self, cards: Sequence[Card], X: np.ndarray) -> list[np.ndarray]:
+        out = []
+        for i, card in enumerate(cards):
+            program, layout = card.program, card.layout
+            mem0, val = layout.zone("memory").start, layout["val"]
+            out.append(np.asarray(X[i, mem0 : mem0 + program.n_columns, val.start : val.start + program.height]).T.copy())
+        return out
+
+    def trace_observer(self, layout: Layout):
+        return ValueObserver(layout["val"].slice)
+
+    def decode_observed(self, cards: Sequence[Card], observed) -> list[np.ndarray]:
+        values = np.asarray(observed)  # [T, B, n, H]
+        out = []
+        for i, card in enumerate(cards):
+            mem0 = card.layout.zone("memory").start
+            block = values[:, i, mem0 : mem0 + card.program.n_columns, : card.program.height]
+            out.append(np.swapaxes(block, 1, 2))  # [T, h, columns]
+        return out
+
+    def oracle_step(self, program: FleqProgram, memory: np.ndarray, pc: int) -> int:
+        from looped.machines.fleq import oracle as fleq_oracle
+
+        return fleq_oracle.step(program, memory, pc)
+
+    def format_program(self, program: FleqProgram) -> str:
+        from looped.machines.fleq.disasm import format_fleq_program
+
+        return format_fleq_program(program)
+
+    def read_card(self, X, layout: dict, file: str) -> FleqProgram:
+        from looped.machines.fleq.disasm import program_from_card
+
+        return program_from_card(X, layout, file)
+
+    def card_header(self, X, layout: dict, file: str) -> str:
+        return f"; {file}: {layout['n']} columns x {layout['d']} rows, FLEQ, float{X.dtype.itemsize * 8}\n"
+
+    def cell_names(self, program: FleqProgram) -> list[str]:
+        names = [f"#{c}" for c in range(program.n_columns)]
+        for name, value in program.values.items():
+            for k in value.columns:
+                names[k] = name if value.shape[1] == 1 else f"{name}+{k - value.offset}"
+        return names
+
+    def changed(self, program: FleqProgram, names: Sequence[str], before, after) -> dict:
+        out = {}
+        for name, value in program.values.items():
+            if value.kind == "const":
+                continue
+            old, new = program.value_of(before, name), program.value_of(after, name)
+            if not np.array_equal(old, new):
+                out[name] = to_json_value(new, value.shape)
+        return out
+
+    def format_instruction(self, program: FleqProgram, inst, names: Sequence[str]) -> str:
+        def operand(columns):
+            if not columns:
+                return "_"
+            first = names[columns[0]]
+            return first.split("+")[0] if len(set(columns)) > 1 else first
+
+        target = "halt" if inst.p == program.halt_index else str(inst.p)
+        for label, index in program.code_labels.items():
+            if index == inst.p and inst.p != program.halt_index:
+                target = label
+                break
+        return (f"fleq {inst.fn}, {operand(inst.c_cols)}, {operand(inst.a_cols)}, {operand(inst.b_cols)}, "
+                f"{names[inst.flag_col]}, {target}")
+
+    def layout_json(self, card: Card) -> dict:
+        """The exported machine's `layout` (fleq.md): rows, pc, halt and every value's place."""
+        program, layout = card.program, card.layout
+        mem0, val = layout.zone("memory").start, layout["val"]
+        return {
+            **layout.to_json(),
+            "isa": "fleq",
+            "pc_token": self.pc_token,
+            "halt_pc": card.halt_token,
+            "zero_col": program.zero_col,
+            "one_col": program.one_col,
+            "values": {name: {"token": mem0 + v.offset, "rows": [val.start, val.start + v.shape[0]],
+                              "shape": list(v.shape), "kind": v.kind}
+                       for name, v in program.values.items()},
+            "code_labels": {name: layout.zone("code").start + i for name, i in program.code_labels.items()},
+            "source": [{"token": card.code_token(k), "loc": str(inst.loc) if inst.loc else None, "text": inst.source}
+                       for k, inst in enumerate(program.code)],
+        }
+
+
+@dataclass(frozen=True)
+class ValueObserver:
+    """What a FLEQ trace records after each step: every token's value rows."""
+
+    val_rows: slice
+
+    def __call__(self, X):
+        return X[:, :, self.val_rows]
+
+    def __hash__(self):
+        return hash((self.val_rows.start, self.val_rows.stop))
+
+
+FLEQ = Fleq()

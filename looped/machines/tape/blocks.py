@@ -1,0 +1,223 @@
+"""Blocks of the classic (von Neumann) SUBLEQ machine (looped/machines/tape/isa.py): gated logic on the
+scratch token. Small pure functions from named rows to MLP parts, like looped/blocks/control.py,
+whose reads, write, overwrite, clears and error correction the tape machine reuses as they are.
+
+Every unit here acts on the scratch token only, and only while its *gate* is open. A gate is a
+sum of 0/1 literals held on the scratch token (`Gate`): it equals `k` when every literal holds and
+is at most k - 1 otherwise; on other tokens, where every scratch row is 0, it is 0 (a gate without
+literals is the scratch indicator `ind` itself). A unit with pre-activation u is gated
+as u + G (s - k): unchanged when the gate is open, pushed below zero when it is shut, G being
+larger than |u| wherever the unit's inputs lie in [-1, 1]. A gated threshold is therefore exactly
+0 on every other token and on every shut gate, and the robust step of control.py (flat within
+1/4 of each integer) when open: integer-valued inputs carrying softmax leak give exact outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from looped.layers import MLP, Head, Units, copy_map, projection
+from looped.layout import Layout, Rows
+
+
+@dataclass(frozen=True)
+class Gate:
+    """sum(terms[row] * x[row]) == k exactly when the gate is open, <= k - 1 otherwise."""
+
+    terms: dict = field(default_factory=dict)
+    k: float = 1.0
+
+
+def gate(layout: Layout, *literals: dict) -> Gate:
+    """The conjunction of `literals` (each a {row: coef} sum that is 1 when it holds and 0 when
+    not; see `lit`, `neg`, `any_of`), or the scratch indicator alone when there are none. Literals
+    are rows of the scratch token (0 elsewhere), so a conjunction of them is shut on every other
+    token by itself. (Each literal adds G to the unit's largest input and bias: few literals keep
+    the gated sums exact in float32.)"""
+    if not literals:
+        return Gate({layout["ind"].start: 1.0}, 1.0)
+    terms = {}
+    for literal in literals:
+        for row, coef in literal.items():
+            terms[row] = terms.get(row, 0.0) + coef
+    return Gate(terms, float(len(literals)))
+
+
+def lit(rows: Rows) -> dict:
+    """The 0/1 row `rows` is 1."""
+    return {rows.start: 1.0}
+
+
+def neg(layout: Layout, rows: Rows) -> dict:
+    """The 0/1 row `rows` is 0 (1 - x, the 1 held by the scratch indicator)."""
+    return {layout["ind"].start: 1.0, rows.start: -1.0}
+
+
+def any_of(*rows: Rows) -> dict:
+    """One of several mutually exclusive 0/1 rows is 1 (their sum)."""
+    return {r.start: 1.0 for r in rows}
+
+
+def _scale(bound: float) -> float:
+    """A power of two above `bound` (powers of two keep the gated sums exact in floating point)."""
+    return float(2 ** math.ceil(math.log2(bound + 2.0)))
+
+
+def _unit(units: Units, inputs: dict, bias: float, out: dict, when: Gate, G: float) -> None:
+    x = dict(inputs)
+    for row, coef in when.terms.items():
+        x[row] = x.get(row, 0.0) + G * coef
+    units.add(x, bias - G * when.k, out)
+
+
+def step_when(units: Units, inputs: dict, bias: float, t: float, out: dict, when: Gate) -> None:
+    """Add out * [inputs.x + bias >= t] while `when` is open (u = inputs.x + bias integer-valued;
+    exact within 1/4 of an integer). Two units."""
+    G = _scale(sum(abs(c) for c in inputs.values()) + abs(bias - t) + 1.0)
+    for shift, sign in ((0.75, 2.0), (0.25, -2.0)):
+        _unit(units, inputs, bias - t + shift, {row: sign * coef for row, coef in out.items()}, when, G)
+
+
+def pass_when(units: Units, src: int, dst: int, when: Gate, coef: float = 1.0) -> None:
+    """dst += coef * src while `when` is open, for |src| <= 1 (two units)."""
+    _unit(units, {src: 1.0}, 0.0, {dst: coef}, when, 2.0)
+    _unit(units, {src: -1.0}, 0.0, {dst: -coef}, when, 2.0)
+
+
+def const_when(units: Units, out: dict, when: Gate) -> None:
+    """out += its coefficients while `when` is open (one unit: relu(s - k + 1))."""
+    _unit(units, {}, 1.0, out, when, 1.0)
+
+
+def read_at(layout: Layout, pointer: Rows, key: Rows, source: Rows, buffer: Rows, name: str = "read") -> Head:
+    """control.read with another key block: the scratch token reads `source` of the token whose
+    `key` code equals its `pointer` (keys are ±1 codes on the other tokens, zero on the scratch
+    token: the target scores P, every other token at most P - 2, the scratch token 0)."""
+    return Head(
+        wq=projection(layout.d, {pointer: 1.0}),
+        wk=projection(layout.d, {key: 1.0}),
+        wv=copy_map(layout.d, [(source, buffer)]),
+        queries="scratch",
+        name=name,
+    )
+
+
+# ---- MLP parts ---------------------------------------------------------------------------------------
+
+
+def flags(layout: Layout, name: str, tests: Sequence[tuple[dict, float, float, dict]], when: Gate) -> MLP:
+    """Threshold flags: for each (inputs, bias, t, out), out += [inputs.x + bias >= t] while
+    `when` is open."""
+    units = Units(layout.d, name, "scratch")
+    for inputs, bias, t, out in tests:
+        step_when(units, inputs, bias, t, out, when)
+    return units.mlp()
+
+
+def snap(layout: Layout, pairs: Sequence[tuple[int | None, int]], when: Gate, name: str = "snap") -> MLP:
+    """dst = sign(src) (exactly ±1) while `when` is open, else dst += 0, for src near ±1; a pair
+    (None, dst) sets dst = -1 (a constant bit). dst is zero beforehand."""
+    units = Units(layout.d, name, "scratch")
+    for src, dst in pairs:
+        if src is not None:
+            step_when(units, {src: 1.0}, 0.0, 1.0, {dst: 2.0}, when)
+    const_when(units, {dst: -1.0 for _, dst in pairs}, when)
+    return units.mlp()
+
+
+def passes(layout: Layout, pairs: Sequence[tuple[int, int]], when: Gate, coef: float = 1.0, name: str = "pass") -> MLP:
+    """dst += coef * src while `when` is open, for each (src, dst) (|src| <= 1)."""
+    units = Units(layout.d, name, "scratch")
+    for src, dst in pairs:
+        pass_when(units, src, dst, when, coef)
+    return units.mlp()
+
+
+def add_constant(layout: Layout, src: Sequence[int | None], k: int, dst: Sequence[int], when: Gate,
+                 name: str = "add constant") -> MLP:
+    """dst = (src + k) mod 2^w as ±1 bits while `when` is open (bits least significant first;
+    w = len(dst); a source bit None is a constant -1, i.e. 0). dst is zero beforehand.
+
+    The low i+1 bits of the sum, S_i = sum_{j<=i} 2^(j-1) (x_j + 1) + (k mod 2^(i+1)), lie in
+    [0, 2^(i+2) - 2]; bit i is [S >= 2^i] - [S >= 2^(i+1)] + [S >= 3 * 2^i] (as in
+    control.subtract). Six units a bit and one for the constant."""
+    units = Units(layout.d, name, "scratch")
+    for i, out in enumerate(dst):
+        inputs, bias = {}, float(k % (1 << (i + 1)))
+        for j in range(i + 1):
+            x = src[j] if j < len(src) else None
+            if x is None:
+                continue  # a -1 bit adds nothing
+            inputs[x] = inputs.get(x, 0.0) + 2.0 ** (j - 1)
+            bias += 2.0 ** (j - 1)
+        for t, sign in ((1 << i, 1.0), (2 << i, -1.0), (3 << i, 1.0)):
+            step_when(units, inputs, bias, float(t), {out: 2.0 * sign}, when)
+    const_when(units, {out: -1.0 for out in dst}, when)
+    return units.mlp()
+
+
+def increment(layout: Layout, code: Rows, when: Gate, name: str = "increment") -> MLP:
+    """code = code + 1 (mod 2^size) while `when` is open, else unchanged."""
+    bits = [code.bit(i) for i in range(code.size)]
+    removal = passes(layout, [(row, row) for row in bits], when, -1.0)
+    return _join([removal, add_constant(layout, bits, 1, bits, when)], name)
+
+
+def select(layout: Layout, choices: Sequence[tuple[Rows, Gate]], dest: Rows, name: str = "select") -> MLP:
+    """dest = the code of the first open gate among `choices` (gates mutually exclusive), else
+    unchanged: dest += [gate] * (choice - dest) for each choice. ±1 codes."""
+    parts = []
+    for source, when in choices:
+        pairs = list(zip(source.indices, dest.indices))
+        parts.append(passes(layout, pairs, when, 1.0))
+        parts.append(passes(layout, [(d, d) for d in dest.indices], when, -1.0))
+    return _join(parts, name)
+
+
+def subtract_when(layout: Layout, minuend: Rows, subtrahend: Rows, out: Rows, when: Gate) -> MLP:
+    """out = minuend - subtrahend modulo 2^N as ±1 bits while `when` is open (control.subtract,
+    gated). out is zero beforehand."""
+    N = out.size
+    units = Units(layout.d, "subtract", "scratch")
+    for i in range(N):
+        inputs = {}
+        for j in range(i + 1):
+            inputs[minuend.bit(j)] = inputs.get(minuend.bit(j), 0.0) + 2.0 ** (j - 1)
+            inputs[subtrahend.bit(j)] = inputs.get(subtrahend.bit(j), 0.0) - 2.0 ** (j - 1)
+        bias = 2.0 ** (i + 1)
+        for t, sign in ((2**i, 1.0), (2 ** (i + 1), -1.0), (3 * 2**i, 1.0)):
+            step_when(units, inputs, bias, float(t), {out.bit(i): 2.0 * sign}, when)
+    const_when(units, {row: -1.0 for row in out.indices}, when)
+    return units.mlp()
+
+
+def le_zero_wrapped(layout: Layout, minuend: Rows, subtrahend: Rows, flag: Rows, when: Gate) -> MLP:
+    """flag = 1 while `when` is open and (minuend - subtrahend) wrapped to N bits is <= 0, computed
+    from the operands themselves (no subtraction first), so that it sits in the same MLP as the
+    subtractor.
+
+    With D = value(minuend) - value(subtrahend) (an integer in (-2^N, 2^N), linear in the ±1
+    bits), the wrapped result is <= 0 exactly when D is in [-2^(N-1), 0] or D >= 2^(N-1):
+    flag = [D <= 0] - [D <= -2^(N-1) - 1] + [D >= 2^(N-1)]. Six units."""
+    N = minuend.size
+    D = {}
+    for j in range(N):
+        w = 2.0 ** (j - 1) if j < N - 1 else -(2.0 ** (N - 2))
+        D[minuend.bit(j)] = D.get(minuend.bit(j), 0.0) + w
+        D[subtrahend.bit(j)] = D.get(subtrahend.bit(j), 0.0) - w
+    minus = {row: -c for row, c in D.items()}
+    half = 2.0 ** (N - 1)
+    units = Units(layout.d, "result <= 0", "scratch")
+    step_when(units, minus, 0.0, 0.0, {flag.start: 1.0}, when)  # -D >= 0
+    step_when(units, minus, 0.0, half + 1.0, {flag.start: -1.0}, when)  # -D >= 2^(N-1) + 1
+    step_when(units, D, 0.0, half, {flag.start: 1.0}, when)  # D >= 2^(N-1)
+    return units.mlp()
+
+
+def _join(parts: Sequence[MLP], name: str) -> MLP:
+    from looped.layers import concat_mlps
+
+    mlp = concat_mlps(list(parts), parts[0].w1.shape[0], name)
+    return MLP(mlp.w1, mlp.b1, mlp.w2, mlp.b2, "scratch", name)
