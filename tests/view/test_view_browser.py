@@ -1,0 +1,163 @@
+"""`looped view` pages in a real browser (headless Chromium): the page's DOM at `#step=K` is the
+run of `looped run --max-steps K --json` (`looped tape` for tapes), for SUBLEQ, FLEQ and a tape,
+and the arrow keys step through the run. The page's contract: docs/view.md and
+../shared/spec/interfaces.md."""
+
+import html.parser
+import json
+import math
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+from view_helpers import run_cli, run_json
+
+READ_DOM = """JSON.stringify({
+  steps: document.body.dataset.steps,
+  step: document.getElementById('step').textContent,
+  hash: location.hash,
+  memory: Array.from(document.querySelectorAll('#memory tr[data-cell]')).map(
+      tr => [tr.dataset.cell, tr.querySelector('.value').textContent]),
+  output: document.getElementById('output') ? document.getElementById('output').textContent : null})"""
+
+CASES = {
+    "subleq": (["programs/gcd.asm", "--set", "a=1071", "--set", "b=462"], "run"),
+    "fleq": (["programs/fleq/matrix_ops.asm"], "run"),
+    "tape": (["tapes/reverse.tape", "--input", "Hi there"], "tape"),
+}
+
+
+@pytest.fixture(scope="module")
+def pages():
+    """Each case's page, written by `looped view`, and its run's JSON when not limited."""
+    folder = tempfile.mkdtemp(prefix="looped-view-")
+    out = {}
+    for name, (args, command) in CASES.items():
+        path = os.path.join(folder, f"{name}.html")
+        status, _, err = run_cli("view", *args, "-o", path)
+        assert status == 0, err
+        out[name] = (path, run_json(command, *args))
+    return out
+
+
+def read_page(browser, path: str, step: int | None) -> dict:
+    tab = browser.open("file://" + path + ("" if step is None else f"#step={step}"))
+    return json.loads(tab.evaluate(READ_DOM))
+
+
+def same_value(a, b) -> bool:
+    """Equal integers, or reals within the dense and fast evaluators' agreement (1e-9 relative)."""
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if isinstance(a, int) and isinstance(b, int):
+            return a == b
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
+def check_against_run(dom: dict, run: dict, machine: str) -> None:
+    if machine == "tape":
+        memory = {str(k): v for k, v in enumerate(run["memory"])}
+        assert dom["output"] == run["output"]
+    else:
+        memory = run["memory"]
+    shown = {label: json.loads(text) for label, text in dom["memory"]}
+    assert list(shown) == list(memory)
+    bad = {label: (shown[label], memory[label]) for label in memory if not same_value(shown[label], memory[label])}
+    assert not bad
+
+
+@pytest.mark.parametrize("machine", list(CASES))
+def test_the_page_at_each_checked_step_is_the_run(browser, pages, machine):
+    path, final = pages[machine]
+    total = final["steps"]
+    args, command = CASES[machine]
+    for k in sorted({0, 1, 2, total // 3, total // 2 + 1, total - 1, total}):
+        dom = read_page(browser, path, k)
+        assert dom["steps"] == str(total)
+        assert dom["step"] == str(k)
+        run = run_json(command, *args, "--max-steps", str(k)) if k < total else final
+        assert run["steps"] == k
+        check_against_run(dom, run, machine)
+
+
+def test_without_a_fragment_the_page_opens_at_step_0(browser, pages):
+    path, _ = pages["subleq"]
+    dom = read_page(browser, path, None)
+    assert dom["step"] == "0"
+    check_against_run(dom, run_json("run", *CASES["subleq"][0], "--max-steps", "0"), "subleq")
+
+
+def test_arrow_keys_step_and_update_the_fragment(browser, pages):
+    path, _ = pages["subleq"]
+    args = CASES["subleq"][0]
+    tab = browser.open(f"file://{path}#step=3")
+    for _ in range(3):
+        tab.press("ArrowRight")
+    dom = json.loads(tab.evaluate(READ_DOM))
+    assert (dom["step"], dom["hash"]) == ("6", "#step=6")
+    check_against_run(dom, run_json("run", *args, "--max-steps", "6"), "subleq")
+    tab.press("ArrowLeft")
+    tab.press("ArrowLeft")
+    dom = json.loads(tab.evaluate(READ_DOM))
+    assert (dom["step"], dom["hash"]) == ("4", "#step=4")
+    check_against_run(dom, run_json("run", *args, "--max-steps", "4"), "subleq")
+    tab.press("ArrowLeft")
+    for _ in range(6):  # never below step 0
+        tab.press("ArrowLeft")
+    assert json.loads(tab.evaluate(READ_DOM))["step"] == "0"
+
+
+def test_tape_keys_show_the_output_so_far(browser, pages):
+    path, final = pages["tape"]
+    tab = browser.open(f"file://{path}#step={final['steps'] - 2}")
+    tab.press("ArrowRight")
+    tab.press("ArrowRight")
+    dom = json.loads(tab.evaluate(READ_DOM))
+    assert dom["step"] == str(final["steps"])
+    assert dom["output"] == final["output"] == "ereht iH"
+
+
+class _Rows(html.parser.HTMLParser):
+    """The memory rows of a dumped DOM: {label: the .value element's text}."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.label, self.in_value, self.step, self.in_step = {}, None, False, None, False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "tr" and "data-cell" in attrs:
+            self.label = attrs["data-cell"]
+        if self.label is not None and "value" in (attrs.get("class") or "").split():
+            self.in_value = True
+            self.rows[self.label] = ""
+        self.in_step = attrs.get("id") == "step"
+
+    def handle_endtag(self, tag):
+        if tag == "span":
+            self.in_value = False
+
+    def handle_data(self, data):
+        if self.in_value:
+            self.rows[self.label] += data
+        if self.in_step:
+            self.step, self.in_step = data, False
+
+
+def test_dump_dom_of_a_fragment(browser, pages):
+    """The simplest check a script can do: `chromium --headless --dump-dom file://PAGE#step=K`."""
+    path, _ = pages["subleq"]
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run([browser.binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                              "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                              "--disable-sync", f"--user-data-dir={profile}", "--dump-dom", f"file://{path}#step=9"],
+                             capture_output=True, text=True, timeout=60).stdout
+    rows = _Rows()
+    rows.feed(dom)
+    assert rows.step == "9"
+    run = run_json("run", *CASES["subleq"][0], "--max-steps", "9")
+    assert {label: json.loads(text) for label, text in rows.rows.items()} == run["memory"]
