@@ -800,13 +800,22 @@ def _walk(e):
         yield from _walk(child)
 
 
+def _is_call(x) -> bool:
+    """A call, or an operator the runtime computes (a multiplication by a constant is inline)."""
+    if isinstance(x, ir.Call):
+        return True
+    if isinstance(x, ir.Binary) and x.op in RUNTIME_OPS:
+        return not (x.op == "*" and (isinstance(x.a, ir.Const) or isinstance(x.b, ir.Const))
+                    and abs(x.a.value if isinstance(x.a, ir.Const) else x.b.value) <= 1 << 12)
+    return False
+
+
 def _contains_call(e) -> bool:
-    return any(isinstance(x, ir.Call) or (isinstance(x, ir.Binary) and x.op in RUNTIME_OPS) for x in _walk(e))
+    return any(_is_call(x) for x in _walk(e))
 
 
 def _has_effect(e) -> bool:
-    return any(isinstance(x, (ir.Call, ir.Assign, ir.IncDec, ir.GetChar)) or
-               (isinstance(x, ir.Binary) and x.op in RUNTIME_OPS) for x in _walk(e))
+    return any(isinstance(x, (ir.Assign, ir.IncDec, ir.GetChar)) or _is_call(x) for x in _walk(e))
 
 
 def _reads(e, cell, sym) -> bool:
@@ -817,9 +826,8 @@ def _reads(e, cell, sym) -> bool:
             return True
         if isinstance(x, ir.Load) and isinstance(x.addr, ir.AddrOf) and x.addr.sym.label == cell:
             return True
-        if isinstance(x, (ir.Call,)) or (isinstance(x, ir.Binary) and x.op in RUNTIME_OPS):
-            if sym is None or sym.owner is None or sym.addr_taken:
-                return True
+        if _is_call(x) and sym is not None and (sym.owner is None or sym.addr_taken):
+            return True  # a callee may change a global or reach the cell through a pointer
     return False
 
 
