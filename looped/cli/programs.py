@@ -86,7 +86,21 @@ def instances(args) -> list:
     return read_sets_file(args.sets, program) if getattr(args, "sets", None) else [program]
 
 
+def source_handler(path: str):
+    """The module that runs source files of this kind other than assembly (e.g. `.c`), or None.
+    Registered by suffix in looped/machines/__init__.py (SOURCE_HANDLERS)."""
+    import importlib
+
+    from looped import machines
+
+    module = machines.source_handler(path)
+    return importlib.import_module(module) if module else None
+
+
 def cmd_run(args) -> int:
+    handler = source_handler(args.program)
+    if handler is not None:
+        return handler.cmd_run(args)
     from looped import engine
 
     programs = instances(args)
@@ -115,6 +129,9 @@ def format_result(result, index: int | None) -> str:
 
 
 def cmd_trace(args) -> int:
+    handler = source_handler(args.program)
+    if handler is not None:
+        return handler.cmd_trace(args)
     from looped import engine
 
     from looped import machines as isa
@@ -190,6 +207,7 @@ def add_parsers(sub) -> None:
                      help='machine-readable output: one JSON object per instance, one per line: '
                           '{"status": "halted"|"step_limit", "steps": N, "memory": {label: value}}')
     run.add_argument("--quiet", action="store_true", help="no progress display on the terminal")
+    _source_options(run)
     run.set_defaults(func=cmd_run, compiles=True)
 
     trace = sub.add_parser("trace", help="the state after every instruction, as JSON lines",
@@ -199,6 +217,7 @@ def add_parsers(sub) -> None:
                                        "status and memory.")
     program_args(trace)
     engine_args(trace, 10_000)
+    _source_options(trace)
     trace.set_defaults(func=cmd_trace, compiles=True)
 
     export = sub.add_parser("export", help="write the machine (card and weights) as a .npz",
@@ -222,3 +241,14 @@ def add_parsers(sub) -> None:
     program_args(card)
     card.add_argument("-o", "--output", required=True, metavar="card.png", help="output PNG file")
     card.set_defaults(func=cmd_card)
+
+
+def _source_options(parser) -> None:
+    """The options that source handlers (looped/machines/__init__.py: SOURCE_HANDLERS) add to
+    `run` and `trace`, e.g. `--input` for C."""
+    import importlib
+
+    from looped import machines
+
+    for module in dict.fromkeys(machines.SOURCE_HANDLERS.values()):
+        importlib.import_module(module).add_run_options(parser)

@@ -31,6 +31,18 @@ REGISTRY: dict[str, Registration] = {
 }
 
 
+# Source files other than assembly that `looped run` and `looped trace` accept, by suffix: the
+# module gives add_run_options(parser), cmd_run(args) and cmd_trace(args).
+SOURCE_HANDLERS: dict[str, str] = {}
+
+
+def source_handler(path: str) -> str | None:
+    """The module registered for `path`'s suffix (SOURCE_HANDLERS), or None for assembly."""
+    import os
+
+    return SOURCE_HANDLERS.get(os.path.splitext(path)[1].lower())
+
+
 def register(name: str, registration: Registration) -> None:
     """Add a machine at run time (the one line a new machine needs, or a test's toy machine)."""
     REGISTRY[name] = registration
