@@ -11,7 +11,7 @@ Every card's result is the same bit for bit whatever its companions, for real va
 
 It computes the same formula as the other evaluators, with the same weights: softmax attention
 and ReLU units, with subnormals flushed to zero as XLA does on the CPU. The exact shortcuts are
-listed in kernels/native_gen.py. tests/test_native.py compares it with the dense kernel.
+listed in kernels/native_gen.py. tests/kernels/test_native.py compares it with the dense kernel.
 
 The code is compiled on first use of a machine shape with the C++ compiler (`c++`, or $CXX), a
 few seconds, into the user's cache folder (`$LOOPED_CACHE_DIR/native`, else ~/.cache/looped/native), keyed by
@@ -41,8 +41,66 @@ import numpy as np
 from kernels.common import BatchOps, Step, thread_cap
 from kernels.plan import Plan
 
-FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-std=c++17", "-shared",
-         "-fPIC", "-w", "-g"]
+# -fno-trapping-math: the code never reads the floating-point exception flags, and with them kept
+# GCC will not if-convert the softmax weight's loops (`weight`: a float-to-int conversion under a
+# select) unless the target has masked vector operations: on an AVX2-only CPU (Zen 3) every loop
+# over `weight` stayed scalar and branchy, and an instruction of the lanes form cost 3-5x more
+# (measured: 32 columns 19.3 -> 6.1 us per group of 8, 100 columns 142 -> 29 us). It changes no
+# value: no contraction, no reassociation, IEEE rounding throughout (tests/kernels/test_native.py).
+BASE_FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-trapping-math", "-std=c++17", "-shared",
+              "-fPIC", "-w", "-g"]
+
+
+def march() -> str:
+    """The instruction set the code is built for: this CPU's (`native`), or LOOPED_NATIVE_MARCH
+    (e.g. x86-64-v3, to measure the AVX2 code on an AVX-512 machine)."""
+    return os.environ.get("LOOPED_NATIVE_MARCH", "native")
+
+
+def flags() -> list[str]:
+    return [BASE_FLAGS[0], f"-march={march()}", *BASE_FLAGS[1:]]
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("flags", "Features"):
+                return set(value.split())
+    except OSError:
+        pass
+    return set()
+
+
+# x86-64 levels (-march=x86-64-vN) and their vector width in bits
+_LEVEL_BITS = {"x86-64": 128, "x86-64-v2": 128, "x86-64-v3": 256, "x86-64-v4": 512}
+
+
+def vector_bits() -> int:
+    """The widest vector the code is built for: from the -march level, else from this CPU's flags."""
+    if march() in _LEVEL_BITS:
+        return _LEVEL_BITS[march()]
+    cpu = _cpu_flags()
+    return 512 if "avx512f" in cpu else 256 if "avx2" in cpu else 128
+
+
+# The code's shape per (vector bits, value type): cards per group in the lanes form (L), and how
+# few running cards a group runs card by card. Measured (benchmarks/vs_interpreter.py and FLEQ's
+# Jacobi program): AVX-512, floats 8 (16 gained 0-6 % but shares a batch among fewer threads and
+# computes more stopped cards' lanes), doubles 8 (4 ran 1.6x slower). AVX2: floats 8 (one vector).
+_SHAPES = {(512, "float"): (8, 4), (512, "double"): (8, 4),
+           (256, "float"): (8, 4), (256, "double"): (8, 4),
+           (128, "float"): (4, 2), (128, "double"): (4, 2)}
+
+
+def code_shape(ctype: str) -> tuple[int, int]:
+    """(cards per group, card by card at or below this many running) for this target."""
+    lanes, card_by_card = _SHAPES[(vector_bits(), ctype)]
+    override = os.environ.get("LOOPED_NATIVE_LANES")  # (for measuring other shapes)
+    if override:
+        lanes = int(override)
+        card_by_card = lanes // 2
+    return lanes, card_by_card
 
 
 class NativeUnavailable(RuntimeError):
@@ -50,7 +108,7 @@ class NativeUnavailable(RuntimeError):
 
 
 def _cache_folder() -> Path:
-    # (the folder the command line keeps its compiled loops in, looped/cli.py: LOOPED_CACHE_DIR;
+    # (the folder the command line keeps its compiled loops in, looped/cli/__init__.py: LOOPED_CACHE_DIR;
     # empty there turns that cache off, but a library must be built somewhere: the default then)
     root = os.environ.get("LOOPED_CACHE_DIR")
     base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "looped"
@@ -70,7 +128,7 @@ def _build(source: bytes, stem: str) -> tuple[Path, str]:
     if compiler is None:
         raise NativeUnavailable("no C++ compiler found (set CXX)")
     include = jax.ffi.include_dir()
-    key = hashlib.sha256(source + " ".join([compiler] + FLAGS).encode()
+    key = hashlib.sha256(source + " ".join([compiler] + flags()).encode()
                          + Path(include, "xla/ffi/api/ffi.h").read_bytes()).hexdigest()[:16]
     folder = _cache_folder()
     path = folder / f"{stem}-{key}.so"
@@ -79,7 +137,7 @@ def _build(source: bytes, stem: str) -> tuple[Path, str]:
         src = folder / f"{stem}-{key}.cc"  # kept next to the library, for reading and profiling
         src.write_bytes(source)
         tmp = folder / f".{stem}-{key}-{os.getpid()}.so"
-        done = subprocess.run([compiler, *FLAGS, f"-I{include}", str(src), "-o", str(tmp)],
+        done = subprocess.run([compiler, *flags(), f"-I{include}", str(src), "-o", str(tmp)],
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise NativeUnavailable(f"building {stem} failed:\n{done.stderr[-2000:]}")
@@ -181,7 +239,8 @@ def _ops(plan: Plan, lam: float, dtype, width: int) -> BatchOps:
     from kernels.native_gen import generate, padded
 
     ctype = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}[np.dtype(dtype)]
-    target, chunk_target = _card_targets(generate(plan, lam, int(width), ctype))
+    lanes, card_by_card = code_shape(ctype)
+    target, chunk_target = _card_targets(generate(plan, lam, int(width), ctype, lanes, card_by_card))
     s, fixed = plan.scratch_tokens, plan.fixed_health_rows
 
     def advance_masked(state: Cards, active):
