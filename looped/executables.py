@@ -56,7 +56,7 @@ def folder() -> str | None:
 # Source that cannot change a compiled loop (the language, the command line, listings, pictures,
 # the oracles): editing it keeps the cache. Everything else under looped/ and kernels/ counts.
 NOT_COMPILED = ("looped/assembler/", "looped/cli/", "looped/view/", "looped/machines/subleq/assembler/",
-                "looped/machines/fleq/assembler.py", "looped/machines/fleq/rep.py",
+                "looped/machines/fleq/assembler/",
                 "looped/machines/tape/cli.py", "looped/machines/tape/assemble.py", "looped/machines/tape/c/",
                 "looped/machines/subleq/disasm.py", "looped/disasm_card.py", "looped/machines/fleq/disasm.py",
                 "looped/draw.py", "looped/export.py", "looped/machines/subleq/oracle.py",

@@ -4,7 +4,7 @@ The parser checks everything that can be checked line by line (syntax, operand c
 that are visible without the labels, literal ranges, writes to constants, directive placement).
 Name resolution is the linker's job. Errors are collected, not raised, so that the caller can
 report the first one in source order. A valid `.isa fleq` stops the parse with `isa == "fleq"`:
-such files are parsed by looped/machines/fleq/assembler.py.
+such files are parsed by looped/machines/fleq/assembler/.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ class Parser:
             if arg is None or arg.kind != "name":
                 raise line.error(arg, "'.isa' expects an instruction set: 'subleq' or 'fleq'")
             isa = arg.text.lower()
-            if isa == "fleq":  # the whole file is FLEQ: looped/machines/fleq/assembler.py parses it
+            if isa == "fleq":  # the whole file is FLEQ: looped/machines/fleq/assembler/ parses it
                 self.out.isa = "fleq"
                 raise _SwitchToFleq()
             if isa != "subleq":
