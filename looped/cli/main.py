@@ -20,7 +20,7 @@ from looped.cli.args import EXIT_FAILURE, EXIT_USAGE, Parser
 from looped.errors import LoopedError
 
 # The command groups, in the order `looped --help` lists them.
-COMMAND_MODULES = ("looped.cli.programs", "looped.view.cli")
+COMMAND_MODULES = ("looped.cli.programs", "looped.view.cli", "looped.machines.tape.c.cli")
 
 
 def command_modules() -> list[str]:

@@ -33,7 +33,7 @@ REGISTRY: dict[str, Registration] = {
 
 # Source files other than assembly that `looped run` and `looped trace` accept, by suffix: the
 # module gives add_run_options(parser), cmd_run(args) and cmd_trace(args).
-SOURCE_HANDLERS: dict[str, str] = {}
+SOURCE_HANDLERS: dict[str, str] = {".c": "looped.machines.tape.c.cli"}
 
 
 def source_handler(path: str) -> str | None:

@@ -177,6 +177,13 @@ class FunctionGen:
             self.clear(dst)
             self.ins(NRV, dst)
             return
+        if _doubles_in_place(e, dst, self):
+            shifts = (e.a.value if isinstance(e.a, ir.Const) else e.b.value).bit_length() - 1
+            for _ in range(shifts):  # dst *= 2^k: k doublings in place
+                self.ins(dst, Z)
+                self.ins(Z, dst)
+                self.clear(Z)
+            return
         if self.reads(e, dst):
             if isinstance(e, ir.Binary) and e.op in "+-" and self.is_cell(e.a, dst) and not self.reads(e.b, dst):
                 (self.add_into if e.op == "+" else self.sub_into)(e.b, dst)
@@ -765,6 +772,17 @@ class FunctionGen:
 class _TempSym:
     def __init__(self, label):
         self.label, self.size, self.addr_taken, self.owner = label, 1, False, "temp"
+
+
+def _doubles_in_place(e, dst, gen) -> bool:
+    """e is dst * 2^k (k >= 1)."""
+    if not (isinstance(e, ir.Binary) and e.op == "*"):
+        return False
+    const, other = (e.a, e.b) if isinstance(e.a, ir.Const) else (e.b, e.a)
+    if not isinstance(const, ir.Const) or not gen.is_cell(other, dst):
+        return False
+    c = const.value
+    return 1 < c <= 1 << 30 and c & (c - 1) == 0
 
 
 def _cell_expr(e, cell):

@@ -23,19 +23,29 @@ int __mul(int a, int b) {
     return r;
 }
 
-/* a / b for a read as unsigned (0 .. 2^32-1) and 0 < b < 2^31: shift-and-subtract over a's bits
-   (restoring division); the remainder goes to __divmod_r. */
+/* a / b for a read as unsigned (0 .. 2^32-1) and 0 < b < 2^31: restoring division over a's bits
+   (shift-and-subtract), after skipping a's leading zeros a byte at a time; the remainder goes to
+   __divmod_r. A divisor above 2^30 leaves a quotient of at most 3: subtraction is faster. */
 int __udivmod(int a, int b) {
-    int q = 0, r = 0, n = 32, bit, t;
+    int q = 0, r = 0, n = 32;
+    if (b > 1073741824) {
+        while (a < 0 || a >= b) { a -= b; q++; }
+        __divmod_r = a;
+        return q;
+    }
     if (a == 0) { __divmod_r = 0; return 0; }
-    while (a > 0) { a += a; n--; }
+    if (a > 0) {
+        while (a < 8388608) { a *= 256; n -= 8; }
+        while (a > 0) { a += a; n--; }
+    }
     while (n > 0) {
-        bit = 0;
-        if (a < 0) bit = 1;
+        r += r;
+        if (a < 0) r++;
         a += a;
-        t = r - (b - r) + bit;    /* 2r + bit - b, without overflow */
-        if (t >= 0) { r = t; q += q + 1; }
-        else { r += r + bit; q += q; }
+        q += q;
+        r -= b;
+        if (r < 0) r += b;
+        else q++;
         n--;
     }
     __divmod_r = r;
@@ -131,20 +141,30 @@ int __xor(int a, int b) {
     return r;
 }
 
-/* printf's %d: digits by subtracting powers of ten from -|x| (so INT_MIN needs no special case). */
-int __pow10[10] = {1000000000, 100000000, 10000000, 1000000, 100000, 10000, 1000, 100, 10, 0};
+/* printf's %d: n = -|x| (so that INT_MIN fits once its first digit is out), the highest power
+   of ten first found upwards (small numbers skip the large powers), then each digit by adding
+   that power while n stays <= 0. The table holds the powers negated: n += 10^k is one subtraction. */
+int __npow10[10] = {0, -10, -100, -1000, -10000, -100000, -1000000, -10000000, -100000000, -1000000000};
 
 void __print_int(int x) {
-    int n = x, d, started = 0, p;
-    int *power = __pow10;
-    if (x < 0) putchar('-');
-    else n = -x;
-    while ((p = *power) != 0) {
-        d = '0';
-        while (n + p <= 0) { n += p; d++; }
-        if (d != '0') started = 1;
-        if (started) putchar(d);
+    int n = x, d, q;
+    int *power = __npow10 + 1;
+    if (x < 0) {
+        putchar('-');
+        if (x == -2147483647 - 1) { putchar('2'); n = -147483648; }
+    } else n = -x;
+    while (n - *power <= 0) {
         power++;
+        if (power == __npow10 + 10) break;
+    }
+    power--;
+    while ((q = *power) != 0) {
+        d = '0';
+        n -= q;
+        while (n <= 0) { d++; n -= q; }
+        n += q;
+        putchar(d);
+        power--;
     }
     putchar('0' - n);
 }
