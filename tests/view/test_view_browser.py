@@ -38,7 +38,7 @@ def pages():
         path = os.path.join(folder, f"{name}.html")
         status, _, err = run_cli("view", *args, "-o", path)
         assert status == 0, err
-        out[name] = (path, run_json(command, *args))
+        out[name] = (path, run_json(command, *args, "--backend", "dense"))
     return out
 
 
@@ -70,8 +70,7 @@ def check_against_run(dom: dict, run: dict, machine: str) -> None:
     assert not bad
 
 
-@pytest.mark.parametrize("machine", list(CASES))
-def test_the_page_at_each_checked_step_is_the_run(browser, pages, machine):
+def check_steps(browser, pages, machine: str, backend: str) -> None:
     path, final = pages[machine]
     total = final["steps"]
     args, command = CASES[machine]
@@ -79,16 +78,31 @@ def test_the_page_at_each_checked_step_is_the_run(browser, pages, machine):
         dom = read_page(browser, path, k)
         assert dom["steps"] == str(total)
         assert dom["step"] == str(k)
-        run = run_json(command, *args, "--max-steps", str(k)) if k < total else final
+        run = run_json(command, *args, "--max-steps", str(k), "--backend", backend)
         assert run["steps"] == k
         check_against_run(dom, run, machine)
+
+
+@pytest.mark.parametrize("machine", list(CASES))
+def test_the_page_at_each_checked_step_is_the_run(browser, pages, machine):
+    """Against `looped run --backend dense` (the layer formula as written: the cheapest to compile
+    in the default suite; the slow test below checks the default backend)."""
+    check_steps(browser, pages, machine, "dense")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("machine", list(CASES))
+def test_the_page_at_each_checked_step_is_the_default_backends_run(browser, pages, machine):
+    from kernels import DEFAULT_BACKEND
+
+    check_steps(browser, pages, machine, DEFAULT_BACKEND)
 
 
 def test_without_a_fragment_the_page_opens_at_step_0(browser, pages):
     path, _ = pages["subleq"]
     dom = read_page(browser, path, None)
     assert dom["step"] == "0"
-    check_against_run(dom, run_json("run", *CASES["subleq"][0], "--max-steps", "0"), "subleq")
+    check_against_run(dom, run_json("run", *CASES["subleq"][0], "--max-steps", "0", "--backend", "dense"), "subleq")
 
 
 def test_arrow_keys_step_and_update_the_fragment(browser, pages):
@@ -99,12 +113,12 @@ def test_arrow_keys_step_and_update_the_fragment(browser, pages):
         tab.press("ArrowRight")
     dom = json.loads(tab.evaluate(READ_DOM))
     assert (dom["step"], dom["hash"]) == ("6", "#step=6")
-    check_against_run(dom, run_json("run", *args, "--max-steps", "6"), "subleq")
+    check_against_run(dom, run_json("run", *args, "--max-steps", "6", "--backend", "dense"), "subleq")
     tab.press("ArrowLeft")
     tab.press("ArrowLeft")
     dom = json.loads(tab.evaluate(READ_DOM))
     assert (dom["step"], dom["hash"]) == ("4", "#step=4")
-    check_against_run(dom, run_json("run", *args, "--max-steps", "4"), "subleq")
+    check_against_run(dom, run_json("run", *args, "--max-steps", "4", "--backend", "dense"), "subleq")
     tab.press("ArrowLeft")
     for _ in range(6):  # never below step 0
         tab.press("ArrowLeft")
@@ -159,5 +173,5 @@ def test_dump_dom_of_a_fragment(browser, pages):
     rows = _Rows()
     rows.feed(dom)
     assert rows.step == "9"
-    run = run_json("run", *CASES["subleq"][0], "--max-steps", "9")
+    run = run_json("run", *CASES["subleq"][0], "--max-steps", "9", "--backend", "dense")
     assert {label: json.loads(text) for label, text in rows.rows.items()} == run["memory"]
