@@ -453,7 +453,7 @@ class FunctionGen:
         self.p.reach(e.func)
         recursive = self.p.same_cycle(self.fn.name, e.func)
         params = [s.label for s in callee.params]
-        if recursive or any(_contains_call(a) for a in e.args[1:]):
+        if recursive or any(_contains_call(a) for a in e.args):  # a call inside may reuse these params
             negs = []
             for a in e.args:
                 s = self.zero_temp()
