@@ -4,7 +4,7 @@ batch: 64 gcd instances (programs/gcd.asm) needing from a few hundred to tens of
 steps each, batched (the runner refills and compacts its slots) against one at a time.
 
     python benchmarks/batch_throughput.py [--quick] [--max-batch 4096] [--steps 400]
-    python benchmarks/batch_throughput.py --only-uneven [--spread log]   # just the uneven batch
+    python benchmarks/batch_throughput.py --only-uneven [--spread even|log|straggler|all]   # just the uneven batch
 """
 
 from __future__ import annotations
@@ -62,11 +62,28 @@ def batch_vs_single(count: int, steps: int, backend: str, repeats: int) -> dict:
             "timing": f"medians (and minima) of {repeats} interleaved repeats, each through engine.run as `looped run` does"}
 
 
+SPREADS = ("even", "log", "straggler")
+
+
+def step_targets(count: int, longest: int, spread: str):
+    """The step counts aimed at: from about 180 to `longest` evenly (`even`), log-uniformly (`log`:
+    most instances short), or one straggler of `longest` steps beside count - 1 instances evenly
+    spread up to a sixth of it (`straggler`: the issue-21 workload, 184 ... 28,821 steps)."""
+    import numpy as np
+
+    if spread == "even":
+        return np.linspace(180, longest, count)
+    if spread == "log":
+        return np.geomspace(180, longest, count)
+    if spread == "straggler":
+        return np.concatenate([np.linspace(180, longest / 6, count - 1), [longest]])
+    raise ValueError(f"unknown spread {spread!r} (expected one of {', '.join(SPREADS)})")
+
+
 def gcd_instances(count: int = 64, longest: int = 24000, seed: int = 11, spread: str = "even"):
-    """`count` gcd programs whose step counts spread from about 180 to `longest` (evenly, or
-    log-uniformly with `spread="log"`: most instances short), in a shuffled order, with their step
-    counts (from the oracle). Inputs (a, b) with b < 40 and a / b about steps / 12
-    (programs/gcd.asm takes about 12 steps per subtraction)."""
+    """`count` gcd programs whose step counts follow `spread` (`step_targets`), in a shuffled
+    order, with their step counts (from the oracle). Inputs (a, b) with b < 40 and a / b about
+    steps / 12 (programs/gcd.asm takes about 12 steps per subtraction)."""
     import numpy as np
 
     from looped.machines.subleq import oracle
@@ -75,7 +92,7 @@ def gcd_instances(count: int = 64, longest: int = 24000, seed: int = 11, spread:
     base = assemble_file(ROOT / "programs" / "gcd.asm")
     rng = np.random.default_rng(seed)
     chosen = []
-    for target in (np.linspace if spread == "even" else np.geomspace)(180, longest, count):
+    for target in step_targets(count, longest, spread):
         best = None
         for _ in range(60):
             b = int(rng.integers(1, 40))
@@ -90,7 +107,12 @@ def gcd_instances(count: int = 64, longest: int = 24000, seed: int = 11, spread:
     return [chosen[i] for i in rng.permutation(count)]
 
 
-def uneven_batch(repeats: int, backend: str = "fast", longest: int = 24000, spread: str = "even") -> dict:
+# Issue 21's must-show per spread: batched at least this many times faster than one at a time.
+UNEVEN_THRESHOLDS = {"even": 5.0, "log": 3.0, "straggler": 4.0}
+LONGEST = {"even": 24000, "log": 24000, "straggler": 28800}
+
+
+def uneven_batch(repeats: int, backend: str = "fast", longest: int | None = None, spread: str = "even") -> dict:
     """64 gcd instances batched (one engine.run, as `looped run --sets` does) against one at a
     time; identical results required. Compilation is excluded: the batch is run until it compiles
     no new batch shape (the runner compacts to smaller shapes as instances finish)."""
@@ -103,7 +125,7 @@ def uneven_batch(repeats: int, backend: str = "fast", longest: int = 24000, spre
     # first call is cold), which lets the runner compile the smaller shapes it compacts to.
     was = executables.folder()
     executables.enable(tempfile.mkdtemp(prefix="looped-bench-"))
-    instances = gcd_instances(longest=longest, spread=spread)
+    instances = gcd_instances(longest=longest or LONGEST[spread], spread=spread)
     programs = [p for p, _, _ in instances]
     steps = [s for _, s, _ in instances]
     started = time.perf_counter()
@@ -143,6 +165,7 @@ def uneven_batch(repeats: int, backend: str = "fast", longest: int = 24000, spre
             "one_at_a_time_s": single_s, "batched_s": batched_s, "batched_cold_first_call_s": first_s,
             "one_at_a_time_instr_per_s": total / single_s, "batched_instr_per_s": total / batched_s,
             "ratio": single_s / batched_s, "ratio_from_minima": min(single) / min(batched),
+            "threshold": UNEVEN_THRESHOLDS[spread], "must_show": single_s / batched_s >= UNEVEN_THRESHOLDS[spread],
             "identical_results": bool(same),
             "timing": f"medians (and minima) of {repeats} interleaved repeats through engine.run; compilation "
                       "excluded (batched_cold_first_call_s includes it)",
@@ -153,9 +176,11 @@ def uneven_batch(repeats: int, backend: str = "fast", longest: int = 24000, spre
 def main(quick: bool = False, max_batch: int | None = None, steps: int | None = None, backend: str = "fast",
          only_uneven: bool = False, spread: str = "even") -> dict:
     if only_uneven:
-        uneven = uneven_batch(1 if quick else 3, backend, spread=spread)
-        return emit("batch_throughput_uneven", {"uneven_batch": uneven,
-                                                "must_show": {"uneven_batch_5x": uneven["ratio"] >= 5}})
+        spreads = SPREADS if spread == "all" else (spread,)
+        uneven = {s: uneven_batch(1 if quick else 3, backend, spread=s) for s in spreads}
+        return emit("batch_throughput_uneven", {
+            "uneven_batch": uneven[spreads[0]] if len(spreads) == 1 else uneven,
+            "must_show": {f"uneven_{s}_{UNEVEN_THRESHOLDS[s]:g}x": u["must_show"] for s, u in uneven.items()}})
     steps = steps or (200 if quick else 400)
     max_batch = max_batch or (256 if quick else 4096)
     repeats = 3
@@ -193,7 +218,8 @@ if __name__ == "__main__":
     ap.add_argument("--steps", type=int)
     ap.add_argument("--backend", default="fast")
     ap.add_argument("--only-uneven", action="store_true", help="only the uneven gcd batch")
-    ap.add_argument("--spread", choices=("even", "log"), default="even",
-                    help="step counts of the uneven batch: evenly spread (default) or log-uniform")
+    ap.add_argument("--spread", choices=SPREADS + ("all",), default="even",
+                    help="step counts of the uneven batch: evenly spread (default), log-uniform, or one "
+                         "straggler (28,800 steps) beside short ones; all: each of them")
     args = ap.parse_args()
     main(args.quick, args.max_batch, args.steps, args.backend, args.only_uneven, args.spread)

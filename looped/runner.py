@@ -64,11 +64,15 @@ MAX_STEPS = 2**31 - 1
 # Iterations between looks at whether a new batch shape is worth compiling.
 REVISIT = 1024
 _compile_times: list[float] = []  # seconds per compiled batch shape, in this process
+# the same, apart for the one-card shape (a plain loop, no masking: a smaller program) and batches
+_compile_times_of = {True: [], False: []}
 
 
-def compile_estimate() -> float:
-    """What compiling one more batch shape is expected to cost (seconds)."""
-    return float(np.median(_compile_times)) if _compile_times else 2.0
+def compile_estimate(one_card: bool = False) -> float:
+    """What compiling one more batch shape (`one_card`: the one-card shape) is expected to cost
+    (seconds)."""
+    times = _compile_times_of[one_card]
+    return float(np.median(times)) if times else (1.5 if one_card else 2.0)
 
 
 def default_slots() -> int:
@@ -148,6 +152,7 @@ class Loop:
         self._from_disk: set[tuple] = set()  # shapes whose executables were loaded from disk
         self._load_from_disk = True
         self._compiling = threading.RLock()
+        self._iteration_s: dict[int, list[float]] = {}  # batch size -> recent seconds per loop iteration
         if self._step is not None:
             self._check_step(self._step)
 
@@ -315,6 +320,7 @@ class Loop:
                 started = time.perf_counter()
                 loaded = self._compile(signature[0], dtype, fresh=key is not None)
                 _compile_times.append(time.perf_counter() - started)
+                _compile_times_of[signature[0][0] == 1].append(_compile_times[-1])
                 if key is not None:
                     executables.save(key, loaded)
             functions = _Functions(*loaded)
@@ -348,6 +354,19 @@ class Loop:
         args = (spec(shape, dtype), spec((B,), i32), spec((B,), i32), spec((B,), dtype), spec((B,), i32),
                 *[spec((), i32)] * 3)
         return [f["go"].lower(*args).compile()]
+
+    def note_iterations(self, slots: int, iterations: int, seconds: float) -> None:
+        """A chunk's cost: `iterations` loop iterations of a batch of `slots` in `seconds`."""
+        if iterations >= 16:
+            recent = self._iteration_s.setdefault(slots, [])
+            recent.append(seconds / iterations)
+            del recent[:-5]
+
+    def iteration_cost(self, slots: int) -> float | None:
+        """Seconds per loop iteration of a batch of `slots` cards (median of the recent chunks), or
+        None before one was measured."""
+        recent = self._iteration_s.get(slots)
+        return float(np.median(recent)) if recent else None
 
     def has_shape(self, shape: tuple, dtype, sharded: bool = False) -> bool:
         """Whether batches of cards of `shape` run without compiling anything."""
@@ -597,7 +616,9 @@ class _Lane:
             X, counts, worst = fns.go(X, halt, steps, worst, bad, max_steps, np.int32(length), np.int32(min_running))
             steps, done, bad = np.asarray(counts)
             done = done != 0
-            self.busy += time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            self.busy += seconds
+            self.loop.note_iterations(W, int(np.max(steps - before)), seconds)
             mine = owner >= 0
             r.steps[owner[mine]], r.done[owner[mine]] = steps[mine], done[mine]
             crossed = np.flatnonzero(mine & (bad >= 0))
@@ -623,6 +644,9 @@ class _Lane:
                 else:
                     self._harvest(X, worst, bad, owner, np.ones(W, bool))
                 return
+            if running <= min_running and r.queue >= r.B and running <= self._alone_count(W):
+                self._run_alone(X, steps, worst, bad, owner, halt, stopped, chunk)
+                return
             if running <= min_running and (r.queue < r.B or self._compact_to(W, running) is not None):
                 X, steps, worst, bad, owner, halt = self._regroup(X, steps, worst, bad, owner, halt, stopped)
                 whole = False
@@ -633,10 +657,25 @@ class _Lane:
         eighth of the slots are free; when none wait, once the batch fits a smaller shape."""
         if self.r.queue < self.r.B:
             return W - max(1, W // 8)
+        alone = self._alone_count(W)
         for size in _sizes_below(W, self.r.multiple):
             if self._may_use(size):
-                return size
-        return 0
+                return max(size, alone)
+        return alone
+
+    def _alone_count(self, W: int) -> int:
+        """The most running cards of a W-slot batch that cost less run one after another on the
+        one-card loop (`_run_alone`): k cards alone cost at most k one-card iterations per
+        iteration of the longest, against one W-slot iteration together, so k * t1 < tW. Costs as
+        measured in this process, else t1 = 4 tW / W (measured: fast, 32 slots, about 7x one
+        card's). None where the kernel runs its own chunks (it steps few cards alone already),
+        for sharded batches, and while the one-card shape would cost too much to compile."""
+        r = self.r
+        if W <= 1 or self.loop.chunked or r.sharding is not None or not self._may_use(1):
+            return 0
+        together, alone = self.loop.iteration_cost(W), self.loop.iteration_cost(1)
+        ratio = together / alone if together is not None and alone is not None else W / 4
+        return max(0, min(W - 1, int(np.ceil(ratio)) - 1))
 
     def _may_use(self, size: int) -> bool:
         """Whether to compact to `size` slots: at once when that shape is compiled (in memory or
@@ -648,7 +687,40 @@ class _Lane:
         if self.loop.has_shape((size,) + r.card_shape, r.dtype, r.sharding is not None):
             return True
         kept = r.sharding is None and self.loop.cache_key is not None and executables.folder() is not None
-        return self.compiling + compile_estimate() <= self.busy * (4.0 if kept else 1.0)
+        return self.compiling + compile_estimate(size == 1) <= self.busy * (4.0 if kept else 1.0)
+
+    def _run_alone(self, X, steps, worst, bad, owner: np.ndarray, halt: np.ndarray, stopped: np.ndarray,
+                   chunk: int) -> None:
+        """The batch's tail on the one-card loop: its stopped cards are kept, and its running cards
+        run one after another, each to its end, in the one-card shape (no new batch shape is
+        compiled for a few cards). A card's loop iterations count on from the batch's, so that a
+        loss of health is placed as if the cards had run on together: each card runs at most to
+        the earliest loss found so far (in any lane)."""
+        r = self.r
+        Xc = self._harvest(X, worst, bad, owner, stopped & (owner >= 0))
+        worst, fns, base = np.asarray(worst), self.functions(1), self.iterations
+        max_steps = np.int32(r.max_steps)
+        for slot in np.flatnonzero(~stopped):
+            card, one = int(owner[slot]), slice(slot, slot + 1)
+            x, s, w, b, h = self._cards(Xc[one]), steps[one], worst[one], bad[one], halt[one]
+            ran = 0
+            while r.stop_at is None or base + ran < r.stop_at:
+                length = chunk if r.stop_at is None else max(1, min(chunk, r.stop_at - base - ran))
+                started, before = time.perf_counter(), s
+                x, counts, w = fns.go(x, h, s, w, b, max_steps, np.int32(length), np.int32(0))
+                s, done, b = (c.reshape(1) for c in np.asarray(counts))
+                self.loop.note_iterations(1, int(s[0] - before[0]), time.perf_counter() - started)
+                r.steps[card], r.done[card] = s[0], done[0] != 0
+                if b[0] >= 0:
+                    r.lost_health(base + ran + int(b[0] - before[0]), card, int(b[0]), float(np.asarray(w)[0]))
+                    break
+                ran += int(s[0] - before[0])
+                if r.progress is not None:
+                    r.report()
+                if done[0] != 0 or s[0] >= r.max_steps:
+                    r.keep(np.array([card]), np.asarray(x), np.asarray(w), b)
+                    break
+        self.iterations = base
 
     def _compact_to(self, W: int, running: int) -> int | None:
         for size in sorted(_sizes_below(W, self.r.multiple)):
