@@ -11,7 +11,13 @@ int collatz(int n) {
 }
 
 int main(void) {
-    int n;
-    for (n = 1; n <= 9; n++) printf("collatz(%d) = %d\n", n, collatz(n));
-    return collatz(7);
+    int n = 6;
+    printf("%d", n);
+    while (n != 1) {
+        if (n % 2 == 0) n = n / 2;
+        else n = 3 * n + 1;
+        printf(" %d", n);
+    }
+    printf("\ncollatz(7) = %d\n", collatz(7));
+    return collatz(3);
 }

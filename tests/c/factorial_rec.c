@@ -7,6 +7,6 @@ int factorial(int n) {
 
 int main(void) {
     int n;
-    for (n = 0; n <= 13; n++) printf("%d! = %d\n", n, factorial(n));
+    for (n = 0; n <= 7; n++) printf("%d! = %d\n", n, factorial(n));
     return factorial(5);
 }

@@ -10,5 +10,5 @@ int main(void) {
         b = t;
     }
     printf("\n");
-    return a % 256;
+    return a;
 }

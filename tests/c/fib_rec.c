@@ -7,6 +7,6 @@ int fib(int n) {
 
 int main(void) {
     int n;
-    for (n = 0; n <= 10; n++) printf("fib(%d) = %d\n", n, fib(n));
-    return fib(9);
+    for (n = 0; n <= 7; n++) printf("fib(%d) = %d\n", n, fib(n));
+    return fib(6);
 }

@@ -10,6 +10,6 @@ int power(int base, int e) {
 }
 
 int main(void) {
-    printf("%d %d %d %d\n", power(2, 10), power(3, 9), power(-2, 7), power(7, 0));
-    return power(2, 7);
+    printf("%d %d %d\n", power(2, 10), power(-3, 5), power(7, 0));
+    return power(2, 6);
 }

@@ -1,6 +1,6 @@
 #include <stdio.h>
 
-/* Primes below 60 by trial division. */
+/* Primes below 20 by trial division. */
 int is_prime(int n) {
     int d;
     if (n < 2) return 0;
@@ -11,7 +11,7 @@ int is_prime(int n) {
 
 int main(void) {
     int n, count = 0;
-    for (n = 2; n < 60; n++) {
+    for (n = 2; n < 20; n++) {
         if (is_prime(n)) {
             printf("%d ", n);
             count++;

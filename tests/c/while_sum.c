@@ -7,5 +7,5 @@ int main(void) {
         i++;
     }
     printf("sum = %d\n", sum);
-    return sum % 256;
+    return sum;
 }

@@ -28,7 +28,9 @@ INT_MIN = -(1 << 31)
 
 
 def k(value: int) -> str:
-    return constant_label(value)
+    """The constant cell holding `value`, wrapped to the 32-bit word (-INT_MIN is INT_MIN)."""
+    value %= 1 << 32
+    return constant_label(value - (1 << 32) if value >= 1 << 31 else value)
 
 
 class FunctionGen:
