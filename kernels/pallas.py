@@ -20,11 +20,13 @@ identical (checked by tests/kernels/test_kernels.py).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
+from jax.experimental.pallas import triton as pltriton
 
 from kernels import fast
 from kernels.common import matmul
@@ -34,8 +36,34 @@ GPU_BLOCK = 512
 NEG = -1e30  # a finite "minus infinity": exp(NEG - m) == 0 without inf - inf
 
 
+# The platform the kernels are being lowered for, where that is not the default backend's (see
+# `lowering_for`); None: the default backend's.
+_lowering_platform: str | None = None
+
+
 def interpret_mode() -> bool:
-    return jax.default_backend() == "cpu"
+    platform = _lowering_platform or jax.default_backend()
+    return platform == "cpu"
+
+
+def _gpu_params():
+    """Triton's parameters on a GPU: this JAX lowers a pallas_call without them through Mosaic
+    GPU, which takes no vmapped kernel (the runner vmaps one card's step over a batch); found by
+    lowering for CUDA on a CPU (tests/kernels/test_cuda_lowering.py). None in interpret mode."""
+    return None if interpret_mode() else pltriton.CompilerParams()
+
+
+@contextlib.contextmanager
+def lowering_for(platform: str):
+    """Trace the kernels for `platform` ("cuda", "rocm", "cpu") whatever the default backend, so
+    that a GPU's lowering (Triton, interpret=False) can be produced and checked on a CPU
+    (jax.export with platforms=(platform,): tests/kernels/test_cuda_lowering.py)."""
+    global _lowering_platform
+    saved, _lowering_platform = _lowering_platform, platform
+    try:
+        yield
+    finally:
+        _lowering_platform = saved
 
 
 def _pow2(x: int) -> int:
@@ -101,6 +129,7 @@ def read_rest(u, KT, VT, lam):
             jax.ShapeDtypeStruct((VR,), jnp.float32),
         ),
         interpret=interpret_mode(),
+        compiler_params=_gpu_params(),
     )(u, KT, VT)
     return m.astype(dtype), z.astype(dtype), acc[:vr].astype(dtype)
 
@@ -159,6 +188,7 @@ def rowwise_rest(mlp: fast.SparseMLP, x):
         ],
         out_specs=pl.BlockSpec((R, bn), lambda j: (0, j)),
         interpret=interpret_mode(),
+        compiler_params=_gpu_params(),
     )(xp, table(tables["cin"]), table(tables["bias"]), table(tables["cout"]), column(tables["linear"]),
       column(tables["b2"]))
     return out[:r, :t].astype(dtype)
