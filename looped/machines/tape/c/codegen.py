@@ -43,6 +43,7 @@ class FunctionGen:
         self.zero_free: list[str] = []
         self.in_use: list[str] = []
         self.all_temps: list[str] = []
+        self.dirty: set[str] = set()  # temporaries in use that hold a value (zero ones: not 0)
         self.loops: list[tuple[str, str]] = []
         self.ret_label = f"{fn.name}.ret"
 
@@ -50,6 +51,11 @@ class FunctionGen:
 
     def ins(self, a, b, c=None):
         self.out.append(Ins(a, b, c, self.loc))
+        if isinstance(b, str) and b in self.in_use:  # liveness of temporaries (frame_cells)
+            if a == b and ".z" in b:
+                self.dirty.discard(b)  # a zero temporary cleared: 0 again
+            else:
+                self.dirty.add(b)
 
     def label(self, name: str):
         self.out.append(name)
@@ -80,6 +86,7 @@ class FunctionGen:
     def _take(self, pool, kind) -> str:
         cell = pool.pop() if pool else self._new_temp(kind)
         self.in_use.append(cell)
+        self.dirty.discard(cell)
         return cell
 
     def _new_temp(self, kind) -> str:
@@ -252,6 +259,14 @@ class FunctionGen:
                 self.ins(0, Z)
                 self.ins(Z, dst)
                 self.clear(Z)
+            elif _contains_call(e):  # dst is written only after the calls (it is not live across them)
+                self.out.pop()  # the clear above, moved after the evaluation
+                s = self.zero_temp()
+                self.sub_into(e, s)
+                self.clear(dst)
+                self.ins(s, dst)
+                self.clear(s)
+                self.free(s)
             else:
                 self.add_into(e, dst)
 
@@ -486,7 +501,9 @@ class FunctionGen:
         for sym in self.fn.locals:
             cells.extend([sym.label] if sym.size == 1 else [(sym.label, j) for j in range(sym.size)])
         cells.append((self.ret_label, 2))
-        cells.extend(t for t in self.in_use if t not in exclude)
+        # A temporary not yet written holds nothing; a zero one that is 0 is 0 again when the
+        # callee (which frees its temporaries at 0) returns.
+        cells.extend(t for t in self.in_use if t not in exclude and t in self.dirty)
         return cells
 
     def push(self, cells):

@@ -19,7 +19,7 @@ from looped.machines.tape.c.frontend import RUNTIME_OPS, lower
 from looped.machines.tape.c.link import Ins, link
 
 BITS = 32
-DEFAULT_STACK = 256  # cells of stack, only when a function can call itself
+DEFAULT_STACK = 160  # cells of stack, only when a function can call itself
 RUNTIME_FILE = os.path.join(os.path.dirname(__file__), "runtime.c")
 
 
