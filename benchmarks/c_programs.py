@@ -39,7 +39,8 @@ def main(argv=None) -> dict:
     from looped.machines.tape import engine
     from looped.machines.tape.c.compiler import compile_c
     from looped.machines.tape.c.oracle import Outcome, run_gcc, run_tape, same
-    from looped.machines.tape.program import TapeProgram
+    from looped.machines.tape.c.cli import tape_text
+    from looped.machines.tape.program import TapeProgram, parse_tape
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="", help="comma-separated program names (default: all)")
@@ -57,6 +58,9 @@ def main(argv=None) -> dict:
         if os.path.exists(os.path.join(PROGRAMS, name + ".input")):
             data = open(os.path.join(PROGRAMS, name + ".input"), "rb").read()
         compiled = compile_c(source, path)
+        # `looped cc` writes these very words: its tape text parses back to them (so `looped cc`
+        # then `looped tape` runs the same tape as `looped run`)
+        same_tape = list(parse_tape(tape_text(compiled), "cc.tape", compiled.bits).memory) == compiled.words
         tape = TapeProgram(memory=tuple(compiled.words), bits=compiled.bits, input=data)
         t0 = time.perf_counter()
         engine.run([tape], backend=args.backend, max_steps=1)  # the machine for this width, compiled
@@ -71,7 +75,7 @@ def main(argv=None) -> dict:
                "steps_per_second": round(result.steps / seconds) if seconds else None,
                "first_run_seconds": round(warm, 2), "status": result.status, "exit_code": code,
                "matches_gcc": same(Outcome(result.output, code, result.status, result.steps), gcc),
-               "matches_oracle_steps": oracle.steps == result.steps,
+               "matches_oracle_steps": oracle.steps == result.steps, "cc_tape_is_the_same": same_tape,
                "within_limit": seconds <= args.limit}
         rows.append(row)
         print(row, file=sys.stderr, flush=True)
