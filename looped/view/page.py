@@ -18,6 +18,8 @@ import json
 import re
 from importlib import resources
 
+import numpy as np
+
 from looped.view.record import Recording
 
 TEMPLATE_FILES = ("page.html", "view.css", "view.js")
@@ -60,6 +62,8 @@ def page_data(recording: Recording) -> dict:
         "columns": column_names(recording),
         "heads": recording.heads,
         "scale": colour_range(recording),
+        "live_rows": live_rows(recording),
+        "cells_per_token": cells_per_token(recording),
         "listing": listing,
         "lines": lines,
         "start": {"card": [_plain(v) for v in start.card.reshape(-1).tolist()], "memory": start.memory,
@@ -96,10 +100,21 @@ def row_blocks(layout) -> list:
 def column_zones(layout) -> list:
     """[[name, start, stop]] of the column zones, finest first where they overlap (FLEQ's scratch
     is its slots and the anchor), empty zones left out."""
-    zones = [(z.name, z.start, z.stop) for z in layout.zones.values() if z.size]
-    fine = [z for z in zones if not any(o is not z and z[1] <= o[1] and o[2] <= z[2] and o[:1] != z[:1]
-                                        and (o[1], o[2]) != (z[1], z[2]) for o in zones)]
+    zones, ranges = [], set()
+    for z in layout.zones.values():  # a zone that is another's columns under a second name: once
+        if z.size and (z.start, z.stop) not in ranges:
+            ranges.add((z.start, z.stop))
+            zones.append((z.name, z.start, z.stop))
+    fine = [z for z in zones if not any(o is not z and z[1] <= o[1] and o[2] <= z[2] for o in zones)]
     return [list(z) for z in sorted(fine, key=lambda z: z[1])]
+
+
+def cells_per_token(recording: Recording) -> int:
+    """Memory cells a memory token holds (a tape machine may pack several on one token)."""
+    if recording.machine != "tape":
+        return 1
+    zone = recording.layout.zone("memory")
+    return max(1, -(-recording.memory_cells // zone.size)) if zone.size else 1
 
 
 def column_names(recording: Recording) -> list[str]:
@@ -115,8 +130,11 @@ def column_names(recording: Recording) -> list[str]:
     for zone, first, stop in column_zones(layout):
         for t in range(first, stop):
             k = t - first
-            if zone == "memory":
-                names[t] = cell_names[k] if cell_names and k < len(cell_names) else f"mem[{k}]"
+            if zone == "memory" and cell_names:
+                names[t] = cell_names[k] if k < len(cell_names) else f"#{k}"
+            elif zone == "memory":
+                per = cells_per_token(recording)
+                names[t] = f"mem[{k}]" if per == 1 else f"mem[{k * per}..{k * per + per - 1}]"
             elif zone == "code":
                 names[t] = f"code {k}" + (" (halt)" if k == program.halt_index and recording.machine != "tape" else "")
             elif zone == "slots":
@@ -128,6 +146,16 @@ def column_names(recording: Recording) -> list[str]:
             else:
                 names[t] = zone
     return names
+
+
+def live_rows(recording: Recording) -> list[int]:
+    """The feature rows that hold a non-zero value in some state the page shows (the others are
+    scratch rows, which every instruction clears before it ends: the page hides them by default)."""
+    d = recording.layout.d
+    live = set(np.flatnonzero(np.abs(recording.start.card).max(axis=0) > 0).tolist())
+    for step in recording.steps:
+        live.update(i % d for i in step.card[0::2])
+    return sorted(live)
 
 
 def colour_range(recording: Recording) -> float:

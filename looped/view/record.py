@@ -37,7 +37,7 @@ from looped.runner import HEALTH_BOUND, NumericalHealthError
 
 CARD_DECIMALS = 3  # the heat map's resolution: far finer than its colours
 TOP_K = 2  # entries kept per scratch token and head
-MIN_WEIGHT = 0.01  # attention weights below this are not worth showing
+MIN_WEIGHT = 0.05  # attention weights below this are not worth showing
 DEFAULT_WINDOW = 10_000
 STATE_BUDGET = 4_000_000  # card entries per recorded chunk (a chunk's states stay in host memory)
 
@@ -87,6 +87,7 @@ class Recording:
     steps: list = field(default_factory=list)  # Step after first + 1, first + 2, ...
     status: str = "step_limit"  # "halted", "step_limit" or "fault"
     message: str = ""
+    memory_cells: int = 0  # tapes: the memory cells the card holds (its machine key's third entry)
 
     @property
     def total(self) -> int:
@@ -230,7 +231,8 @@ def record(program, max_steps: int = 10_000, window: int = DEFAULT_WINDOW) -> Re
 
     labels, pc, tape = decoder.decode(X[None])[0]
     start = Snapshot(rounded(X), dict(labels), pc, _tape_text(tape.output) if tape else "")
-    recording = Recording(program, instruction_set.name, decoder.layout, head_table(machine.stack), start, 0)
+    recording = Recording(program, instruction_set.name, decoder.layout, head_table(machine.stack), start, 0,
+                          memory_cells=key[2] if decoder.is_tape else 0)
     latest = Snapshot(start.card.copy(), dict(labels), pc, start.output)
     steps: collections.deque = collections.deque()
     drained = b""  # tapes: output bytes the driver has taken out of the card's output cells

@@ -53,60 +53,81 @@
   function headColour(h) { return LAYER_COLOURS[layers.indexOf(D.heads[h].layer) % LAYER_COLOURS.length]; }
 
   // ---- the card's picture ---------------------------------------------------------------------------
+  // Rows that are zero in every state shown (scratch rows, cleared by each instruction before it
+  // ends) are hidden unless "every row" is ticked; `shown` lists the feature rows drawn, in order.
   const canvas = $("card"), ctx = canvas.getContext("2d");
-  const cw = Math.max(2, Math.min(16, Math.floor(1000 / n)));
-  const ch = Math.max(2, Math.min(6, Math.floor(640 / d)));
-  const rowLabels = placeRowLabels();
-  const LEFT = 12 + 78 * rowLabels.columns, TOP = cw >= 11 ? 92 : 34, BOTTOM = 8;
-  canvas.width = LEFT + n * cw + 6;
-  canvas.height = TOP + d * ch + BOTTOM;
-  $("card-panel").style.width = Math.max(canvas.width + 24, 460) + "px";
-  const pixels = document.createElement("canvas");
-  pixels.width = n; pixels.height = d;
-  const pctx = pixels.getContext("2d");
-  const image = pctx.createImageData(n, d);
+  const cw = Math.max(2, Math.min(16, Math.floor(820 / n)));
+  let shown, ch, blocks, rowLabels, LEFT, TOP, pixels, pctx, image;
+  const BOTTOM = 10;
+
+  function layoutCard(everyRow) {
+    const live = new Set(D.live_rows);
+    shown = [];
+    for (let r = 0; r < d; r++) if (everyRow || live.has(r)) shown.push(r);
+    if (!shown.length) shown.push(0);
+    const at = new Map(shown.map((r, i) => [r, i]));
+    blocks = [];  // [name, first shown row, end shown row, feature start, feature stop]
+    for (const [name, a, b] of D.layout.rows) {
+      const rows = [];
+      for (let r = a; r < b; r++) if (at.has(r)) rows.push(at.get(r));
+      if (rows.length) blocks.push([name, rows[0], rows[rows.length - 1] + 1, a, b]);
+    }
+    ch = Math.max(2, Math.min(8, Math.floor(640 / shown.length)));
+    rowLabels = placeRowLabels();
+    LEFT = 12 + 78 * rowLabels.columns; TOP = cw >= 11 ? 92 : 34;
+    canvas.width = LEFT + n * cw + 6;
+    canvas.height = TOP + shown.length * ch + BOTTOM;
+    $("card-panel").style.width = Math.max(canvas.width + 24, 460) + "px";
+    pixels = document.createElement("canvas");
+    pixels.width = n; pixels.height = shown.length;
+    pctx = pixels.getContext("2d");
+    image = pctx.createImageData(n, shown.length);
+    const hidden = D.layout.rows.filter((b) => !blocks.some((x) => x[0] === b[0])).map((b) => b[0]);
+    $("hidden-rows").textContent = hidden.length ? `Hidden (zero in every state shown: scratch rows that each instruction clears before it ends): ${hidden.join(", ")}.` : "";
+  }
 
   function placeRowLabels() {  // block names in up to two columns, none overlapping
     const placed = [], last = [-1e9, -1e9];
-    for (const [name, a, b] of D.layout.rows) {
+    for (const [name, a, b, fa, fb] of blocks) {
       const y = ((a + b) / 2) * ch;
       const col = y - last[0] >= 11 ? 0 : y - last[1] >= 11 ? 1 : -1;
-      if (col >= 0) { last[col] = y; placed.push([name, a, b, col]); }
+      if (col >= 0) { last[col] = y; placed.push([name, a, b, col, fb - fa]); }
     }
     return { placed: placed, columns: placed.some((p) => p[3] === 1) ? 2 : 1 };
   }
 
   function drawCard() {
-    const px = image.data;
+    const px = image.data, rows = shown.length;
     for (let t = 0; t < n; t++) {
-      for (let r = 0; r < d; r++) {
-        const c = colour(card[t * d + r]), o = (r * n + t) * 4;
+      for (let i = 0; i < rows; i++) {
+        const c = colour(card[t * d + shown[i]]), o = (i * n + t) * 4;
         px[o] = c[0]; px[o + 1] = c[1]; px[o + 2] = c[2]; px[o + 3] = 255;
       }
     }
+    const H = rows * ch;
     pctx.putImageData(image, 0, 0);
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(pixels, LEFT, TOP, n * cw, d * ch);
+    ctx.drawImage(pixels, LEFT, TOP, n * cw, H);
     ctx.font = "11px system-ui, sans-serif";
     ctx.textBaseline = "middle";
     // row blocks: boundaries and names
     ctx.strokeStyle = "rgba(40, 48, 64, 0.35)"; ctx.lineWidth = 1;
-    for (const [, a] of D.layout.rows) {
+    for (const [, a] of blocks) {
       if (a === 0) continue;
       ctx.beginPath(); ctx.moveTo(LEFT - 4, TOP + a * ch + 0.5); ctx.lineTo(LEFT + n * cw, TOP + a * ch + 0.5); ctx.stroke();
     }
     ctx.fillStyle = "#1d2330"; ctx.textAlign = "right";
-    for (const [name, a, b, col] of rowLabels.placed) {
+    for (const [name, a, b, col, size] of rowLabels.placed) {
       const y = TOP + ((a + b) / 2) * ch, x = LEFT - 6 - (rowLabels.columns - 1 - col) * 78;
-      ctx.fillText(b - a > 1 ? name : name + " \u2500", x, y);
+      ctx.fillText((b - a) * ch >= 6 ? name : name + " \u2500", x, y);
     }
     // column zones: boundaries and names
     ctx.textAlign = "center"; ctx.textBaseline = "alphabetic";
     ctx.strokeStyle = "rgba(20, 24, 32, 0.8)";
     for (const [name, a, b] of D.layout.zones) {
       const x0 = LEFT + a * cw, x1 = LEFT + b * cw;
-      ctx.beginPath(); ctx.moveTo(x0 + 0.5, TOP - 16); ctx.lineTo(x0 + 0.5, TOP + d * ch); ctx.stroke();
+      ctx.beginPath(); ctx.moveTo(x0 + 0.5, TOP - 16); ctx.lineTo(x0 + 0.5, TOP + H); ctx.stroke();
       const label = ctx.measureText(name).width < x1 - x0 - 2 ? name : (x1 - x0 > 14 ? name[0] : "");
       ctx.font = "bold 11px system-ui, sans-serif";
       ctx.fillText(label, (x0 + x1) / 2, TOP - (cw >= 11 ? 80 : 20));
@@ -126,7 +147,12 @@
   function looksAt(k) { return k > first ? D.records[k - first - 1].h : []; }
 
   function drawMarks() {  // the columns the last instruction's heads attended to, and the pc
-    const strong = looksAt(at).filter((l) => l[3] >= 0.5);
+    // Heads that look inside the scratchpad (FLEQ's function blocks) compute there: the marks show
+    // the columns of the card the heads read or write.
+    const scratch = D.layout.zones.filter((z) => ["scratch", "slots", "anchor"].includes(z[0]));
+    const inScratch = (col) => scratch.some((z) => z[1] <= col && col < z[2]);
+    const H = shown.length * ch;
+    const strong = looksAt(at).filter((l) => l[3] >= 0.5 && !inScratch(l[2]));
     const seen = {};
     for (const [h, , col] of strong) {
       const key = col + ":" + D.heads[h].layer;
@@ -134,28 +160,30 @@
       seen[key] = true;
       ctx.strokeStyle = headColour(h); ctx.lineWidth = 2;
       const inset = 1 + (layers.indexOf(D.heads[h].layer) % 3);
-      ctx.strokeRect(LEFT + col * cw + inset - 0.5, TOP + inset - 0.5, Math.max(1, cw - 2 * inset + 1), d * ch - 2 * inset + 1);
+      ctx.strokeRect(LEFT + col * cw + inset - 0.5, TOP + inset - 0.5, Math.max(1, cw - 2 * inset + 1), H - 2 * inset + 1);
     }
     const pcColumn = pcToken(pcAt(at));
     if (pcColumn !== null) {
       ctx.fillStyle = "#1d2330";
       const x = LEFT + pcColumn * cw + cw / 2;
-      ctx.beginPath(); ctx.moveTo(x - 5, TOP + d * ch + 8); ctx.lineTo(x + 5, TOP + d * ch + 8); ctx.lineTo(x, TOP + d * ch + 1); ctx.fill();
+      ctx.beginPath(); ctx.moveTo(x - 5, TOP + H + 9); ctx.lineTo(x + 5, TOP + H + 9); ctx.lineTo(x, TOP + H + 1); ctx.fill();
     }
   }
 
   function zone(name) { return D.layout.zones.find((z) => z[0] === name); }
   function pcToken(pc) {  // the column of the next instruction (tapes: of cell IP)
     const z = zone(D.machine === "tape" ? "memory" : "code");
-    return z && pc >= 0 && z[1] + pc < z[2] ? z[1] + pc : null;
+    const t = z ? z[1] + Math.floor(pc / (D.machine === "tape" ? D.cells_per_token : 1)) : -1;
+    return z && pc >= 0 && t < z[2] ? t : null;
   }
 
   canvas.addEventListener("mousemove", (e) => {
     const box = canvas.getBoundingClientRect();
     const x = e.clientX - box.left, y = e.clientY - box.top;
-    const t = Math.floor((x - LEFT) / cw), r = Math.floor((y - TOP) / ch);
+    const t = Math.floor((x - LEFT) / cw), i = Math.floor((y - TOP) / ch);
     const tip = $("tip");
-    if (t < 0 || t >= n || r < 0 || r >= d) { tip.hidden = true; return; }
+    if (t < 0 || t >= n || i < 0 || i >= shown.length) { tip.hidden = true; return; }
+    const r = shown[i];
     const block = D.layout.rows.find((b) => b[1] <= r && r < b[2]);
     const z = D.layout.zones.find((q) => q[1] <= t && t < q[2]);
     tip.textContent = `column ${t} (${z ? z[0] : ""}: ${D.columns[t]}) \u00b7 row ${r} (${block ? block[0] + (block[2] - block[1] > 1 ? "[" + (r - block[1]) + "]" : "") : ""}) = ${card[t * d + r]}`;
@@ -187,7 +215,8 @@
     label.appendChild(document.createTextNode("value"));
     label.appendChild(scale);
     legend.appendChild(label);
-    item(R > 1.5 ? "(logarithmic above 1; \u00b11 are the bits of integers)" : "(\u00b11: a bit; 0: empty)");
+    item(R > 1.5 ? "(linear within \u00b11, logarithmic beyond; addresses and flags are \u00b11 codes)" : "(\u00b11: a bit; 0: empty)");
+    item("column zones: " + D.layout.zones.map((z) => `${z[0]} ${z[1]}${z[2] - z[1] > 1 ? "\u2013" + (z[2] - 1) : ""}`).join(", "));
     for (const name of layers) {
       const h = D.heads.findIndex((x) => x.layer === name);
       item(`<span class="swatch" style="border-color:${headColour(h)}"></span>column attended by the ${name} layer's heads (weight \u2265 0.5)`);
@@ -254,7 +283,10 @@
       const from = D.columns[s];
       byHead[h].push(D.heads[h].mode === "write" ? `${D.columns[col]} \u2190 ${from} (${w.toFixed(2)})` : `${from} \u2192 ${D.columns[col]} (${w.toFixed(2)})`);
     }
-    headRows.forEach((tr, h) => { tr.children[2].textContent = byHead[h].join(",  ") || (at > first ? "\u2014" : ""); });
+    headRows.forEach((tr, h) => {
+      const looks = byHead[h], more = looks.length > 4 ? `  \u2026 and ${looks.length - 4} more` : "";
+      tr.children[2].textContent = looks.slice(0, 4).join(",  ") + more || (at > first ? "\u2014" : "");
+    });
   }
 
   const memoryRows = {};
@@ -361,6 +393,8 @@
   $("output-panel").hidden = D.machine !== "tape";
   $("total").textContent = String(total);
   $("slider").min = String(first); $("slider").max = String(total);
+  layoutCard(false);
+  $("every-row").onchange = () => { layoutCard($("every-row").checked); drawCard(); };
   buildLegend();
   go(fromHash(), fromHash() !== clamp(fromHash()));
 })();

@@ -74,7 +74,7 @@ def check_steps(browser, pages, machine: str, backend: str) -> None:
     path, final = pages[machine]
     total = final["steps"]
     args, command = CASES[machine]
-    for k in sorted({0, 1, 2, total // 3, total // 2 + 1, total - 1, total}):
+    for k in sorted({0, 1, 2, total // 2 + 1, total}):  # (each K past the first chunk compiles a loop)
         dom = read_page(browser, path, k)
         assert dom["steps"] == str(total)
         assert dom["step"] == str(k)
