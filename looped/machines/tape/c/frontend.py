@@ -381,8 +381,7 @@ class Lowerer:
             self.unsupported(decl, f"storage class '{' '.join(decl.storage)}'")
         is_static = bool(decl.storage)
         if is_static:
-            sym = self.make_symbol(decl, owner=None)
-            self.current.locals.remove(sym) if sym in self.current.locals else None
+            sym = self.make_symbol(decl, owner=None)  # shared by every activation, as C says
             sym.label = self.fresh(decl.name)
             sym.init = self.static_init(decl, sym)
             self.globals.append(sym)
@@ -813,8 +812,5 @@ def _char_value(text: str, owner, node) -> int:
 def lower(text: str, file: str, prefix: str = "") -> Lowerer:
     ast = parse(text, file)
     lowerer = Lowerer(file, prefix)
-    lowerer.unit(ast)
-    for name, info in lowerer.funcs.items():
-        if not info.defined and name != "main":
-            pass  # reported where called (codegen reaches only what main calls)
+    lowerer.unit(ast)  # a declared function without a body is reported where it is called (codegen)
     return lowerer

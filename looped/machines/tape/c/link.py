@@ -42,12 +42,12 @@ def neg_address_label(label: str) -> str:
 
 
 def link(code: list, data: list, fixed: dict, stack: int = 0) -> Linked:
-    """code: Ins and label strings in order from address `fixed` cells on (fixed: label -> address
-    of cells before the code, with their values in `data`...). data: (label, [values]) blocks after
-    the code; values are ints or (label, offset) addresses. `stack` zero cells follow, label "stack"."""
+    """code: Ins and label strings, placed from address fixed["size"] on (`fixed`: the cells before
+    the code: "labels" names some, "values" gives each one's value). data: (label, [values]) blocks
+    after the code, values ints or ("addr"/"negaddr", label, offset); the special constant cells
+    follow, then `stack` zero cells (label "stack")."""
     labels: dict[str, int] = dict(fixed["labels"])
     address = fixed["size"]
-    pending: list[str] = []
     for item in code:
         if isinstance(item, str):
             labels[item] = address
@@ -93,7 +93,6 @@ def link(code: list, data: list, fixed: dict, stack: int = 0) -> Linked:
         base = labels[label]
         for k, v in enumerate(values):
             words[base + k] = _resolve_value(v, labels)
-    del pending
     return Linked(words, labels, source_map, code_end)
 
 
