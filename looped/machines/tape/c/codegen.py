@@ -655,8 +655,9 @@ class FunctionGen:
         else:  # b - a <= 0 <=> a >= b
             t = self.copy_destroyable(cb, tb)
             self.jump_le(ca, t, yes if op == ">=" else no, no if op == ">=" else yes, nxt)
-        for temp in {ta, tb, t} - {None}:
-            self.free(temp)
+        for temp in dict.fromkeys((ta, tb, t)):  # in order: the same tape in every process
+            if temp is not None:
+                self.free(temp)
 
     def copy_destroyable(self, cell, temp):
         if temp is not None:

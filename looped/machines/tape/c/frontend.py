@@ -181,10 +181,8 @@ class Lowerer:
         if "l" in low:
             self.unsupported(node, "long")
         value = int(low, 16) if low.startswith("0x") else int(low, 8) if low.startswith("0") and len(low) > 1 else int(low)
-        if value >= WORD // 2 and not low.startswith("0x") and not (low.startswith("0") and len(low) > 1):
+        if value >= WORD // 2:  # C gives it a wider or unsigned type
             self.unsupported(node, f"integer constant {text} (larger than int)")
-        if value >= WORD:
-            self.unsupported(node, f"integer constant {text} (larger than 32 bits)")
         return _typed(ir.Const(loc, wrap32(value)), 0)
 
     def string_literal(self, node) -> ir.Expr:
@@ -794,9 +792,10 @@ def _unescape(body: str, owner, node) -> list[int]:
 
 
 def _string_bytes(text: str, owner, node) -> list[int]:
+    """A string literal's chars as gcc's signed chars (bytes 128 .. 255 are -128 .. -1)."""
     if text.startswith("L") or text.startswith("u"):
         owner.unsupported(node, "wide strings")
-    return _unescape(text[1:-1], owner, node)
+    return [b - 256 if b >= 128 else b for b in _unescape(text[1:-1], owner, node)]
 
 
 def _char_value(text: str, owner, node) -> int:

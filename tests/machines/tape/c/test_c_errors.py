@@ -67,3 +67,9 @@ def test_command_line_exit_2_without_traceback(tmp_path, capsys, command):
     err = capsys.readouterr().err
     assert f"{path}:3:" in err and "error: not supported: float" in err
     assert "Traceback" not in err
+
+
+def test_constants_beyond_int_are_refused():
+    for text in ("0x80000000", "2147483648", "4294967295"):
+        with pytest.raises(AsmError, match="not supported: integer constant"):
+            compile_c(f"int main(void) {{\n    return {text} > 0;\n}}\n", "big.c")
