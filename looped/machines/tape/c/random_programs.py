@@ -1,6 +1,7 @@
 """Random C programs for fuzzing the compiler against gcc (small, in the spirit of csmith):
 globals and arrays, helper functions with parameters, nested loops and branches, every operator
-of the subset, pointers into arrays, calls (one bounded recursion), printf of intermediate values.
+of the subset, pointers into arrays (helpers that sum, find the maximum and store through them),
+calls (one bounded recursion), printf of intermediate values.
 
 Every program is free of undefined behaviour for gcc -fwrapv: division and modulo go through
 helpers that avoid a zero divisor and INT_MIN / -1, shift counts are taken into 0 .. 31 by a
@@ -18,6 +19,9 @@ int sdiv(int a, int b) { if (b == 0 || (a == -2147483647 - 1 && b == -1)) return
 int smod(int a, int b) { if (b == 0 || (a == -2147483647 - 1 && b == -1)) return a; return a % b; }
 int sshl(int a, int b) { if (b < 0) b = -b; return a << (b % 32); }
 int sshr(int a, int b) { if (b < 0) b = -b; return a >> (b % 32); }
+int psum(int *p, int n) { int s = 0; while (n-- > 0) s += *p++; return s; }
+void pset(int *p, int i, int v) { *(p + i) = v; p[i] += i; }
+int pmax(int *p, int *end) { int m = *p; while (++p < end) if (*p > m) m = *p; return m; }
 """
 
 EDGE = [0, 1, -1, 2, 3, 7, 10, 100, 255, 256, -128, 65535, 2147483647, -2147483647, 123456789, -987654321]
@@ -72,7 +76,16 @@ class Generator:
             return f"{name}({args})"
         if kind < 0.95 and self.arrays:
             array = rng.choice(list(self.arrays))
-            return f"{array}[{self.index(names, self.arrays[array])}]"
+            size = self.arrays[array]
+            r = rng.random()
+            if r < 0.2:
+                return f"psum({array}, {rng.randint(0, size)})"
+            if r < 0.35:
+                start = rng.randrange(size)
+                return f"pmax({array} + {start}, {array} + {size})"
+            if r < 0.5:
+                return f"*({array} + {self.index(names, size)})"
+            return f"{array}[{self.index(names, size)}]"
         return f"({a} * {rng.randint(-12, 12)})"
 
     def index(self, names: list[str], size: int) -> str:
@@ -98,6 +111,9 @@ class Generator:
             return [f"{indent}{target} {op} {self.expr(names, 2)};"]
         if r < 0.45:
             return [f"{indent}{target}{rng.choice(['++', '--'])};"]
+        if r < 0.5 and self.writable_arrays:
+            array = rng.choice(self.writable_arrays)
+            return [f"{indent}pset({array}, {self.index(names, self.arrays[array])}, {self.expr(names, 2)});"]
         if r < 0.55 and self.writable_arrays:
             array = rng.choice(self.writable_arrays)
             return [f"{indent}{array}[{self.index(names, self.arrays[array])}] {rng.choice(['=', '+=', '-='])} "
