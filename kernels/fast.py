@@ -362,18 +362,26 @@ def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, 
 
     # While a run lasts the card is kept as {card, scratch rows, slabs, read-only blocks}: the slabs
     # and scratch rows are all that changes, so nothing is transposed or written back per step.
+    # Corrected features that no layer writes on the other tokens keep their distance from the
+    # lattice there for the whole run: it is measured once, when the card is opened (as batched.py).
+    fixed, moving = plan.fixed_health_rows, plan.moving_health_rows
+
+    def rest_health(T: TokenState, features):
+        return lattice_distance(T.take(features)) if len(features) else jnp.zeros((), dtype)
+
     def open_card(X):
         T = tokens.open(X[s:])
-        return {"card": X, "scratch": X[:s], "slabs": T.slabs, "blocks": T.blocks}
+        return {"card": X, "scratch": X[:s], "slabs": T.slabs, "blocks": T.blocks, "fixed_health": rest_health(T, fixed)}
 
     def advance(state):
         S, T = state["scratch"], TokenState(tokens, state["slabs"], state["blocks"])
         health = jnp.zeros((), dtype)
         for i, layer in enumerate(layers):
             if i == check:
-                health = jnp.maximum(lattice_distance(S[:, as_index(rows)]), lattice_distance(T.take(rows)))
+                health = jnp.maximum(jnp.maximum(lattice_distance(S[:, as_index(rows)]), rest_health(T, moving)),
+                                     state["fixed_health"])
             S, T = apply(layer, S, T)
-        return {"card": state["card"], "scratch": S, "slabs": T.slabs, "blocks": T.blocks}, health
+        return {**state, "scratch": S, "slabs": T.slabs}, health
 
     def close_card(state):
         T = TokenState(tokens, state["slabs"], state["blocks"])
