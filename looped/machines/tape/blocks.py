@@ -1,6 +1,7 @@
 """Blocks of the classic (von Neumann) SUBLEQ machine (looped/machines/tape/isa.py): gated logic on the
-scratch token. Small pure functions from named rows to MLP parts, like looped/blocks/control.py,
-whose reads, write, overwrite, clears and error correction the tape machine reuses as they are.
+scratch token, and the heads: hard reads of a token's cells and the hard write of a change.
+Small pure functions from named rows to heads and MLP parts, like looped/blocks/control.py (whose
+clears the tape machine reuses).
 
 Every unit here acts on the scratch token only, and only while its *gate* is open. A gate is a
 sum of 0/1 literals held on the scratch token (`Gate`): it equals `k` when every literal holds and
@@ -9,7 +10,7 @@ literals is the scratch indicator `ind` itself). A unit with pre-activation u is
 as u + G (s - k): unchanged when the gate is open, pushed below zero when it is shut, G being
 larger than |u| wherever the unit's inputs lie in [-1, 1]. A gated threshold is therefore exactly
 0 on every other token and on every shut gate, and the robust step of control.py (flat within
-1/4 of each integer) when open: integer-valued inputs carrying softmax leak give exact outputs.
+1/4 of each integer) when open.
 """
 
 from __future__ import annotations
@@ -89,19 +90,6 @@ def pass_when(units: Units, src: int, dst: int, when: Gate, coef: float = 1.0) -
 def const_when(units: Units, out: dict, when: Gate) -> None:
     """out += its coefficients while `when` is open (one unit: relu(s - k + 1))."""
     _unit(units, {}, 1.0, out, when, 1.0)
-
-
-def read_at(layout: Layout, pointer: Rows, key: Rows, source: Rows, buffer: Rows, name: str = "read") -> Head:
-    """control.read with another key block: the scratch token reads `source` of the token whose
-    `key` code equals its `pointer` (keys are ±1 codes on the other tokens, zero on the scratch
-    token: the target scores P, every other token at most P - 2, the scratch token 0)."""
-    return Head(
-        wq=projection(layout.d, {pointer: 1.0}),
-        wk=projection(layout.d, {key: 1.0}),
-        wv=copy_map(layout.d, [(source, buffer)]),
-        queries="scratch",
-        name=name,
-    )
 
 
 # ---- MLP parts ---------------------------------------------------------------------------------------
@@ -221,3 +209,151 @@ def _join(parts: Sequence[MLP], name: str) -> MLP:
 
     mlp = concat_mlps(list(parts), parts[0].w1.shape[0], name)
     return MLP(mlp.w1, mlp.b1, mlp.w2, mlp.b2, "scratch", name)
+
+
+# ---- hard attention: reads and the write put all their weight on one token -------------------------
+#
+# exp(x) is exactly 0 in float32 below about -104 and in float64 below about -745. A head whose
+# every other score trails the chosen token's by at least HARD_EXPONENT / λ therefore selects that
+# token exactly, on every backend: a read returns the cell's ±1 bits unchanged and a write changes
+# no other token at all, so no cell ever needs error correction.
+HARD_EXPONENT = 800.0
+
+
+def hard_scale(lam: float, gap: float) -> float:
+    """The power of two c for which a score gap of `gap`, times c, times λ is at least
+    HARD_EXPONENT (powers of two keep the scores exact)."""
+    return float(2 ** math.ceil(math.log2(HARD_EXPONENT / (lam * gap))))
+
+
+def read_token(layout: Layout, pointer: Rows, key: Rows, source: Rows, buffer: Rows, lam: float,
+               name: str = "read") -> Head:
+    """The scratch token reads `source` of the token whose `key` code equals its `pointer` code,
+    exactly (keys are ±1 codes, zero on the scratch token: the target scores P, every other token at
+    most P - 2, the scratch token 0; the query is scaled to a hard selection). On other tokens the
+    query is zero: what they gather lands in `buffer`, which the layer's MLP clears."""
+    c = hard_scale(lam, 2.0)
+    return Head(
+        wq=projection(layout.d, {pointer: c}),
+        wk=projection(layout.d, {key: 1.0}),
+        wv=copy_map(layout.d, [(source, buffer)]),
+        queries="scratch",
+        name=name,
+    )
+
+
+def write_delta(layout: Layout, pointer: Rows, delta: Rows, target: Rows, lam: float) -> Head:
+    """The token whose position code equals the scratch token's `pointer` adds the scratch token's
+    `delta` to its `target` rows; every other token adds exactly 0.
+
+    Query = position code (scaled), key = position code + (1 + 1/P) * pointer: the addressed token
+    scores P + 1 on the scratch token against P on itself, every other token P on itself against at
+    most P - 1 - 2/P on the scratch token and P - 2 on any other token (a gap of 1, scaled to a hard
+    selection). The value is `delta`, zero on every token but the scratch token. The scratch token's
+    own query is zero: what it gathers into `target` the layer's MLP clears (clear_on_scratch)."""
+    P = layout["pos"].size
+    c = hard_scale(lam, 1.0)
+    return Head(
+        wq=projection(layout.d, {layout["pos"]: c}),
+        wk=projection(layout.d, {layout["pos"]: 1.0, pointer: 1.0 + 1.0 / P}),
+        wv=copy_map(layout.d, [(delta, target)]),
+        queries="others",
+        keys="scratch+self",
+        name="write",
+    )
+
+
+def bit_is(layout: Layout, row: int, value: int) -> dict:
+    """The literal "the ±1 bit in `row` is `value`" (+1 or -1): (1 ± x) / 2."""
+    return {layout["ind"].start: 0.5, row: 0.5 * value}
+
+
+def slot_literals(layout: Layout, slot: Rows, s: int) -> list[dict]:
+    """The literals of "the ±1 code in `slot` is s"."""
+    return [bit_is(layout, slot.bit(j), 1 if (s >> j) & 1 else -1) for j in range(slot.size)]
+
+
+def pick_word(layout: Layout, cells: Sequence[Rows], slot: Rows, dest: Rows, offset: int = 0,
+              name: str = "pick") -> MLP:
+    """dest = cells[s + offset] where s is the code in `slot` (±1 words; dest is zero beforehand):
+    for each s, the cell's bits pass while the gate "slot = s" is open."""
+    units = Units(layout.d, name, "scratch")
+    for s in range(2**slot.size):
+        when = gate(layout, *slot_literals(layout, slot, s))
+        for src, dst in zip(cells[s + offset].indices, dest.indices):
+            pass_when(units, src, dst, when)
+    return units.mlp()
+
+
+def place_delta(layout: Layout, new: Rows, old: Rows, slot: Rows, cells: Sequence[Rows], when: dict,
+                name: str = "place") -> MLP:
+    """cells[s] = new - old (±1 words: each bit's change, -2, 0 or 2) for the code s in `slot`, while
+    the literal `when` holds; every other cell stays zero."""
+    units = Units(layout.d, name, "scratch")
+    for s in range(2**slot.size):
+        open_ = gate(layout, when, *slot_literals(layout, slot, s))
+        for a, b, dst in zip(new.indices, old.indices, cells[s].indices):
+            pass_when(units, a, dst, open_)
+            pass_when(units, b, dst, open_, -1.0)
+    return units.mlp()
+
+
+def clear_on_scratch(layout: Layout, *blocks_: Rows, bound: float = 2.0, name: str = "clear on scratch") -> MLP:
+    """x -> 0 on the scratch token only, for rows whose |x| <= bound there; other tokens keep them
+    (gated by the scratch indicator: on them both units are shut)."""
+    units = Units(layout.d, name, "scratch")
+    G = 2.0 * bound
+    ind = layout["ind"].start
+    for block in blocks_:
+        for row in block.indices:
+            units.add({row: 1.0, ind: G}, -G, {row: -1.0})
+            units.add({row: -1.0, ind: G}, -G, {row: 1.0})
+    return units.mlp()
+
+
+# ---- sums the tests threshold (input dicts of `flags`) ----------------------------------------------
+
+
+def ones(word: Rows) -> dict:
+    """The sum of a word's ±1 bits: N exactly when the word is -1 (all bits set)."""
+    return {row: 1.0 for row in word.indices}
+
+
+def beyond(layout: Layout, word: Rows, bound: Rows) -> dict:
+    """u >= 1 exactly when the signed word is negative or above `bound` (an unsigned code of
+    P = bound.size bits): u = 2^P * (set bits from min(P, N-1) up, the sign included) + unsigned(the
+    bits below) - bound. Its range is about N 2^P: the memory's size, not the word, sets the scale."""
+    ind = layout["ind"].start
+    N, P = word.size, bound.size
+    low = min(P, N - 1)
+    u: dict = {}
+
+    def add(row: int, coef: float) -> None:  # coef * (x + 1) / 2 for a ±1 bit x
+        u[row] = u.get(row, 0.0) + coef / 2
+        u[ind] = u.get(ind, 0.0) + coef / 2
+
+    for j in range(N):
+        add(word.bit(j), 2.0**j if j < low else 2.0**P)
+    for j in range(P):
+        add(bound.bit(j), -(2.0**j))
+    return u
+
+
+def above_after(layout: Layout, code: Rows, k: int, bound: Rows) -> dict:
+    """u >= 1 exactly when code + k > bound (unsigned codes of the same width): u = code + k - bound."""
+    u = {layout["ind"].start: float(k)}
+    for j in range(code.size):
+        u[code.bit(j)] = 2.0 ** (j - 1)
+        u[bound.bit(j)] = -(2.0 ** (j - 1))
+    return u
+
+
+def code_match(code: Rows, value: int) -> dict:
+    """The sum that is code.size exactly when the ±1 code in `code` is `value` (at most size - 2
+    otherwise)."""
+    return {code.bit(i): (1.0 if (value >> i) & 1 else -1.0) for i in range(code.size)}
+
+
+def bits_lsb(rows: Rows, width: int) -> list[int | None]:
+    """The rows of bits 0 .. width-1 of `rows` (least significant first); None past its size."""
+    return [rows.bit(i) if i < rows.size else None for i in range(width)]
