@@ -163,7 +163,7 @@ def test_console_script_error_has_no_traceback(tmp_path):
 
 
 def _assembler_cases():
-    import test_assembler_errors  # the catalogue of every mistake a user can make in a program
+    from tests.machines.subleq import test_assembler_errors  # the catalogue of every mistake a user can make in a program
 
     return test_assembler_errors.CASES
 
