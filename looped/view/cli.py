@@ -2,14 +2,13 @@
 to the command line by `add_parsers`, registered in looped/cli/main.py).
 
 PROGRAM is a SUBLEQ or FLEQ `.asm` file (`--set`), a classic `.tape` (`--input`, `--input-file`,
-`--bits`, `--memory`), or a `.c` file when the C compiler is installed (looped/machines/tape/c/).
+`--bits`, `--memory`), or a `.c` file, compiled to a tape by the C compiler (looped/machines/tape/c/).
 The run is recorded through the transformer's own layers (looped/view/record.py) and written as one
 self-contained page (looped/view/page.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 
@@ -53,9 +52,11 @@ def cmd_view(args) -> int:
     from looped.view import page
     from looped.view.record import record
 
-    program = load(args)
+    program, cell_lines = load(args)
     writable(args.output)
     recording = record(program, max_steps=args.max_steps, window=args.window)
+    if cell_lines is not None:  # a C program: the page lists its C source
+        recording.language, recording.cell_lines = "c", cell_lines
     size = page.write(recording, args.output)
     kept = f", the last {len(recording.steps):,} kept" if recording.first else ""
     print(f"wrote {args.output} ({recording.status}, {recording.total:,} steps{kept}; {size / 1e6:.1f} MB)",
@@ -64,12 +65,13 @@ def cmd_view(args) -> int:
 
 
 def load(args):
-    """The program PROGRAM names, with its settings or input."""
+    """The program PROGRAM names, with its settings or input, and for a C program the C source line
+    of each tape cell (else None)."""
     path = args.program
     if not os.path.exists(path):
         raise AsmError(SourceLoc(path, 1, 1), "no such file (expected a .asm program, a .tape or a .c file)")
     if path.endswith(".tape"):
-        return _tape(args, path)
+        return _tape(args, path), None
     if path.endswith(".c"):
         return _c_program(args, path)
     if args.input is not None or args.input_file is not None:
@@ -77,7 +79,7 @@ def load(args):
                                               "(expected --set NAME=VALUE for a .asm program)")
     from looped.cli.programs import apply_sets, load_program
 
-    return apply_sets(load_program(path), args.set or [])
+    return apply_sets(load_program(path), args.set or []), None
 
 
 def _input_bytes(args) -> bytes:
@@ -103,17 +105,18 @@ def _tape(args, path: str):
     return tape.with_input(_input_bytes(args))
 
 
-def c_compiler_available() -> bool:
-    return importlib.util.find_spec("looped.machines.tape.c") is not None
-
-
 def _c_program(args, path: str):
     """A C file compiled to a tape by the C compiler (looped/machines/tape/c/), as `looped run FILE.c`
-    does."""
-    if not c_compiler_available():
-        raise AsmError(SourceLoc(path, 1, 1), "C programs are not supported by this version (expected a "
-                                              ".asm program or a .tape)")
-    from looped.machines.tape import c as cc
+    does; the page lists the C source, each instruction on the line it was compiled from."""
+    from looped.machines.tape.c.cli import compile_file
+    from looped.machines.tape.program import TapeProgram
 
-    tape = cc.compile_file(path, bits=args.bits) if args.bits else cc.compile_file(path)
-    return tape.with_input(_input_bytes(args))
+    if args.set:
+        raise AsmError(SourceLoc("--set", 1, 1), "--set is for .asm programs (a C program reads --input)")
+    compiled = compile_file(path)
+    if args.bits not in (None, compiled.bits):
+        raise AsmError(SourceLoc(path, 1, 1), f"C programs use {compiled.bits}-bit words (got --bits {args.bits})")
+    tape = TapeProgram(memory=tuple(compiled.words), bits=compiled.bits, file=path).with_input(_input_bytes(args))
+    lines = [loc.line if loc is not None and loc.file == path else None
+             for loc in (compiled.line_of(address) for address in range(len(compiled.words)))]
+    return tape, lines

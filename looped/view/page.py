@@ -53,6 +53,7 @@ def page_data(recording: Recording) -> dict:
     listing, lines = source_listing(recording)
     return {
         "machine": recording.machine,
+        "language": recording.language,
         "file": recording.program.file,
         "status": recording.status,
         "message": recording.message,
@@ -175,6 +176,8 @@ def source_listing(recording: Recording) -> tuple[list[str], list]:
     """The source's lines, and for every code index (tapes: every cell) the line it came from."""
     program = recording.program
     text = _read(program.file)
+    if recording.cell_lines is not None:  # a tape compiled from C: the C source
+        return ([] if text is None else text.splitlines()), list(recording.cell_lines)
     if recording.machine == "tape":
         if text is None:
             return [], []

@@ -1,8 +1,10 @@
 """Record a run of the looped transformer step by step, for `looped view`.
 
-The recorder applies the machine's own layers (the dense layer formula of kernels/dense.py, the
-faithful reference, with the machine's hand-set weights and λ) one instruction after another, and
-keeps after each instruction only what changed:
+The recorder applies the machine's own layers (its hand-set weights and λ) one instruction after
+another, one layer at a time so that each head's attention can be looked at on the layer's input:
+the layer formula as written (kernels/dense.py) for cards of up to DENSE_UP_TO tokens, the fast
+kernel's evaluation of the same layer (kernels/fast.py, the default backend's) for wider cards.
+After each instruction it keeps only what changed:
 
 * the punch card's entries whose value (rounded to `CARD_DECIMALS`) changed,
 * the data labels whose value changed (decoded from the state, as `looped run --json` decodes it),
@@ -29,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kernels import dense
-from kernels.common import lattice_distance, matmul
+from kernels.common import as_array, lattice_distance, matmul
 from looped import machines
 from looped.errors import LoopedError
 from looped.machine import machine_for
@@ -39,6 +41,7 @@ CARD_DECIMALS = 3  # the heat map's resolution: far finer than its colours
 TOP_K = 2  # entries kept per scratch token and head
 MIN_WEIGHT = 0.05  # attention weights below this are not worth showing
 DEFAULT_WINDOW = 10_000
+DENSE_UP_TO = 128  # card width up to which the recorder evaluates the layer formula as written
 STATE_BUDGET = 4_000_000  # card entries per recorded chunk (a chunk's states stay in host memory)
 
 
@@ -88,6 +91,8 @@ class Recording:
     status: str = "step_limit"  # "halted", "step_limit" or "fault"
     message: str = ""
     memory_cells: int = 0  # tapes: the memory cells the card holds (its machine key's third entry)
+    language: str = ""  # "c" for a tape compiled from C
+    cell_lines: list | None = None  # a C program's tape: each cell's C source line (or None)
 
     @property
     def total(self) -> int:
@@ -114,34 +119,53 @@ def _look(P, writes: bool, S: int):
     return jax.lax.top_k(P[:S], TOP_K)
 
 
+EVALUATORS = ("fast", "dense")
+
+
 @functools.lru_cache(maxsize=8)
-def _chunk_runner(isa_name: str, key: tuple, length: int):
+def _chunk_runner(isa_name: str, key: tuple, length: int, evaluator: str = "fast"):
     """A jitted function: state X [n, d] -> the states after each of `length` instructions
     [length, n, d], the head looks ([length, heads, S, k] weights and columns) and the health
-    figure of each instruction."""
+    figure of each instruction.
+
+    Each layer is applied on its own, so that its heads' attention can be looked at on its input:
+    "dense" evaluates the layer formula as written (kernels/dense.py); "fast" (the default
+    backend's evaluator, kernels/fast.py, the same machine at a cost linear in the card width)
+    applies each layer as a one-layer stack, and the looks are computed from the layer's input
+    with the head's own query and key maps (a read head's scratch rows only)."""
     machine = machine_for(isa_name, key)
     stack, dtype = machine.stack, machine.dtype
-    params = [dense.layer_params(lay, dtype) for lay in stack.layers]
-    writes = [[h.queries == "others" for h in lay.heads] for lay in stack.layers]
     rows = np.asarray(stack.corrected_rows)
     S, check = stack.scratch_tokens, stack.health_layer
     lam = jnp.asarray(machine.lam, dtype)
+    heads = [[(as_array(h.wq, dtype), as_array(h.wk, dtype), h.queries == "others") for h in lay.heads]
+             for lay in stack.layers]
+    if evaluator == "dense":
+        params = [dense.layer_params(lay, dtype) for lay in stack.layers]
+        layers = [functools.partial(dense.apply_layer, p, lam=lam) for p in params]
+    elif evaluator == "fast":
+        layers = [_fast_layer(lay, stack, machine.lam, dtype) for lay in stack.layers]
+    else:
+        raise ValueError(f"unknown evaluator '{evaluator}' (expected one of {', '.join(EVALUATORS)})")
 
-    def apply_layer(p, modes, X):
-        A, looks = X, []
-        for (wq, wk, wv), write in zip(p["heads"], modes):
-            P = jax.nn.softmax(lam * matmul(matmul(X, wq), matmul(X, wk).T), axis=-1)
-            A = A + matmul(P, matmul(X, wv))
-            looks.append(_look(P, write, S))
-        return dense.mlp(p, A), looks
+    def looks_of(layer_heads, X):
+        out = []
+        for wq, wk, write in layer_heads:
+            keys = matmul(X, wk)
+            if write:  # every token's row (a write head's queries are the other tokens)
+                P = jax.nn.softmax(lam * matmul(matmul(X, wq), keys.T), axis=-1)
+            else:  # a read head's queries that matter: the scratch tokens'
+                P = jax.nn.softmax(lam * matmul(matmul(X[:S], wq), keys.T), axis=-1)
+            out.append(_look(P, write, S))
+        return out
 
     def one(X, _):
         health, looks = jnp.zeros((), dtype), []
-        for i, (p, modes) in enumerate(zip(params, writes)):
+        for i, (apply, layer_heads) in enumerate(zip(layers, heads)):
             if i == check:
                 health = lattice_distance(X[:, rows])
-            X, more = apply_layer(p, modes, X)
-            looks += more
+            looks += looks_of(layer_heads, X)
+            X = apply(X)
         weights = jnp.stack([w for w, _ in looks])
         columns = jnp.stack([c for _, c in looks])
         return X, (X, weights, columns, health)
@@ -151,6 +175,22 @@ def _chunk_runner(isa_name: str, key: tuple, length: int):
         return out
 
     return jax.jit(run), dtype
+
+
+def _fast_layer(lay, stack, lam: float, dtype):
+    """One layer as the fast kernel evaluates it: X [n, d] -> X after the layer."""
+    import dataclasses
+
+    import kernels
+
+    single = dataclasses.replace(stack, layers=(lay,), health_before=0)
+    step = kernels.make_step("fast", single, lam, dtype)
+
+    def apply(X):
+        state, _ = step.advance(step.open(X))
+        return step.close(state)
+
+    return apply
 
 
 # ---- what the page shows, decoded from a state ------------------------------------------------------
@@ -216,7 +256,7 @@ def _chunk_length(layout, max_steps: int) -> int:
     return max(1, min(length, 1 << max(0, limit.bit_length() - 1)))
 
 
-def record(program, max_steps: int = 10_000, window: int = DEFAULT_WINDOW) -> Recording:
+def record(program, max_steps: int = 10_000, window: int = DEFAULT_WINDOW, evaluator: str = "auto") -> Recording:
     """Run `program` (SUBLEQ, FLEQ or tape) on the looped transformer for at most `max_steps`
     instructions, recording what each instruction changed (the last `window` of them)."""
     if window < 1:
@@ -227,7 +267,9 @@ def record(program, max_steps: int = 10_000, window: int = DEFAULT_WINDOW) -> Re
     machine = machine_for(instruction_set.name, key)
     decoder = _Decoder(instruction_set, cards[0])
     X = np.asarray(X0[0], np.dtype(machine.dtype))
-    runner, _ = _chunk_runner(instruction_set.name, key, _chunk_length(decoder.layout, max_steps))
+    if evaluator == "auto":  # the dense formula compiles fastest; its cost grows as n^2
+        evaluator = "dense" if decoder.layout.n <= DENSE_UP_TO else "fast"
+    runner, _ = _chunk_runner(instruction_set.name, key, _chunk_length(decoder.layout, max_steps), evaluator)
 
     labels, pc, tape = decoder.decode(X[None])[0]
     start = Snapshot(rounded(X), dict(labels), pc, _tape_text(tape.output) if tape else "")

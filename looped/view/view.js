@@ -239,7 +239,8 @@
   function instructionText(pc) {
     if (D.machine === "tape") {
       const m = (k) => memory[String(k)];
-      return pc >= 0 && memory[String(pc + 2)] !== undefined ? `IP ${pc}: subleq ${m(pc)} ${m(pc + 1)} ${m(pc + 2)}` : `IP ${pc}`;
+      const line = lineOf(pc), where = line && D.listing[line - 1] ? `  (line ${line}: ${D.listing[line - 1].trim()})` : "";
+      return (pc >= 0 && memory[String(pc + 2)] !== undefined ? `IP ${pc}: subleq ${m(pc)} ${m(pc + 1)} ${m(pc + 2)}` : `IP ${pc}`) + where;
     }
     const line = lineOf(pc);
     return line ? `code ${pc}: ${D.listing[line - 1].trim()}` : `code ${pc}`;
@@ -379,7 +380,7 @@
   window.addEventListener("hashchange", () => go(fromHash(), false));
 
   // ---- header ----------------------------------------------------------------------------------------
-  const machineName = { subleq: "SUBLEQ", fleq: "FLEQ", tape: "classic SUBLEQ tape" }[D.machine];
+  const machineName = D.language === "c" ? "C compiled to a classic SUBLEQ tape" : { subleq: "SUBLEQ", fleq: "FLEQ", tape: "classic SUBLEQ tape" }[D.machine];
   $("title").textContent = `${D.file} on the looped transformer (${machineName})`;
   const how = { halted: "halted after", step_limit: "stopped at the step limit after", fault: "faulted at" }[D.status];
   $("status").textContent = `${how} ${total} instruction${total === 1 ? "" : "s"}; every state shown was computed by the transformer's layers ` +

@@ -175,3 +175,32 @@ def test_dump_dom_of_a_fragment(browser, pages):
     assert rows.step == "9"
     run = run_json("run", *CASES["subleq"][0], "--max-steps", "9", "--backend", "dense")
     assert {label: json.loads(text) for label, text in rows.rows.items()} == run["memory"]
+
+
+@pytest.mark.slow
+def test_a_10000_step_page_is_small_and_opens_quickly(browser, tmp_path):
+    """The issue's bound: 10^4 steps in at most 20 MB, open in at most 3 s (benchmarks/view_page.py
+    measures it with repeats)."""
+    path = tmp_path / "long.html"
+    status, _, err = run_cli("view", "programs/gcd.asm", "--set", "a=30000", "--set", "b=1", "--max-steps", "10000",
+                             "-o", str(path))
+    assert status == 0, err
+    assert path.stat().st_size <= 20e6
+    tab = browser.open("about:blank")
+    assert tab.navigate(f"file://{path}#step=10000") <= 3.0
+    assert json.loads(tab.evaluate(READ_DOM))["steps"] == "10000"
+
+
+@pytest.mark.slow
+def test_a_c_program_shows_its_output_and_source_line(browser, tmp_path):
+    path = tmp_path / "hello.html"
+    status, _, err = run_cli("view", "tests/c/hello.c", "-o", str(path))
+    assert status == 0, err
+    final = run_json("run", "tests/c/hello.c")
+    for k in (0, final["steps"] // 2, final["steps"]):
+        tab = browser.open(f"file://{path}#step={k}")
+        dom = json.loads(tab.evaluate(READ_DOM))
+        assert dom["steps"] == str(final["steps"]) and dom["step"] == str(k)
+        assert dom["output"] == run_json("run", "tests/c/hello.c", "--max-steps", str(k))["output"]
+    assert 'printf("Hello, world!' in tab.evaluate("document.getElementById('listing').textContent")
+    assert tab.evaluate("document.querySelector('#listing .ran').textContent").strip()  # the line that ran

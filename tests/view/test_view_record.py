@@ -86,3 +86,9 @@ def test_errors_name_the_file_and_exit_2(tmp_path):
     assert status == 2 and "--set" in err
     status, _, err = run_cli("view", "programs/gcd.asm", "-o", str(tmp_path / "no" / "x.html"))
     assert status == 2 and "no such folder" in err
+
+
+@pytest.mark.slow
+def test_the_fast_and_dense_evaluations_record_the_same_run(multiply):
+    fast, dense = record(multiply, evaluator="fast"), record(multiply, evaluator="dense")
+    assert [s.to_json() for s in fast.steps] == [s.to_json() for s in dense.steps]
