@@ -55,7 +55,10 @@ def _cells(text: str) -> int:
 def compile_file(path: str, stack: int | None = None):
     import os
 
-    from looped.machines.tape.c.compiler import compile_c
+    try:
+        from looped.machines.tape.c.compiler import compile_c
+    except ImportError as e:  # pycparser, the front end's parser
+        raise LoopedError(f"error: compiling C needs the pycparser package (pip install pycparser): {e}") from None
 
     if not os.path.exists(path):
         raise AsmError(SourceLoc(path, 1, 1), "no such file (expected a C program)")

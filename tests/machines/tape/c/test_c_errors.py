@@ -73,3 +73,22 @@ def test_constants_beyond_int_are_refused():
     for text in ("0x80000000", "2147483648", "4294967295"):
         with pytest.raises(AsmError, match="not supported: integer constant"):
             compile_c(f"int main(void) {{\n    return {text} > 0;\n}}\n", "big.c")
+
+
+def test_without_cpp_only_stdio_is_accepted_and_places_stay(monkeypatch):
+    import shutil
+
+    from looped.machines.tape.c import preprocess
+    from looped.machines.tape.c.oracle import run_tape
+
+    monkeypatch.setattr(preprocess.shutil, "which", lambda name: None)
+    assert shutil.which is not None
+    source = HEAD + "int main(void) {\n    int c = getchar();\n    putchar(c == EOF ? 'e' : c);\n    return y;\n}\n"
+    with pytest.raises(AsmError) as err:
+        compile_c(source, "nocpp.c")
+    assert str(err.value).startswith("nocpp.c:5:12: error: undeclared identifier 'y'")
+    good = run_tape(compile_c(source.replace("return y;", "return 3;"), "nocpp.c"))
+    assert good.output == b"e" and good.exit_code == 3
+    with pytest.raises(AsmError) as err:
+        compile_c("#define N 3\nint main(void) { return N; }\n", "nocpp.c")
+    assert str(err.value).startswith("nocpp.c:1:1: error: not supported: preprocessor directives")
