@@ -15,6 +15,7 @@ import sys
 if __package__ in (None, ""):
     sys.path.insert(0, __import__("pathlib").Path(__file__).resolve().parent.parent.as_posix())
 
+from benchmarks import plots
 from benchmarks.common import emit
 
 STEPS = 150
@@ -62,8 +63,8 @@ def main(quick: bool = False) -> dict:
     f64 = sweep("float64", [32, 40, 48, 50, 52], count)
     exact = lambda rows: max((r["bits"] for r in rows if r["mismatches"] == 0 and r["worst_health"] < 0.2),  # noqa: E731
                              default=None)
-    return emit("exactness_sweep", {"steps": STEPS, "rows": f32 + f64,
-                                    "largest_exact_bits": {"float32": exact(f32), "float64": exact(f64)}})
+    data = {"steps": STEPS, "rows": f32 + f64, "largest_exact_bits": {"float32": exact(f32), "float64": exact(f64)}}
+    return emit("exactness_sweep", data, plots.of("exactness_sweep", data))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import sys
 if __package__ in (None, ""):
     sys.path.insert(0, __import__("pathlib").Path(__file__).resolve().parent.parent.as_posix())
 
+from benchmarks import plots
 from benchmarks.common import emit, median_time, step_loop
 
 
@@ -74,9 +75,10 @@ def main(quick: bool = False, bits: int = 16) -> dict:
     rows = [achieved(b, n, bits, B, repeats) for b, n, B in cases]
     for r in rows:
         r["fraction_of_peak"] = r["gflops_achieved"] / peak["gflops"]
-    return emit("flops", {"bits": bits, "matmul_peak": peak, "kernels": rows,
-                          "note": "fast evaluates far fewer FLOPs than dense; its low fraction of peak "
-                                  "is memory traffic and per-op overhead, not arithmetic"})
+    data = {"bits": bits, "matmul_peak": peak, "kernels": rows,
+            "note": "fast evaluates far fewer FLOPs than dense; its low fraction of peak "
+                    "is memory traffic and per-op overhead, not arithmetic"}
+    return emit("flops", data, plots.of("flops", data))
 
 
 if __name__ == "__main__":

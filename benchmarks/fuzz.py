@@ -30,6 +30,7 @@ import time
 if __package__ in (None, ""):
     sys.path.insert(0, __import__("pathlib").Path(__file__).resolve().parent.parent.as_posix())
 
+from benchmarks import plots
 from benchmarks.common import emit
 
 WORD_SIZES = (8, 16, 20, 32)
@@ -123,14 +124,15 @@ def main(seed: int = 20251128, programs: int = 10_000, pallas_programs: int = 40
         entry["programs"] += row["programs"]
         entry["mismatches"] += row["mismatches"]
     total = sum(r["mismatches"] for r in rows) + sum(s["mismatches"] for s in soaks)
-    return emit("fuzz", {
+    data = {
         "seed": seed, "max_steps": max_steps, "word_sizes": list(WORD_SIZES),
         "mismatches": total, "by_backend": by_backend, "rows": rows, "soak": soaks,
         "seconds": round(time.perf_counter() - started, 1),
         "note": f"pallas runs in interpret mode on CPU: {pallas_programs} programs instead of {programs}",
         "must_show": {"zero_mismatches": total == 0,
                       "1e4_each": all(by_backend[b]["programs"] >= 10_000 for b in by_backend if b != "pallas")},
-    })
+    }
+    return emit("fuzz", data, plots.of("fuzz", data))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ if __package__ in (None, ""):
 
 
 def main(argv=None) -> dict:
+    from benchmarks import plots
     from benchmarks.common import emit
     from looped.machines.tape.check import fuzz
 
@@ -45,7 +46,7 @@ def main(argv=None) -> dict:
                   dense_every=args.dense_every)
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     report["command"] = "python benchmarks/tape_fuzz.py" + (" " + " ".join(argv) if argv else "")
-    return emit("tape_fuzz", report)
+    return emit("tape_fuzz", report, plots.of("tape_fuzz", report))
 
 
 if __name__ == "__main__":
