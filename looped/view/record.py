@@ -324,8 +324,11 @@ def _after_stop(decoder: _Decoder, X: np.ndarray, executed: int):
     output cells are full, which pauses it: then the driver empties them (as `looped tape`'s
     driver does, looped/machines/tape/engine.py) and the run goes on. Returns (status, message)
     when the run is over, else the state to go on from."""
-    if not decoder.is_tape:
-        return "halted", ""
+    if not decoder.is_tape:  # a machine whose layers detect faults (FLEQ) raised its fault row?
+        set_ = decoder.instruction_set
+        memory = set_.decode_memory([decoder.card], X[None])
+        (fault,) = set_.decode_faults([decoder.card], X[None], memory, [executed])
+        return ("fault", fault["message"]) if fault is not None else ("halted", "")
     (tape,) = decoder.instruction_set.decode_memory([decoder.card], X[None])
     if tape.fault:
         from looped.machines.tape.program import fault_message

@@ -382,7 +382,7 @@
   // ---- header ----------------------------------------------------------------------------------------
   const machineName = D.language === "c" ? "C compiled to a classic SUBLEQ tape" : { subleq: "SUBLEQ", fleq: "FLEQ", tape: "classic SUBLEQ tape" }[D.machine];
   $("title").textContent = `${D.file} on the looped transformer (${machineName})`;
-  const how = { halted: "halted after", step_limit: "stopped at the step limit after", fault: "faulted at" }[D.status];
+  const how = { halted: "halted after", step_limit: "stopped at the step limit after", fault: "stopped by a fault (the last one) after" }[D.status];
   $("status").textContent = `${how} ${total} instruction${total === 1 ? "" : "s"}; every state shown was computed by the transformer's layers ` +
     `(card ${n} tokens \u00d7 ${d} features, ${D.heads.length} attention heads).` + (D.message ? " " + D.message : "");
   if (first > 0) {

@@ -92,3 +92,12 @@ def test_errors_name_the_file_and_exit_2(tmp_path):
 def test_the_fast_and_dense_evaluations_record_the_same_run(multiply):
     fast, dense = record(multiply, evaluator="fast"), record(multiply, evaluator="dense")
     assert [s.to_json() for s in fast.steps] == [s.to_json() for s in dense.steps]
+
+
+@pytest.mark.slow
+def test_a_fleq_fault_stops_the_recording_with_the_machines_message(tmp_path):
+    source = tmp_path / "fault.asm"
+    source.write_text(".isa fleq\n.data\nx: 3\ny: 0\nz: 0\n.code\n    add z, x, x\n    recip y, y\n    add z, z, x\n")
+    recording = record(assemble_file(str(source)))
+    assert (recording.status, recording.total) == ("fault", 2)
+    assert "outside the domain of 'recip'" in recording.message
