@@ -29,17 +29,25 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def pages():
-    """Each case's page, written by `looped view`, and its run's JSON when not limited."""
-    folder = tempfile.mkdtemp(prefix="looped-view-")
-    out = {}
-    for name, (args, command) in CASES.items():
-        path = os.path.join(folder, f"{name}.html")
+class _Pages(dict):
+    """Each case's page, written by `looped view` on first use, and its run's JSON (not limited)."""
+
+    def __init__(self):
+        super().__init__()
+        self.folder = tempfile.mkdtemp(prefix="looped-view-")
+
+    def __missing__(self, name):
+        args, command = CASES[name]
+        path = os.path.join(self.folder, f"{name}.html")
         status, _, err = run_cli("view", *args, "-o", path)
         assert status == 0, err
-        out[name] = (path, run_json(command, *args, "--backend", "dense"))
-    return out
+        self[name] = (path, run_json(command, *args, "--backend", "dense"))
+        return self[name]
+
+
+@pytest.fixture(scope="module")
+def pages():
+    return _Pages()
 
 
 def read_page(browser, path: str, step: int | None) -> dict:
@@ -205,3 +213,35 @@ def test_a_c_program_shows_its_output_and_source_line(browser, tmp_path):
         assert dom["output"] == run_json("run", "tests/c/hello.c", "--max-steps", str(k))["output"]
     assert 'printf("Hello, world!' in tab.evaluate("document.getElementById('listing').textContent")
     assert tab.evaluate("document.querySelector('#listing .ran').textContent").strip()  # the line that ran
+
+
+def test_slider_play_and_fragment_changes_move_the_page(browser, pages):
+    import time
+
+    path, final = pages["subleq"]
+    tab = browser.open(f"file://{path}#step=2")
+    tab.evaluate("var s = document.getElementById('slider'); s.value = '40'; s.dispatchEvent(new Event('input'))")
+    assert json.loads(tab.evaluate(READ_DOM))["hash"] == "#step=40"
+    tab.evaluate("location.hash = '#step=7'")
+    time.sleep(0.2)
+    assert json.loads(tab.evaluate(READ_DOM))["step"] == "7"
+    tab.evaluate("document.getElementById('play').click()")
+    time.sleep(0.8)
+    tab.evaluate("document.getElementById('play').click()")  # pause
+    played = int(json.loads(tab.evaluate(READ_DOM))["step"])
+    assert 7 < played < final["steps"]
+    time.sleep(0.4)
+    assert int(json.loads(tab.evaluate(READ_DOM))["step"]) == played  # paused
+
+
+def test_a_window_is_said_and_steps_before_it_open_at_its_start(browser, tmp_path):
+    path = tmp_path / "window.html"
+    status, _, err = run_cli("view", *CASES["subleq"][0], "--window", "40", "-o", str(path))
+    assert status == 0, err
+    tab = browser.open(f"file://{path}#step=3")
+    dom = json.loads(tab.evaluate(READ_DOM))
+    total = int(dom["steps"])
+    assert dom["step"] == str(total - 40)
+    assert "last 40 steps" in tab.evaluate("document.getElementById('window-note').textContent")
+    check_against_run(dom, run_json("run", *CASES["subleq"][0], "--max-steps", str(total - 40), "--backend", "dense"),
+                      "subleq")
