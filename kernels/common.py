@@ -32,7 +32,9 @@ def lattice_distance(values):
 
 
 def as_array(w: np.ndarray, dtype):
-    return jnp.asarray(np.asarray(w), dtype=dtype)
+    # (cast by NumPy, then placed: jnp.asarray compiles a small program per weight shape, 37 of
+    # them for SUBLEQ's fast step, 1.4-3.5 s of a first run on a loaded 2-core machine)
+    return jax.device_put(np.asarray(w, dtype=np.dtype(dtype)))
 
 
 def as_plan(stack) -> Plan:
