@@ -83,7 +83,17 @@ def machine_info() -> dict:
         "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()],
         "cpu_count": os.cpu_count(),
+        "native_target": _native_target(),
     }
+
+
+def _native_target() -> dict | None:
+    try:
+        from kernels import native
+
+        return native.target_info()
+    except Exception:  # noqa: BLE001 (a machine info field, never a reason to fail a benchmark)
+        return None
 
 
 def emit(name: str, data: dict, plot=None) -> dict:

@@ -93,6 +93,12 @@ _SHAPES = {(512, "float"): (8, 4), (512, "double"): (8, 4),
            (128, "float"): (4, 2), (128, "double"): (4, 2)}
 
 
+def target_info() -> dict:
+    """What the generated code is built for (recorded by every benchmark: benchmarks/common.py)."""
+    return {"march": march(), "vector_bits": vector_bits(), "flags": flags(),
+            "group_float": code_shape("float")[0], "group_double": code_shape("double")[0]}
+
+
 def code_shape(ctype: str) -> tuple[int, int]:
     """(cards per group, card by card at or below this many running) for this target."""
     lanes, card_by_card = _SHAPES[(vector_bits(), ctype)]

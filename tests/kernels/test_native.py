@@ -261,3 +261,18 @@ def test_a_nan_on_the_card_is_a_health_error_and_a_halted_card_stays_frozen():
     companion = long_random_programs(seed=3, count=1, bits=8, min_steps=60)[0]
     together = run([halt_writer(), companion], backend="native", max_steps=60, n=40)[0]
     assert (together.status, together.steps, together.memory) == ("halted", 1, [-5, 5, -1])
+
+
+@pytest.mark.parametrize("level, bits, group", [("x86-64-v4", 512, 8), ("x86-64-v3", 256, 8), ("x86-64-v2", 128, 4)])
+def test_the_code_shape_follows_the_target(monkeypatch, level, bits, group):
+    """The group size comes from the vector width the code is built for (-march), and the generated
+    source carries it: e.g. the AVX2 build of an AVX-512 machine (LOOPED_NATIVE_MARCH=x86-64-v3)."""
+    monkeypatch.setenv("LOOPED_NATIVE_MARCH", level)
+    monkeypatch.delenv("LOOPED_NATIVE_LANES", raising=False)
+    assert native.vector_bits() == bits and f"-march={level}" in native.flags()
+    lanes, card_by_card = native.code_shape("float")
+    assert lanes == group and 0 < card_by_card < lanes
+    machine = build_machine(24, 8)
+    source = generate(Plan.of(machine.stack), float(machine.lam), 24, "float", lanes, card_by_card)
+    assert f"constexpr int L = {group};" in source and f"constexpr int CARD_BY_CARD = {card_by_card};" in source
+    assert "-fno-trapping-math" in native.flags()  # (else GCC leaves the softmax loops scalar on AVX2)
