@@ -12,9 +12,12 @@ runner regroups: cards that have stopped leave their slots (their final state is
 still waiting take the free slots; when nothing waits and few cards still run, the batch is
 compacted to a smaller shape (1, 4, 16, 64, ... slots). A chunk ends as soon as enough slots are
 free to make that worthwhile, so a batch costs about the sum of its instances' steps rather than
-its longest instance's steps times its size. Results come back in input order, and a card's result
-never depends on its slot, its companions or when it started: every card is frozen on its own.
-`trace` never regroups.
+its longest instance's steps times its size. When nothing waits and the few cards still running
+would cost less one after another than together (k one-card iterations against one of the batch,
+measured), they finish on the one-card loop (`_Lane._run_alone`), which needs no new batch shape:
+a straggler then runs at one card's speed rather than the whole batch's. Results come back in
+input order, and a card's result never depends on its slot, its companions or when it started:
+every card is frozen on its own. `trace` never regroups.
 
 **Lanes.** On a CPU the slots are split into lanes, one per core (`cores_for`; at least
 `LANE_SLOTS` slots each): each lane is a batch of its own, run in a thread of its own, that
