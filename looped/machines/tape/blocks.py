@@ -299,8 +299,8 @@ def place_delta(layout: Layout, new: Rows, old: Rows, slot: Rows, cells: Sequenc
 
 
 def clear_on_scratch(layout: Layout, *blocks_: Rows, bound: float = 2.0, name: str = "clear on scratch") -> MLP:
-    """x -> 0 on the scratch token only, for rows whose |x| <= bound there; other tokens keep them
-    (gated by the scratch indicator: on them both units are shut)."""
+    """x -> 0 on the scratch token only; other tokens keep them (gated by the scratch indicator: on
+    them both units are shut). |x| <= bound on every token."""
     units = Units(layout.d, name, "scratch")
     G = 2.0 * bound
     ind = layout["ind"].start
@@ -357,3 +357,69 @@ def code_match(code: Rows, value: int) -> dict:
 def bits_lsb(rows: Rows, width: int) -> list[int | None]:
     """The rows of bits 0 .. width-1 of `rows` (least significant first); None past its size."""
     return [rows.bit(i) if i < rows.size else None for i in range(width)]
+
+
+# ---- nibbles: the memory holds each word as unsigned 4-bit digits ---------------------------------
+#
+# A cell is Q = ceil(N / 4) rows, digit q (least significant first) an integer in [0, 15] of the
+# word's two's-complement bits 4q .. 4q + 3: a read contracts a quarter of the rows ±1 bits would
+# take. The scratch token turns the digits it reads into ±1 bits, and the bits it writes back into
+# digits.
+
+NIBBLE = 4
+DIGIT_GATE = 32.0  # above any digit: a shut gate pushes a digit's unit below zero
+
+
+def digits(bits: int) -> int:
+    return -(-bits // NIBBLE)
+
+
+def digit_widths(bits: int) -> list[int]:
+    """The bits each digit holds (4, ..., 4, the rest)."""
+    return [min(NIBBLE, bits - NIBBLE * q) for q in range(digits(bits))]
+
+
+def pick_digits(layout: Layout, cells: Sequence[Rows], slot: Rows, dest: Rows, offset: int = 0,
+                name: str = "pick") -> MLP:
+    """dest = cells[s + offset] for the code s in `slot` (digit rows, values in [0, 15]; dest is
+    zero beforehand): one unit a digit and slot, open for its slot only."""
+    units = Units(layout.d, name, "scratch")
+    for s in range(2**slot.size):
+        when = gate(layout, *slot_literals(layout, slot, s))
+        for src, dst in zip(cells[s + offset].indices, dest.indices):
+            _unit(units, {src: 1.0}, 0.0, {dst: 1.0}, when, DIGIT_GATE)
+    return units.mlp()
+
+
+def digits_to_bits(layout: Layout, word_digits: Rows, bits: Rows, when: Gate, name: str = "digits to bits") -> MLP:
+    """bits = the ±1 bits of the digits (bits is zero beforehand): bit j of a digit v is the sum
+    over k = 1 .. v of (bit j of k) - (bit j of k - 1), a threshold [v >= k] each."""
+    units = Units(layout.d, name, "scratch")
+    for q, width in enumerate(digit_widths(bits.size)):
+        row = word_digits.start + q
+        for k in range(1, 2**width):
+            out = {}
+            for j in range(width):
+                change = ((k >> j) & 1) - (((k - 1) >> j) & 1)
+                if change:
+                    out[bits.bit(NIBBLE * q + j)] = 2.0 * change
+            step_when(units, {row: 1.0}, 0.0, float(k), out, when)
+    const_when(units, {row: -1.0 for row in bits.indices}, when)
+    return units.mlp()
+
+
+def place_digit_change(layout: Layout, new: Rows, old_digits: Rows, slot: Rows, cells: Sequence[Rows],
+                       when: dict, name: str = "place") -> MLP:
+    """cells[s] = digits(new) - old_digits for the code s in `slot` (new: ±1 bits; old_digits: digit
+    rows), while the literal `when` holds; every other cell stays zero. A digit of ±1 bits is
+    sum_j 2^(j-1) x_j + (2^width - 1) / 2."""
+    units = Units(layout.d, name, "scratch")
+    for s in range(2**slot.size):
+        open_ = gate(layout, when, *slot_literals(layout, slot, s))
+        for q, width in enumerate(digit_widths(new.size)):
+            dst = cells[s].start + q
+            for j in range(width):
+                pass_when(units, new.bit(NIBBLE * q + j), dst, open_, 2.0 ** (j - 1))
+            const_when(units, {dst: (2.0**width - 1.0) / 2.0}, open_)
+            _unit(units, {old_digits.start + q: 1.0}, 0.0, {dst: -1.0}, open_, DIGIT_GATE)
+    return units.mlp()

@@ -1,37 +1,49 @@
-"""Classic (von Neumann) SUBLEQ tapes as a list of layers of named blocks: six layers, five heads.
+"""Classic (von Neumann) SUBLEQ tapes as a list of layers of named blocks: eight layers, five heads.
 
 One memory holds code and data (looped/machines/tape/program.py has the dialect, docs/tapes.md the
 whole story). The card:
 
     token 0                 the scratch token: IP, the input and output cursors, the memory's
                             size (M - 1 and M - 3), the flags stop / halt / fault / full
-    memory (Mcap / 4)       four cells a token: cell a lives on token 1 + a // 4 in `mem.s{a % 4}`
-    output zone (Kout)      output cells: one byte each in `out`, written at the output cursor
+    memory (Mcap / 8)       eight cells a token: cell a lives on token 1 + a // 8 in `mem.s{a % 8}`
+    output zone (Kout)      output cells: one byte each in `out` (±1 bits), written at the output
+                            cursor
     input zone (Kin)        the input bytes, one a token in `mem.s0`, then end-of-input tokens
                             (`eof` = 1, `mem.s0` = -1) where the cursor stops
     padding
 
+A cell is its word's *digits*: Q = ceil(N / 4) rows, each an integer in [0, 15] (4 bits of the
+two's-complement word, the least significant digit first), so that a read contracts a quarter of
+the rows ±1 bits would take; the scratch token turns the digits it reads into ±1 bits and the bits
+it writes back into digits (blocks.digits_to_bits, blocks.place_digit_change).
+
 Every token t >= 1 carries the position code `pos` = the ±1 bits of t - 1 over P bits, and `pos1`
-= the code of t - 2. An address's bits above its two lowest are its token's code (the query that
-reads the token's four cells); its two lowest bits are its *slot*, which picks the cell out of
+= the code of t - 2. An address's bits above its three lowest are its token's code (the query that
+reads the token's eight cells); its three lowest bits are its *slot*, which picks the cell out of
 the read on the scratch token. IP's token and the next one (found through `pos1`) hold the
 instruction's three words.
 
-    fetch     2 heads  the IP's token and the next one (eight cells); A, B, C picked by IP's slot
-    decode    -        the tests (A = -1, B = -1, A or B outside the memory, C and IP + 3 outside
-                       [0, M - 3], no I/O), the operand pointers (A's is the input cursor when
-                       A = -1), C's code and IP + 3's
-    execute   2 heads  the tokens of A's pointer (or the input byte) and of B; the cells picked
-    compute   -        what the step does (input, output, subtract or fault), mem[B] - mem[A] (or
-                       the input byte), [result <= 0] beside the subtractor, the write's token
-    place     -        the write's change: new - old in the written cell's slot, or the byte
-    write     1 head   the addressed token adds the change; IP <- C or IP + 3; the cursors
-                       advance; stop with halt, fault or full; every transient row cleared
+    fetch            2 heads  IP's token and the next one (16 cells); A, B, C's digits picked by
+                              IP's slot
+    unpack           -        A, B, C as ±1 bits
+    decode           -        the tests (A = -1, B = -1, A or B outside the memory, C and IP + 3
+                              outside [0, M - 3], no I/O), the operand pointers (A's is the input
+                              cursor when A = -1), C's code and IP + 3's
+    execute          2 heads  the tokens of A's pointer (or the input byte) and of B; the cells'
+                              digits picked by the pointers' slots
+    unpack operands  -        mem[A] and mem[B] as ±1 bits
+    compute          -        what the step does (input, output, subtract or fault), mem[B] -
+                              mem[A] (or the input byte), [result <= 0] beside the subtractor, the
+                              write's token and slot
+    place            -        the write's change: the new word's digits minus the old ones in the
+                              written cell's slot, or the byte in `out`
+    write            1 head   the addressed token adds the change; IP <- C or IP + 3; the cursors
+                              advance; stop with halt, fault or full; every transient row cleared
 
 Every head is a *hard* selection (blocks.hard_scale): every other token's weight is exactly 0, so
-reads return exact bits, the write changes no other token, and no cell needs error correction: on
-the tokens other than the scratch token a step only runs the five heads (four reads over a
-quarter as many tokens as cells, and the write).
+reads return exact digits, the write changes no other token, and no cell needs error correction:
+on the tokens other than the scratch token a step only runs the five heads (four reads over an
+eighth as many tokens as cells, and the write). Everything else runs on the scratch token.
 
 The runner stops a card when its `pc` rows, here the one row `stop`, decode to 1: the machine
 raises it when IP leaves [0, M - 3] (halt; IP then stays on the last instruction), when an address
@@ -56,15 +68,15 @@ from looped import blocks, precision
 from looped.machines.tape import blocks as tb
 from looped.machines.base import Card, InstructionSet
 from looped.layers import Layer, Stack, layer
-from looped.layout import Layout, RowAllocator, Zone, address_bits, bits_array, decode_signed, decode_unsigned
+from looped.layout import Layout, RowAllocator, Zone, address_bits, bits_array, decode_unsigned
 from looped.limits import MAX_COLUMNS
 from looped.errors import LoopedError
 from looped.layout import wrap
 
 OUT_BITS = 8
 STOP_CODE = 1  # the runner's halt address: the `pc` block is the single row `stop`
-CELLS = 4  # memory cells a token
-SLOT_BITS = 2  # log2(CELLS)
+CELLS = 8  # memory cells a token
+SLOT_BITS = 3  # log2(CELLS)
 TESTS = ("a_in", "b_out", "a_bad", "b_bad", "c_halt", "n_halt", "arith")
 DOES = ("in", "out", "sub", "fault", "le", "next_in")
 
@@ -74,7 +86,7 @@ def memory_tokens(mcap: int) -> int:
 
 
 def tape_layout(n: int, bits: int, mcap: int, kout: int, kin: int) -> Layout:
-    """The tape card: scratch, `mcap` memory cells (four a token), `kout` output cells, `kin` input
+    """The tape card: scratch, `mcap` memory cells (CELLS a token), `kout` output cells, `kin` input
     tokens (the bytes and at least one end-of-input token), padding up to `n` tokens."""
     if kout < 1 or kin < 1 or mcap < 1:
         raise ValueError("a tape card needs at least one memory, output and input token")
@@ -84,13 +96,14 @@ def tape_layout(n: int, bits: int, mcap: int, kout: int, kin: int) -> Layout:
         raise ValueError(f"card of {n} tokens cannot hold {used}")
     N, P = bits, address_bits(n - 1)
     A = P + SLOT_BITS  # bits of a memory address: the token's code, then the slot
-    W = CELLS * N
+    Q = tb.digits(N)  # a cell's digit rows
+    W = CELLS * Q
     alloc = RowAllocator()
     # On the non-scratch tokens: pos, pos1 (read), eof + mem (read), mem + out (written).
     alloc.add("pos", P)
     alloc.add("pos1", P)  # the code of t - 2: the key that a token's code finds the next token by
     cell_parts = [("eof", 0, 1), ("eofmem", 0, 1 + W), ("mem", 1, W), ("memout", 1, W + OUT_BITS),
-                  ("out", 1 + W, OUT_BITS)] + [(f"mem.s{s}", 1 + s * N, N) for s in range(CELLS)]
+                  ("out", 1 + W, OUT_BITS)] + [(f"mem.s{s}", 1 + s * Q, Q) for s in range(CELLS)]
     alloc.add("cell", 1 + W + OUT_BITS, cell_parts)
     for name, _, _ in cell_parts:
         alloc.rows[name] = alloc.rows[f"cell.{name}"]
@@ -105,12 +118,13 @@ def tape_layout(n: int, bits: int, mcap: int, kout: int, kin: int) -> Layout:
     alloc.add("lim", A)  # max(M - 3, 0)
     # Transient scratch rows (zero between steps). The read buffer holds the fetched window of two
     # tokens, then the two operands' tokens (A's with its eof row).
-    buf_parts = [("win", 0, 2 * W)] + [(f"win.c{j}", j * N, N) for j in range(2 * CELLS)]
-    buf_parts += [("ra", 0, 1 + W), ("ra.eof", 0, 1)] + [(f"ra.c{s}", 1 + s * N, N) for s in range(CELLS)]
-    buf_parts += [("rb", 1 + W, W)] + [(f"rb.c{s}", 1 + W + s * N, N) for s in range(CELLS)]
+    buf_parts = [("win", 0, 2 * W)] + [(f"win.c{j}", j * Q, Q) for j in range(2 * CELLS)]
+    buf_parts += [("ra", 0, 1 + W), ("ra.eof", 0, 1)] + [(f"ra.c{s}", 1 + s * Q, Q) for s in range(CELLS)]
+    buf_parts += [("rb", 1 + W, W)] + [(f"rb.c{s}", 1 + W + s * Q, Q) for s in range(CELLS)]
     alloc.add("buf", 2 * W + 1, buf_parts)
     for name, _, _ in buf_parts:
         alloc.rows[name] = alloc.rows[f"buf.{name}"]
+    alloc.add("nib", 3 * Q, [("A", 0, Q), ("B", Q, Q), ("C", 2 * Q, Q)])  # the fetched words' digits
     alloc.add("word", 3 * N, [("A", 0, N), ("B", N, N), ("C", 2 * N, N)])
     alloc.add("ptr", 2 * A, [("a", 0, A), ("a.token", 0, P), ("a.slot", P, SLOT_BITS),
                              ("b", A, A), ("b.token", A, P), ("b.slot", A + P, SLOT_BITS)])
@@ -119,6 +133,7 @@ def tape_layout(n: int, bits: int, mcap: int, kout: int, kin: int) -> Layout:
     alloc.add("nc", A)  # IP + 3's code (the fall-through)
     alloc.add("va", 1 + N, [("eof", 0, 1), ("word", 1, N)])
     alloc.add("vb", N)
+    alloc.add("vnib", 2 * Q, [("a", 0, Q), ("b", Q, Q)])  # the operands' digits (b: the old value)
     alloc.add("wsrc", N + OUT_BITS, [("word", 0, N), ("byte", N, OUT_BITS)])
     alloc.add("wptr", P)
     alloc.add("wslot", SLOT_BITS)
@@ -126,7 +141,7 @@ def tape_layout(n: int, bits: int, mcap: int, kout: int, kin: int) -> Layout:
     # The change a write adds to the addressed token's cell rows (eof included, always 0 there:
     # then the rows the reads take lie in one block of written rows on the other tokens).
     alloc.add("delta", 1 + W + OUT_BITS, [("mem", 1, W), ("out", 1 + W, OUT_BITS)] +
-              [(f"s{s}", 1 + s * N, N) for s in range(CELLS)])
+              [(f"s{s}", 1 + s * Q, Q) for s in range(CELLS)])
     m0, o0, i0 = 1, 1 + mtok, 1 + mtok + kout
     zones = {
         "scratch": Zone("scratch", 0, 1),
@@ -140,6 +155,22 @@ def tape_layout(n: int, bits: int, mcap: int, kout: int, kin: int) -> Layout:
                   sizes={"memory": mcap, "output": kout, "input": kin, "cells": CELLS})
 
 
+def digits_array(values, bits: int) -> np.ndarray:
+    """Words as their digit rows [len(values), Q] (the two's-complement bits, 4 a digit, least
+    significant digit first)."""
+    unsigned = np.asarray(values, dtype=np.int64) & ((1 << bits) - 1)
+    shifts = tb.NIBBLE * np.arange(tb.digits(bits), dtype=np.int64)
+    return ((unsigned[:, None] >> shifts) & 15).astype(np.float64)
+
+
+def decode_digits(cells: np.ndarray, bits: int) -> np.ndarray:
+    """Digit rows [..., Q] -> signed words (each digit rounded)."""
+    digit_values = np.rint(np.asarray(cells, dtype=np.float64)).astype(np.int64)
+    shifts = tb.NIBBLE * np.arange(cells.shape[-1], dtype=np.int64)
+    unsigned = np.sum(digit_values << shifts, axis=-1)
+    return np.where(unsigned >= (1 << (bits - 1)), unsigned - (1 << bits), unsigned)
+
+
 def cells_of(layout: Layout, block: str, count: int = CELLS) -> list:
     """The rows of the cells `block`.c0, `block`.c1, ... (or .s0, ... for the card's and the
     change's cells)."""
@@ -151,21 +182,30 @@ def cells_of(layout: Layout, block: str, count: int = CELLS) -> list:
 
 
 def fetch_layer(layout: Layout, lam: float) -> Layer:
-    """A, B, C <- the cells at IP, IP + 1, IP + 2: IP's token and the next one are read (eight
-    cells) and the words picked by IP's slot."""
+    """A, B, C's digits <- the cells at IP, IP + 1, IP + 2: IP's token and the next one are read
+    (2 CELLS cells) and the words picked by IP's slot."""
     r = layout.rows
     window = cells_of(layout, "win", 2 * CELLS)
-    W = CELLS * layout.bits
+    W = CELLS * tb.digits(layout.bits)
     low, high = r["win"].part("low", 0, W), r["win"].part("high", W, W)
     return layer(
         "fetch",
         tb.read_token(layout, r["ip.token"], r["pos"], r["mem"], low, lam, name="fetch IP's token"),
         tb.read_token(layout, r["ip.token"], r["pos1"], r["mem"], high, lam, name="fetch the next token"),
-        *(tb.pick_word(layout, window, r["ip.slot"], r[f"word.{w}"], offset, name=f"pick {w}")
+        *(tb.pick_digits(layout, window, r["ip.slot"], r[f"nib.{w}"], offset, name=f"pick {w}")
           for offset, w in enumerate("ABC")),
         blocks.clear(layout, r["buf"]),
         d=layout.d,
     )
+
+
+def unpack_layer(layout: Layout, name: str, pairs: Sequence[tuple[str, str]], done: Sequence[str]) -> Layer:
+    """Each (digits, bits) pair of blocks: bits <- the ±1 bits of the digits; the blocks `done`
+    cleared."""
+    r = layout.rows
+    return layer(name, *(tb.digits_to_bits(layout, r[src], r[dst], tb.gate(layout), name=f"{src} to bits")
+                         for src, dst in pairs),
+                 blocks.clear(layout, *(r[block] for block in done)), d=layout.d)
 
 
 def operand_tests(layout: Layout) -> list:
@@ -232,9 +272,9 @@ def execute_layer(layout: Layout, lam: float) -> Layer:
         "execute",
         tb.read_token(layout, r["ptr.a.token"], r["pos"], r["eofmem"], r["ra"], lam, name="read A (or input)"),
         tb.read_token(layout, r["ptr.b.token"], r["pos"], r["mem"], r["rb"], lam, name="read B"),
-        tb.pick_word(layout, cells_of(layout, "ra"), r["ptr.a.slot"], r["va.word"], name="pick mem[A]"),
+        tb.pick_digits(layout, cells_of(layout, "ra"), r["ptr.a.slot"], r["vnib.a"], name="pick mem[A]"),
         tb.passes(layout, [(r["ra.eof"].start, r["va.eof"].start)], tb.gate(layout), name="end of input"),
-        tb.pick_word(layout, cells_of(layout, "rb"), r["ptr.b.slot"], r["vb"], name="pick mem[B]"),
+        tb.pick_digits(layout, cells_of(layout, "rb"), r["ptr.b.slot"], r["vnib.b"], name="pick mem[B]"),
         blocks.clear(layout, r["buf"]),
         d=layout.d,
     )
@@ -308,11 +348,11 @@ def place_layer(layout: Layout) -> Layer:
     memory_write = tb.any_of(r["do.in"], r["do.sub"])
     return layer(
         "place",
-        tb.place_delta(layout, r["wsrc.word"], r["vb"], r["wslot"], cells_of(layout, "delta"), memory_write,
-                       name="change of the cell"),
+        tb.place_digit_change(layout, r["wsrc.word"], r["vnib.b"], r["wslot"], cells_of(layout, "delta"),
+                              memory_write, name="change of the cell"),
         tb.passes(layout, list(zip(r["wsrc.byte"].indices, r["delta.out"].indices)),
                   tb.gate(layout, tb.lit(r["do.out"])), name="output byte"),
-        blocks.clear(layout, r["wsrc"], r["vb"], r["wslot"]),
+        blocks.clear(layout, r["wsrc"], r["vb"], r["vnib.b"], r["wslot"]),
         d=layout.d,
     )
 
@@ -362,7 +402,8 @@ def write_layer(layout: Layout, lam: float) -> Layer:
     return layer(
         "write",
         tb.write_delta(layout, r["wptr"], r["delta"], r["cell"], lam),
-        tb.clear_on_scratch(layout, r["cell"]),
+        # (a cell's digit is at most 15 on every token)
+        tb.clear_on_scratch(layout, r["cell"], bound=tb.DIGIT_GATE / 2),
         *next_ip(layout), *status_and_cursors(layout),
         blocks.clear(layout, r["test.c_halt"], r["test.n_halt"], r["jc"], r["nc"], r["delta"], r["wptr"], r["do"]),
         d=layout.d,
@@ -371,8 +412,14 @@ def write_layer(layout: Layout, lam: float) -> Layer:
 
 def tape_stack(layout: Layout) -> Stack:
     lam = precision.inverse_temperature(layout.n, layout.bits)
-    layers = (fetch_layer(layout, lam), decode_layer(layout), execute_layer(layout, lam), compute_layer(layout),
-              place_layer(layout), write_layer(layout, lam))
+    layers = (fetch_layer(layout, lam),
+              unpack_layer(layout, "unpack", [("nib.A", "word.A"), ("nib.B", "word.B"), ("nib.C", "word.C")], ["nib"]),
+              decode_layer(layout),
+              execute_layer(layout, lam),
+              unpack_layer(layout, "unpack operands", [("vnib.a", "va.word"), ("vnib.b", "vb")], ["vnib.a"]),
+              compute_layer(layout),
+              place_layer(layout),
+              write_layer(layout, lam))
     r = layout.rows
     persistent = [r["pc"], r["status"], r["ip"], r["icur"], r["ocur"]]
     corrected = tuple(row for block in persistent for row in block.indices)
@@ -459,10 +506,10 @@ class Tape(InstructionSet):
                 raise ValueError("a batch needs one word size")
             M = p.size
             values = list(p.memory) + [0] * (mem.size * CELLS - M)
-            X[i, mem.start : mem.stop, r["mem"].slice] = bits_array(values, N).reshape(mem.size, CELLS * N)
+            X[i, mem.start : mem.stop, r["mem"].slice] = digits_array(values, N).reshape(mem.size, -1)
             data = [wrap(byte, N) for byte in p.input]
             words = data + [-1] * (inp.size - len(data))
-            X[i, inp.start : inp.stop, r["mem.s0"].slice] = bits_array(words, N)
+            X[i, inp.start : inp.stop, r["mem.s0"].slice] = digits_array(words, N)
             X[i, inp.start + len(data) : inp.stop, r["eof"].start] = 1.0
             stopped = M < 3
             X[i, 0, r["pc"].start] = 1.0 if stopped else 0.0
@@ -479,8 +526,8 @@ class Tape(InstructionSet):
         X = np.asarray(X)
         layout = cards[0].layout
         r, mem, out, inp = layout.rows, layout.zone("memory"), layout.zone("output"), layout.zone("input")
-        words = X[:, mem.start : mem.stop, r["mem"].slice]
-        values = decode_signed(words.reshape(len(X), mem.size * CELLS, layout.bits))
+        cells = X[:, mem.start : mem.stop, r["mem"].slice]
+        values = decode_digits(cells.reshape(len(X), mem.size * CELLS, -1), layout.bits)
         scratch = X[:, 0]
         ip = decode_unsigned(scratch[:, r["ip"].slice])
         ocur = decode_unsigned(scratch[:, r["ocur"].slice]) - (out.start - 1)
@@ -571,7 +618,9 @@ class TapeObserver:
 
         cells = X[:, self.m0 : self.m1, self.mem0 : self.mem1]
         N = self.bits
-        words = unsigned(cells.reshape(cells.shape[0], -1, N))
+        Q = -(-N // 4)
+        digit_values = jnp.round(cells.reshape(cells.shape[0], -1, Q)).astype(jnp.int64 if N > 31 else jnp.int32)
+        words = jnp.sum(digit_values << (4 * jnp.arange(Q, dtype=digit_values.dtype)), axis=-1)
         words = jnp.where(words >= (1 << (N - 1)), words - (1 << N), words)
         output = unsigned(X[:, self.o0 : self.o1, self.out0 : self.out1]).astype(jnp.int16)
         scratch = jnp.stack([unsigned(X[:, 0, a:b]) for _, a, b in self.scratch], axis=-1)

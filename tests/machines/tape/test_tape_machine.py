@@ -142,8 +142,9 @@ def test_machine_shape_and_counts():
     key = TAPE.machine_key([tape])
     layout = TAPE.layout(key)
     stack = TAPE.stack(layout)
-    assert [lay.name for lay in stack.layers] == ["fetch", "decode", "execute", "compute", "place", "write"]
-    assert [len(lay.heads) for lay in stack.layers] == [2, 0, 2, 0, 0, 1]
+    assert [lay.name for lay in stack.layers] == ["fetch", "unpack", "decode", "execute", "unpack operands",
+                                                  "compute", "place", "write"]
+    assert [len(lay.heads) for lay in stack.layers] == [2, 0, 0, 2, 0, 0, 0, 1]
     assert stack.health_layer == 0 and len(stack.corrected_rows) > 0
     # λ: the rule of looped/machines/tape/isa.py at the card's width and word size (2^-30 leak margin)
     import math
