@@ -392,18 +392,23 @@ def pick_digits(layout: Layout, cells: Sequence[Rows], slot: Rows, dest: Rows, o
 
 
 def digits_to_bits(layout: Layout, word_digits: Rows, bits: Rows, when: Gate, name: str = "digits to bits") -> MLP:
-    """bits = the ±1 bits of the digits (bits is zero beforehand): bit j of a digit v is the sum
-    over k = 1 .. v of (bit j of k) - (bit j of k - 1), a threshold [v >= k] each."""
+    """bits = the ±1 bits of the digits (bits is zero beforehand; digits exact integers, as hard
+    reads give them). Any function g on the integers 0 .. 15 is g(0) + sum_k (s_k - s_(k-1))
+    relu(v - k) with s_k = g(k + 1) - g(k): one unit relu(v - k) a knot k, shared by the digit's
+    bits, each weighing it by its own change of slope."""
     units = Units(layout.d, name, "scratch")
     for q, width in enumerate(digit_widths(bits.size)):
         row = word_digits.start + q
-        for k in range(1, 2**width):
-            out = {}
-            for j in range(width):
-                change = ((k >> j) & 1) - (((k - 1) >> j) & 1)
-                if change:
-                    out[bits.bit(NIBBLE * q + j)] = 2.0 * change
-            step_when(units, {row: 1.0}, 0.0, float(k), out, when)
+        top = 2**width - 1
+
+        def slope(j: int, k: int) -> float:  # of g = 2 * bit j - 1 between k and k + 1
+            return 0.0 if k < 0 or k >= top else 2.0 * ((((k + 1) >> j) & 1) - ((k >> j) & 1))
+
+        for k in range(top):
+            out = {bits.bit(NIBBLE * q + j): slope(j, k) - slope(j, k - 1) for j in range(width)}
+            out = {r: c for r, c in out.items() if c}
+            if out:
+                _unit(units, {row: 1.0}, -float(k), out, when, DIGIT_GATE)
     const_when(units, {row: -1.0 for row in bits.indices}, when)
     return units.mlp()
 
@@ -411,15 +416,17 @@ def digits_to_bits(layout: Layout, word_digits: Rows, bits: Rows, when: Gate, na
 def place_digit_change(layout: Layout, new: Rows, old_digits: Rows, slot: Rows, cells: Sequence[Rows],
                        when: dict, name: str = "place") -> MLP:
     """cells[s] = digits(new) - old_digits for the code s in `slot` (new: ±1 bits; old_digits: digit
-    rows), while the literal `when` holds; every other cell stays zero. A digit of ±1 bits is
-    sum_j 2^(j-1) x_j + (2^width - 1) / 2."""
+    rows), while the literal `when` holds; every other cell stays zero. A digit's change is linear
+    in the rows: sum_j 2^(j-1) x_j + (2^width - 1) / 2 - old, in [-15, 15]; two gated units pass it."""
     units = Units(layout.d, name, "scratch")
+    ind = layout["ind"].start
     for s in range(2**slot.size):
         open_ = gate(layout, when, *slot_literals(layout, slot, s))
         for q, width in enumerate(digit_widths(new.size)):
+            change = {new.bit(NIBBLE * q + j): 2.0 ** (j - 1) for j in range(width)}
+            change[old_digits.start + q] = -1.0
+            change[ind] = (2.0**width - 1.0) / 2.0
             dst = cells[s].start + q
-            for j in range(width):
-                pass_when(units, new.bit(NIBBLE * q + j), dst, open_, 2.0 ** (j - 1))
-            const_when(units, {dst: (2.0**width - 1.0) / 2.0}, open_)
-            _unit(units, {old_digits.start + q: 1.0}, 0.0, {dst: -1.0}, open_, DIGIT_GATE)
+            _unit(units, change, 0.0, {dst: 1.0}, open_, DIGIT_GATE)
+            _unit(units, {row: -c for row, c in change.items()}, 0.0, {dst: -1.0}, open_, DIGIT_GATE)
     return units.mlp()
