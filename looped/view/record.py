@@ -138,8 +138,11 @@ def _chunk_runner(isa_name: str, key: tuple, length: int, evaluator: str = "fast
     rows = np.asarray(stack.corrected_rows)
     S, check = stack.scratch_tokens, stack.health_layer
     lam = jnp.asarray(machine.lam, dtype)
-    heads = [[(as_array(h.wq, dtype), as_array(h.wk, dtype), h.queries == "others") for h in lay.heads]
-             for lay in stack.layers]
+    # (A write head whose keys are "scratch+self" is looked at, on the fast path, as the fast kernel
+    # evaluates it: each token's softmax over the scratch tokens and itself, not all n keys.)
+    near = evaluator == "fast"
+    heads = [[(as_array(h.wq, dtype), as_array(h.wk, dtype), h.queries == "others", near and h.keys == "scratch+self")
+              for h in lay.heads] for lay in stack.layers]
     if evaluator == "dense":
         params = [dense.layer_params(lay, dtype) for lay in stack.layers]
         layers = [functools.partial(dense.apply_layer, p, lam=lam) for p in params]
@@ -150,8 +153,14 @@ def _chunk_runner(isa_name: str, key: tuple, length: int, evaluator: str = "fast
 
     def looks_of(layer_heads, X):
         out = []
-        for wq, wk, write in layer_heads:
+        for wq, wk, write, near in layer_heads:
             keys = matmul(X, wk)
+            if write and near:  # each other token over the scratch keys and itself
+                queries = matmul(X[S:], wq)
+                logits = jnp.concatenate([matmul(queries, keys[:S].T), jnp.sum(queries * keys[S:], -1)[:, None]], -1)
+                weights, idx = jax.lax.top_k(jax.nn.softmax(lam * logits, axis=-1)[:, :S].T, TOP_K)
+                out.append((weights, idx + S))
+                continue
             if write:  # every token's row (a write head's queries are the other tokens)
                 P = jax.nn.softmax(lam * matmul(matmul(X, wq), keys.T), axis=-1)
             else:  # a read head's queries that matter: the scratch tokens'
