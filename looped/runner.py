@@ -668,17 +668,28 @@ class _Lane:
 
     def _alone_count(self, W: int) -> int:
         """The most running cards of a W-slot batch that cost less run one after another on the
-        one-card loop (`_run_alone`): k cards alone cost at most k one-card iterations per
-        iteration of the longest, against one W-slot iteration together, so k * t1 < tW. Costs as
-        measured in this process, else t1 = 4 tW / W (measured: fast, 32 slots, about 7x one
-        card's). None where the kernel runs its own chunks (it steps few cards alone already),
-        for sharded batches, and while the one-card shape would cost too much to compile."""
+        one-card loop (`_run_alone`) than in any batch shape they may use: k cards alone cost at
+        most k one-card iterations per iteration of the longest, against one iteration of the
+        smallest usable shape of at least k slots (W, or a smaller one already compiled or worth
+        compiling). Costs as measured in this process, else a shape of s slots costs
+        1 + (r - 1)(s - 1)/(W - 1) one-card iterations, r = tW/t1 (measured) or W/4 (measured:
+        fast, 32 slots, about 7). None where the kernel runs its own chunks (it steps few cards
+        alone already), for sharded batches, and while the one-card shape costs too much to compile."""
         r = self.r
         if W <= 1 or self.loop.chunked or r.sharding is not None or not self._may_use(1):
             return 0
-        together, alone = self.loop.iteration_cost(W), self.loop.iteration_cost(1)
-        ratio = together / alone if together is not None and alone is not None else W / 4
-        return max(0, min(W - 1, int(np.ceil(ratio)) - 1))
+        one, together = self.loop.iteration_cost(1), self.loop.iteration_cost(W)
+        ratio = together / one if together is not None and one is not None else W / 4
+
+        def cost(size: int) -> float:  # one iteration of `size` slots, in one-card iterations
+            measured = self.loop.iteration_cost(size)
+            if measured is not None and one is not None:
+                return measured / one
+            return 1 + (ratio - 1) * (size - 1) / (W - 1)
+
+        usable = [W] + [size for size in _sizes_below(W, r.multiple) if size > 1 and self._may_use(size)]
+        costs = {size: cost(size) for size in usable}
+        return max([k for k in range(1, W) if k < min(c for size, c in costs.items() if size >= k)], default=0)
 
     def _may_use(self, size: int) -> bool:
         """Whether to compact to `size` slots: at once when that shape is compiled (in memory or
