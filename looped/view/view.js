@@ -239,7 +239,8 @@
   function instructionText(pc) {
     if (D.machine === "tape") {
       const m = (k) => memory[String(k)];
-      const line = lineOf(pc), where = line && D.listing[line - 1] ? `  (line ${line}: ${D.listing[line - 1].trim()})` : "";
+      const line = lineOf(pc);  // a C program's source line (a tape's line is the listing's highlight)
+      const where = D.language === "c" && line && D.listing[line - 1] ? `  (line ${line}: ${D.listing[line - 1].trim()})` : "";
       return (pc >= 0 && memory[String(pc + 2)] !== undefined ? `IP ${pc}: subleq ${m(pc)} ${m(pc + 1)} ${m(pc + 2)}` : `IP ${pc}`) + where;
     }
     const line = lineOf(pc);
