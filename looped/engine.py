@@ -21,25 +21,29 @@ from looped.layout import decode_unsigned
 from looped.limits import MAX_COLUMNS
 from looped.machine import Machine, machine_for
 from looped.errors import LoopedError
-from looped import sharding
+from looped import memory_guard, sharding
 from looped.runner import Loop
 
 
 @dataclass
 class Result:
-    status: str  # "halted" or "step_limit"
+    status: str  # "halted", "step_limit" or "fault" (the machine reported one: see `fault`)
     steps: int
     memory: object  # every memory cell, the assembler's own included (SUBLEQ: list of ints; FLEQ: [H, columns])
     pc: int  # code index of the program counter
     health: float  # largest distance from {-1, 0, 1} seen before error correction
     program: object  # the program that ran (any machine's program type)
+    fault: dict | None = None  # {"step", "loc", "block", "value", "message"} when status is "fault"
 
     @property
     def outputs(self) -> dict:
         return self.program.outputs(self.memory)
 
     def to_json(self) -> dict:
-        return {"status": self.status, "steps": self.steps, "memory": self.outputs}
+        out = {"status": self.status, "steps": self.steps, "memory": self.outputs}
+        if self.fault is not None:
+            out["fault"] = self.fault
+        return out
 
 
 def loop_for(n: int, bits: int, backend: str) -> tuple[Machine, Loop]:
@@ -79,6 +83,7 @@ def _encode(programs: Sequence, n: int | None) -> tuple[InstructionSet, tuple, l
     width = key[0]
     if width > MAX_COLUMNS:
         raise LoopedError(f"error: card of {width} columns exceeds the limit of {MAX_COLUMNS}")
+    memory_guard.check(instruction_set, key, programs)  # before anything is built
     cards, X = instruction_set.encode(programs, key)
     return instruction_set, key, cards, X
 
@@ -99,11 +104,12 @@ def run(programs: Sequence, backend: str = kernels.DEFAULT_BACKEND, max_steps: i
     steps, done, worst = (np.asarray(a).tolist() for a in (state.steps, state.done, state.worst))
     memories = instruction_set.decode_memory(cards, X)
     pcs = instruction_set.decode_pc(cards[0].layout, X).tolist()
+    faults = instruction_set.decode_faults(cards, X, memories, steps)
     results = []
     for i, card in enumerate(cards):
         pc = int(pcs[i]) - card.layout.zone("code").start
-        results.append(Result("halted" if done[i] else "step_limit", int(steps[i]),
-                              memories[i], pc, float(worst[i]), card.program))
+        status = "fault" if faults[i] is not None else "halted" if done[i] else "step_limit"
+        results.append(Result(status, int(steps[i]), memories[i], pc, float(worst[i]), card.program, faults[i]))
     return results
 
 
@@ -149,18 +155,26 @@ def _prepare(programs: Sequence, backend: str, n: int | None, shard: bool | None
 
 
 def trace_steps(program, max_steps: int, backend: str = kernels.DEFAULT_BACKEND,
-                chunk: int = 256):
+                chunk: int = 256, faults: list | None = None):
     """Yield (step, pc before, pc after, memory after) for each instruction the transformer
-    executes, until the halt or `max_steps`. Runs in scanned chunks of `chunk` instructions."""
+    executes, until the halt or `max_steps`. Runs in scanned chunks of `chunk` instructions.
+    When the machine reports a fault, the faulting step is not yielded (it changed nothing) and
+    its record (Result.fault) is appended to `faults`."""
     instruction_set, cards, loop, X, halt = _prepare([program], backend, None, shard=False)
     observe = _observer(instruction_set, cards[0].layout)
-    step, pc = 0, 0
+    step, pc, memory = 0, 0, program.memory
     while step < max_steps and pc != program.halt_index:
         length = min(chunk, max_steps - step)
         state, observed, _ = loop.trace(X, halt, length, observe)
         pcs, (mems,) = _decode_trace(instruction_set, cards, observed)
         for t in range(length):
             step += 1
+            if int(pcs[t, 0]) == program.halt_index:
+                (fault,) = instruction_set.decode_faults(cards, np.asarray(state.X), [_plain(mems[t])], [step])
+                if fault is not None:
+                    if faults is not None:
+                        faults.append(fault)
+                    return
             yield step, pc, int(pcs[t, 0]), _plain(mems[t])
             pc = int(pcs[t, 0])
             if pc == program.halt_index:

@@ -19,9 +19,10 @@ from typing import Mapping
 from looped.layers import Units
 
 # Larger than any pre-activation a gated unit can see where it must be off: data values are at
-# most 1e6 in magnitude (looped/machines/fleq/program.py), and the largest weight on a real input is the
-# matrix product's read-out scale (~1e16), so 1e30 leaves a wide margin in float64.
-BIG = 1.0e30
+# most 1e15 in magnitude (looped/machines/fleq/program.py), the largest weight on a real input is
+# the matrix product's read-out scale (~4e15), and the exact decisions' first stage scales by
+# 2^537 (looped/blocks/exact.py, below 2^700 in all). 2^800 leaves a wide margin and is exact.
+BIG = 2.0**800
 
 
 def gated_linear(units: Units, terms: Mapping[int, float], gates: Mapping[int, float], out: Mapping[int, float],
@@ -44,3 +45,12 @@ def gated_relu(units: Units, terms: Mapping[int, float], bias: float, gates: Map
     for row, coef in terms.items():
         inputs[row] = inputs.get(row, 0.0) + coef
     units.add(inputs, bias, dict(out))
+
+
+def combine(*gates: Mapping[int, float]) -> dict[int, float]:
+    """One gate from several: coefficients of a row summed (a unit is on only where all are 0)."""
+    out: dict[int, float] = {}
+    for gate in gates:
+        for row, coef in gate.items():
+            out[row] = out.get(row, 0.0) + coef
+    return out

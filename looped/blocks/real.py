@@ -79,3 +79,29 @@ def flag_after_write(layout: Layout, old: int, written: int, keep_old: int, writ
     gated_linear(units, {old: 1.0}, {other: 1.0, **{row: 1.0 for row in writes_flag.indices}}, {flag: 1.0})
     _ramp(units, layout, written, {other: 1.0, keep_old: 1.0}, flag)
     return units.mlp()
+
+
+def clip(units: Units, layout: Layout, src: int, gates: dict, dst: int, limit: float) -> None:
+    """dst += clip(x, -limit, limit) of row src = x - relu(x - limit) + relu(-x - limit), where the
+    gates are 0."""
+    gated_linear(units, {src: 1.0}, gates, {dst: 1.0})
+    gated_relu(units, {src: 1.0}, -limit, gates, {dst: -1.0})
+    gated_relu(units, {src: -1.0}, -limit, gates, {dst: 1.0})
+
+
+def move_clipped(layout: Layout, source: Rows, dest: Rows, limit: float, broadcast: int | None = None,
+                 no_broadcast: int | None = None) -> MLP:
+    """On slot tokens: dest += source clipped to [-limit, limit] (and spread as move_broadcast
+    does when `broadcast` rows are given). The attention blocks read clipped copies: their logits
+    grow with the operands, and XLA's fused softmax turns logits beyond ~1e18 into NaN; a clipped
+    operand is one the block's check faults on anyway (or, for sigmoid, one whose value is the
+    same)."""
+    units = Units(layout.d, f"clip {source.name}->{dest.name}", "scratch")
+    other = layout["other"].start
+    for i, (src, dst) in enumerate(zip(source.indices, dest.indices)):
+        if broadcast is None:
+            clip(units, layout, src, {other: 1.0}, dst, limit)
+        else:
+            clip(units, layout, src, {other: 1.0, broadcast: 1.0}, dst, limit)
+            clip(units, layout, source.start, {other: 1.0, no_broadcast: 1.0}, dst, limit)
+    return units.mlp()

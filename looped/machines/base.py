@@ -96,6 +96,17 @@ class InstructionSet:
         assert self.pc_token == layout.zone("scratch").start
         return decode_unsigned(np.asarray(X)[..., self.pc_token, layout["pc"].slice])
 
+    def machine_size(self, layout: Layout) -> tuple[int, int, int]:
+        """(attention heads, MLP hidden units, widest query/key map) of the machine on `layout`,
+        estimated without building it (looped/memory_guard.py). The default is a generous bound
+        for small machines; an instruction set whose size grows with its programs states its own."""
+        return 8, 8 * layout.d, layout.d
+
+    def decode_faults(self, cards: Sequence[Card], X: np.ndarray, memories: Sequence, steps: Sequence[int]) -> list:
+        """Per card, the fault its machine reported (a dict: step, loc, block, value, message), or
+        None. Only machines whose layers detect faults have any (FLEQ: looped/blocks/faults.py)."""
+        return [None] * len(cards)
+
     # -- oracle and printing ---------------------------------------------------------------------
     def oracle_step(self, program, memory, pc: int) -> int:
         """Execute the instruction at `pc` on `memory` in place (the plain interpreter); next pc."""

@@ -24,7 +24,7 @@ t: 0
         mul       p, x, y
         matmul    m, x, y
         recip     r, x
-        rsqrt     q, x
         sigmoid   g, x
         mov       c, x
         transpose t, x
+        rsqrt     q, x                ; last: for x <= 0 it faults (after the others have run)

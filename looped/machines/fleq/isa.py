@@ -33,8 +33,8 @@ from typing import Sequence
 import numpy as np
 
 from looped import blocks
-from looped.blocks import arith, matmul, product, pwl, real, sigmoid, transpose
-from looped.machines.fleq.program import FUNCTIONS, FleqProgram, to_json_value
+from looped.blocks import arith, faults, matmul, product, pwl, pwl_constants, real, scaling, sigmoid, transpose
+from looped.machines.fleq.program import FUNCTIONS, MAX_MAGNITUDE, FleqProgram, to_json_value
 from looped.machines.base import Card, InstructionSet
 from looped.layers import Stack, layer
 from looped.layout import Layout, Rows, RowAllocator, Zone, address_bits, position_codes
@@ -44,8 +44,16 @@ from looped.layout import Layout, Rows, RowAllocator, Zone, address_bits, positi
 # moves values exactly: integers stay integers, zeros stay zeros, whatever the card width.
 LAMBDA = 800.0
 
-# Gate of the memory overwrite: larger than |new - old| for any two values of the machine's range.
-OVERWRITE_GATE = 1.0e8
+# Gate of the memory overwrite: larger than |new - old| for any two values a slot may hold, a
+# faulting block's result included (looped/blocks/gates.py).
+OVERWRITE_GATE = 2.0**800
+
+from looped.machines.fleq.faults import MATMUL_B_LIMIT  # noqa: E402  (matmul's domain: |B entries|)
+
+# The attention blocks read clipped operands (real.move_clipped): sigmoid's is exact beyond
+# +-1000 (sigma is 1 or 0 in float64 there), matmul's B beyond +-1e4 is outside its domain.
+SIGMOID_CLIP = 1000.0
+MATMUL_CLIP = 1.0e4
 
 
 def inverse_temperature(n: int) -> float:
@@ -66,9 +74,10 @@ def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int
     K = min(H, W)
     alloc = RowAllocator()
     # The instruction's fields: slot pointers for a, b and c, then one copy of the rest.
-    scalar_fields = [("f", L), ("p", L), ("fnoff", M), ("rowoff", H), ("bcast", 1), ("nbcast", 1),
+    scalar_fields = [("f", L), ("p", L), ("halt", L), ("fnoff", M), ("rowoff", H), ("bcast", 1), ("nbcast", 1),
                      ("flagslot", W), ("flagold", 1)]
-    instr_fields = _packed([("a", W * L), ("b", W * L), ("c", W * L)] + scalar_fields)
+    # `off`: per slot, 1 where the slot's result is not used (past the destination's width), else 0.
+    instr_fields = _packed([("a", W * L), ("b", W * L), ("c", W * L), ("off", W)] + scalar_fields)
     instr_size = sum(size for _, _, size in instr_fields)
     alloc.add("instr", instr_size, instr_fields)
     alloc.add("val", H)
@@ -79,15 +88,28 @@ def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int
     alloc.add("ind", 1)
     alloc.add("other", 1)
     alloc.add("anc", 1)
-    fetched_fields = _packed([("a", L), ("b", L), ("c", L)] + scalar_fields)
+    fetched_fields = _packed([("a", L), ("b", L), ("c", L), ("off", 1)] + scalar_fields)
     alloc.add("fetched", sum(size for _, _, size in fetched_fields), fetched_fields)
     alloc.add("opA", H)
     alloc.add("opB", H)
+    alloc.add("mulA", H)  # the operands clipped for the attention blocks' logits (real.move_clipped)
+    alloc.add("mulB", H)
+    alloc.add("sigA", H)
+    alloc.add("matB", H)
     alloc.add("opApos", H)  # relu(opA) and relu(-opA), for the piecewise-linear blocks
     alloc.add("opAneg", H)
     alloc.add("flag", 1)  # [mem[flag] <= 0] before the write
+    alloc.add("flagraw", 1)  # its exact decision's first stage (looped/blocks/exact.py)
     alloc.add("branch", 1)  # the flag the branch takes: after the write
     alloc.add("result", H)
+    alloc.add("resultraw", 1)  # first stage of [result row 0 <= 0], for a flag the instruction writes
+    alloc.add("expsteps", scaling.exponent_rows())  # exponent's thresholds (first stage)
+    alloc.add("scalesteps", scaling.scale_rows())  # scale's indicators [b >= j]
+    alloc.add("faultraw", 1)  # > 0 where a block's check failed (looped/blocks/faults.py)
+    alloc.add("faultsum", 1)  # faultraw gathered over the slots
+    alloc.add("fault", 1)  # 1 once the machine has faulted (kept: the card halts)
+    alloc.add("faultpc", L)  # the faulting instruction's program counter
+    alloc.add("carried", 1)  # on memory tokens: the fault the write carried
     # One transient buffer, used by every layer in turn (each layer's MLP clears what it wrote).
     offsets = _packed([("mul", 2 * H), ("sigmoid", H), ("matmul", 2 * H), ("transpose", K * H)])
     buf = max(instr_size, 2 * H + 1, sum(size for _, _, size in offsets), H + 1)
@@ -126,13 +148,17 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
     W, L = layout.sizes["slots"], layout.addr_bits
     select = {name: r["fetched.fnoff"].start + m for m, name in enumerate(FUNCTIONS)}
     opA, opB, out = r["opA"], r["opB"], r["result"]
-    fetch_fields = ("f", "p", "fnoff", "rowoff", "bcast", "nbcast", "flagslot", "flagold")
+    raw, expsteps, scalesteps = r["faultraw"].start, r["expsteps"], r["scalesteps"]
+    active = faults.active(layout)
+    fetch_fields = ("f", "p", "halt", "fnoff", "rowoff", "bcast", "nbcast", "flagslot", "flagold")
     layers = (
         layer(
             "fetch",
             blocks.read(layout, r["pc"], r["instr"], r["buf.instr"], name="fetch"),
             *[blocks.control.move_by_slot(layout, [slot_part(r[f"buf.instr.{p}"], j, L) for j in range(W)],
                                           r[f"fetched.{p}"], r["slot"]) for p in "abc"],
+            blocks.control.move_by_slot(layout, [slot_part(r["buf.instr.off"], j, 1) for j in range(W)],
+                                        r["fetched.off"], r["slot"]),
             *[blocks.move(layout, r[f"buf.instr.{f}"], r[f"fetched.{f}"]) for f in fetch_fields],
             blocks.clear(layout, r["buf.instr"]),
             # The program counter the previous instruction's branch left (the fetch above read it
@@ -145,19 +171,28 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
             blocks.read(layout, r["fetched.a"], r["val"], r["buf.A"], name="read a"),
             blocks.read(layout, r["fetched.b"], r["val"], r["buf.B"], name="read b"),
             blocks.read(layout, r["fetched.f"], r["val"].part("0", 0, 1), r["buf.F"], name="read flag"),
-            real.flag_le_zero(layout, r["buf.F"].start, r["flag"].start),
+            faults.sign_raw(layout, r["buf.F"].start, r["flagraw"]),
             real.move(layout, r["buf.A"], opA),
             real.split_sign(layout, r["buf.A"], r["opApos"], r["opAneg"]),
             real.move_broadcast(layout, r["buf.B"], opB, r["fetched.bcast"].start, r["fetched.nbcast"].start),
+            real.move_clipped(layout, r["buf.A"], r["mulA"], faults.MUL_OPERAND_LIMIT),
+            real.move_clipped(layout, r["buf.B"], r["mulB"], faults.MUL_OPERAND_LIMIT, r["fetched.bcast"].start,
+                              r["fetched.nbcast"].start),
+            real.move_clipped(layout, r["buf.A"], r["sigA"], SIGMOID_CLIP),
+            real.move_clipped(layout, r["buf.B"], r["matB"], MATMUL_CLIP, r["fetched.bcast"].start,
+                              r["fetched.nbcast"].start),
+            scaling.exponent_stage1(layout, r["buf.A"].start, expsteps, select["exponent"]),
+            scaling.scale_stage1(layout, r["buf.B"].start, scalesteps, select["scale"], raw, active),
             blocks.clear(layout, r["buf.A"], r["buf.B"], r["buf.F"]),
             d=d,
         ),
         layer(
             "function",
-            product.heads(layout, lam, opA, opB, r["buf.mul"]),
-            sigmoid.heads(layout, lam, opA, r["buf.sigmoid"]),
-            matmul.heads(layout, lam, opA, opB, r["buf.matmul"]),
+            product.heads(layout, lam, r["mulA"], r["mulB"], r["buf.mul"]),
+            sigmoid.heads(layout, lam, r["sigA"], r["buf.sigmoid"]),
+            matmul.heads(layout, lam, opA, r["matB"], r["buf.matmul"]),
             transpose.heads(layout, lam, opA, r["buf.transpose"]),
+            faults.le_zero(layout, r["flagraw"], r["flag"]),
             arith.add(layout, opA, opB, out, select["add"]),
             arith.sub(layout, opA, opB, out, select["sub"]),
             arith.mov(layout, opA, out, select["mov"]),
@@ -167,19 +202,42 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
             pwl.recip(layout, r["opApos"], r["opAneg"], out, select["recip"]),
             pwl.rsqrt(layout, r["opApos"], out, select["rsqrt"]),
             sigmoid.mlp(layout, r["buf.sigmoid"], out, select["sigmoid"]),
+            scaling.exponent(layout, expsteps, out, select["exponent"], raw, active),
+            scaling.scale(layout, opA, scalesteps, out, select["scale"], raw, active, MAX_MAGNITUDE),
+            # The blocks' domains: a check that fails makes `faultraw` positive.
+            faults.check_sum(layout, opA, opB, 1.0, select["add"], raw, MAX_MAGNITUDE),
+            faults.check_sum(layout, opA, opB, -1.0, select["sub"], raw, MAX_MAGNITUDE),
+            faults.check_product(layout, r["buf.mul"], opA, opB, select["mul"], raw),
+            faults.check_matmul(layout, opB, r["buf.matmul"], matmul.normaliser(layout.n) / (2 * matmul.MATMUL_SCALE),
+                                matmul.shared_index(layout, opA), select["matmul"], raw, MATMUL_B_LIMIT,
+                                MAX_MAGNITUDE),
+            faults.check_recip(layout, opA, r["opApos"], r["opAneg"], select["recip"], raw,
+                               *pwl_constants.RECIP_DOMAIN),
+            faults.check_rsqrt(layout, opA, select["rsqrt"], raw, *pwl_constants.RSQRT_DOMAIN),
             blocks.clear(layout, r["buf.mul"], r["buf.sigmoid"], r["buf.matmul"], r["buf.transpose"], opA, opB,
-                         r["opApos"], r["opAneg"]),
+                         r["opApos"], r["opAneg"], r["flagraw"], expsteps, scalesteps, r["mulA"], r["mulB"], r["sigA"],
+                         r["matB"]),
+            d=d,
+        ),
+        layer(
+            "check",
+            faults.gather(layout, lam, r["faultraw"], r["faultsum"]),
+            faults.raise_fault(layout, r["faultsum"], r["fault"]),
+            faults.sign_raw(layout, out.start, r["resultraw"]),
+            blocks.clear(layout, r["faultraw"]),
+            blocks.clear(layout, r["faultsum"], tokens="all"),
             d=d,
         ),
         layer(
             "write",
-            blocks.write(layout, r["fetched.c"], out, r["val"], r["buf.write"]),
-            real.read_slot_result(layout, lam, r["fetched.flagslot"], out, r["buf.written"]),
-            blocks.overwrite(layout, r["buf.write"], r["val"], gate=OVERWRITE_GATE, scratch=("ind", "anc")),
-            blocks.clear(layout, r["buf.write"], tokens="all"),
-            real.flag_after_write(layout, r["flag"].start, r["buf.written"].start, r["fetched.flagold"].start,
-                                  r["fetched.flagslot"], r["branch"].start),
-            blocks.clear(layout, r["flag"], r["buf.written"], out),
+            faults.write(layout, r["fetched.c"], out, r["val"], r["buf.write"], r["fault"], r["carried"]),
+            real.read_slot_result(layout, lam, r["fetched.flagslot"], r["resultraw"], r["buf.written"]),
+            faults.overwrite(layout, r["buf.write"], r["val"], r["carried"], OVERWRITE_GATE),
+            blocks.clear(layout, r["buf.write"], r["carried"], tokens="all"),
+            faults.branch_flag(layout, r["flag"].start, r["buf.written"].start, r["fetched.flagold"].start,
+                               r["fetched.flagslot"], r["fault"].start, r["branch"].start),
+            faults.to_halt(layout, r["fetched.p"], r["fetched.halt"], r["pc"], r["faultpc"], r["fault"].start),
+            blocks.clear(layout, r["flag"], r["buf.written"], out, r["resultraw"]),
             d=d,
         ),
         layer(
@@ -241,6 +299,14 @@ class Fleq(InstructionSet):
     def inverse_temperature(self, layout: Layout) -> float:
         return inverse_temperature(layout.n)
 
+    def machine_size(self, layout: Layout) -> tuple[int, int, int]:
+        """Heads: 3H + K + 9 (fleq_stack's table). Hidden units: a bound fitted on built stacks
+        (the fitted recip and rsqrt and the checks per row, clears per instruction field, the
+        transpose's K^2), within 10 % above for H, W <= 8."""
+        W, H, L = layout.sizes["slots"], layout.sizes["height"], layout.addr_bits
+        K = min(H, W)
+        return 3 * H + K + 9, 2700 + 370 * H + 20 * W * L + 2 * K * K, max(L, W + 2, K + 2)
+
     def dtype(self, layout: Layout):
         return np.dtype(np.float64)
 
@@ -272,7 +338,9 @@ class Fleq(InstructionSet):
         codes(inst.a_cols, "a", program.zero_col)
         codes(inst.b_cols, "b", program.zero_col)
         codes(inst.c_cols, "c", None)  # no pointer: the slot writes nothing
+        x[r["instr.off"].slice] = [0.0 if j < len(inst.c_cols) else 1.0 for j in range(W)]
         x[r["instr.f"].slice] = position_codes([mem0 + inst.flag_col], L)[0]
+        x[r["instr.halt"].slice] = position_codes([code0 + program.halt_index], L)[0]
         x[r["instr.p"].slice] = position_codes([code0 + inst.p], L)[0]
         x[r["instr.fnoff"].slice] = [0.0 if name == inst.fn else 1.0 for name in FUNCTIONS]
         x[r["instr.rowoff"].slice] = [0.0 if i < inst.c_height else 1.0 for i in range(H)]
@@ -292,6 +360,23 @@ class Fleq(InstructionSet):
             program, layout = card.program, card.layout
             mem0, val = layout.zone("memory").start, layout["val"]
             out.append(np.asarray(X[i, mem0 : mem0 + program.n_columns, val.start : val.start + program.height]).T.copy())
+        return out
+
+    def decode_faults(self, cards: Sequence[Card], X: np.ndarray, memories: Sequence, steps: Sequence[int]) -> list:
+        """The fault row of slot 0 (exactly 0 or 1) and, where it is set, the faulting program
+        counter the layers kept; the report describes the instruction there."""
+        from looped.machines.fleq.faults import describe
+        from looped.layout import decode_unsigned
+
+        out = []
+        for i, card in enumerate(cards):
+            layout = card.layout
+            if float(X[i, 0, layout["fault"].start]) < 0.5:
+                out.append(None)
+                continue
+            token = int(decode_unsigned(np.asarray(X[i, 0, layout["faultpc"].slice])))
+            pc = token - layout.zone("code").start
+            out.append(describe(card.program, memories[i], pc, int(steps[i])))
         return out
 
     def trace_observer(self, layout: Layout):

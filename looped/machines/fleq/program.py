@@ -38,11 +38,14 @@ from looped.errors import AsmError, SourceLoc, suggest
 # Function blocks, in the order of the machine's function selector. Each maps padded H x W
 # operands A, B to an H x W result (NumPy, exact; the machine's blocks approximate where stated
 # in docs/fleq.md).
-FUNCTIONS = ("add", "sub", "mov", "mul", "matmul", "transpose", "recip", "rsqrt", "sigmoid")
+FUNCTIONS = ("add", "sub", "mov", "mul", "matmul", "transpose", "recip", "rsqrt", "sigmoid", "exponent", "scale")
 
 # Largest magnitude a data value may have (inputs, literals and results): the machine's gates
-# are sized for it (see looped/machines/fleq/isa.py).
-MAX_MAGNITUDE = 1.0e6
+# are sized for it (looped/blocks/gates.py); a result beyond it is a fault.
+MAX_MAGNITUDE = 1.0e15
+# Smallest nonzero magnitude: float64's smallest normal number. XLA's CPU arithmetic flushes
+# subnormal numbers to zero, so the machine cannot hold them; they are refused as inputs.
+MIN_MAGNITUDE = 2.0**-1022
 
 
 def apply_function(name: str, A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -72,7 +75,18 @@ def apply_function(name: str, A: np.ndarray, B: np.ndarray) -> np.ndarray:
     if name == "rsqrt":
         return np.where(A > 0, 1.0 / np.sqrt(np.where(A > 0, A, 1.0)), 0.0)
     if name == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-A))
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-A))
+    if name == "exponent":  # row 0 only: a = m 2^e with 1/2 <= |m| < 1
+        R = np.zeros((H, W))
+        R[0] = np.frexp(A[0])[1]
+        return R
+    if name == "scale":  # row 0 only: a 2^b for an integer b (B broadcast by the assembler's reads)
+        R = np.zeros((H, W))
+        b = np.clip(np.nan_to_num(B[0]), -1100, 1100)
+        with np.errstate(over="ignore"):
+            R[0] = np.ldexp(A[0], np.rint(b).astype(np.int64))
+        return R
     raise ValueError(f"unknown function block '{name}'")
 
 
@@ -142,6 +156,15 @@ class FleqProgram:
         return max([1, *widths])
 
     @property
+    def size_loc(self) -> SourceLoc | None:
+        """Where the value that sizes the machine most is declared (the tallest, then the widest):
+        the size guard's error points there (looped/memory_guard.py)."""
+        located = [v for v in self.values.values() if v.loc is not None]
+        if not located:
+            return None
+        return max(located, key=lambda v: (v.shape[0], v.shape[1])).loc
+
+    @property
     def halt_index(self) -> int:
         return len(self.code) - 1
 
@@ -186,11 +209,16 @@ def shape_text(shape: tuple[int, int]) -> str:
 
 
 def _number(x, name: str, loc: SourceLoc | None) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise AsmError(loc, f"'{name}' takes numbers, got {x!r}")
+    if isinstance(x, (bool, np.bool_)):
+        raise AsmError(loc, f"'{name}' takes numbers, got {'true' if x else 'false'} (expected a number such as 1 or 2.5)")
+    if not isinstance(x, (int, float, np.integer, np.floating)):
+        raise AsmError(loc, f"'{name}' takes numbers, got {x!r}"[:300])
     value = float(x)
     if not np.isfinite(value):
         raise AsmError(loc, f"'{name}' takes finite numbers, got {x!r} (NaN and infinity are not values)")
+    if 0 < abs(value) < MIN_MAGNITUDE:
+        raise AsmError(loc, f"value {x!r} for '{name}' is below the machine's smallest nonzero magnitude "
+                            f"{MIN_MAGNITUDE:.6g} (float64's subnormal numbers are flushed to zero; write 0)")
     if abs(value) > MAX_MAGNITUDE:
         raise AsmError(loc, f"value {x!r} for '{name}' is outside the machine's range "
                             f"(expected magnitude at most {MAX_MAGNITUDE:g})")
@@ -200,6 +228,8 @@ def _number(x, name: str, loc: SourceLoc | None) -> float:
 def from_json_value(value, shape: tuple[int, int], name: str, loc: SourceLoc | None) -> np.ndarray:
     """A JSON value (number, list, list of rows) checked against `shape` -> [h, w] float64."""
     h, w = shape
+    if isinstance(value, np.ndarray):  # numpy arrays (from Python callers) read as nested lists
+        value = value.tolist() if value.ndim else value.item()
     wrong = lambda: AsmError(loc, f"'{name}' is {h}x{w}: expected {shape_text(shape)}, got {value!r}"[:300])  # noqa: E731
     if (h, w) == (1, 1):
         if isinstance(value, list) and len(value) == 1 and not isinstance(value[0], list):

@@ -386,10 +386,10 @@ CASES = [
     (".isa fleq\n.data\n_: 1", 3, 1, "'_' is a reserved word"),
     (".isa fleq\n1abc: halt", 2, 1, "bad label name '1abc'"),
     # literals and data
-    (H + "add x, x, 1e7", 11, 11, "value 1e7 is outside the machine's range (expected a finite "
+    (H + "add x, x, 1e16", 11, 11, "value 1e16 is outside the machine's range (expected a finite "
                                   f"magnitude at most {MAX_MAGNITUDE:g})"),
     (H + "add x, x, -1e400", 11, 11, "value -1e400 is outside the machine's range"),
-    (".isa fleq\n.data\nx: 2e6", 3, 4, "value 2e6 is outside the machine's range"),
+    (".isa fleq\n.data\nx: 2e16", 3, 4, "value 2e16 is outside the machine's range"),
     (".isa fleq\n.data\nx: [1, 1e999]", 3, 8, "value 1e999 is outside the machine's range"),
     (".isa fleq\n.data\nx: 10000000000000000000000000000000", 3, 4, "outside the machine's range"),
     (".isa fleq\n.data\nx: 1, 2", 3, 5, "a data label holds one value: write a vector in brackets"),
@@ -550,9 +550,9 @@ LOC = SourceLoc("--set", 1, 1)
     ("x", math.nan, "'x' takes finite numbers"),
     ("v", [1, math.inf, 2], "'v' takes finite numbers"),
     ("x", -math.inf, "'x' takes finite numbers"),
-    ("x", 2e6, "outside the machine's range"),
+    ("x", 2e16, "outside the machine's range"),
     ("x", "1", "'x' takes numbers, got '1'"),
-    ("x", True, "'x' takes numbers, got True"),
+    ("x", True, "'x' takes numbers, got true"),
     ("xx", 1, "unknown data label 'xx' (did you mean 'x'?)"),
     ("#1", 1, "unknown data label '#1'"),
 ])

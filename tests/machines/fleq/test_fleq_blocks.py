@@ -7,7 +7,9 @@ import pytest
 
 from looped.blocks import pwl_constants
 from looped.machines.fleq.program import FUNCTIONS
-from looped.machines.fleq.isa import constant_rows, fleq_layout, fleq_stack, inverse_temperature
+from looped.blocks.faults import MUL_OPERAND_LIMIT
+from looped.machines.fleq.isa import (MATMUL_CLIP, SIGMOID_CLIP, constant_rows, fleq_layout, fleq_stack,
+                                      inverse_temperature)
 
 LAM = inverse_temperature(8)
 
@@ -25,6 +27,11 @@ def states(layout, a, b, fn, height=None):
     X = np.repeat(constant_rows(layout)[None], len(a), axis=0)
     X[:, 0, r["opA"].slice] = a
     X[:, 0, r["opB"].slice] = b
+    # the clipped copies the attention blocks read (the operands layer writes them: real.move_clipped)
+    X[:, 0, r["mulA"].slice] = np.clip(a, -MUL_OPERAND_LIMIT, MUL_OPERAND_LIMIT)
+    X[:, 0, r["mulB"].slice] = np.clip(b, -MUL_OPERAND_LIMIT, MUL_OPERAND_LIMIT)
+    X[:, 0, r["sigA"].slice] = np.clip(a, -SIGMOID_CLIP, SIGMOID_CLIP)
+    X[:, 0, r["matB"].slice] = np.clip(b, -MATMUL_CLIP, MATMUL_CLIP)
     X[:, 0, r["opApos"].slice] = np.maximum(a, 0)
     X[:, 0, r["opAneg"].slice] = np.maximum(-a, 0)
     X[:, :W, r["fetched.fnoff"].slice] = [0.0 if f == fn else 1.0 for f in FUNCTIONS]
@@ -32,20 +39,29 @@ def states(layout, a, b, fn, height=None):
     return X
 
 
-def apply(layer, X):
+def apply(layer, X, mlp_tokens=slice(None)):
+    """The layer formula; the MLP only on `mlp_tokens` when a test reads no other token."""
+    B, n, d = X.shape
+    flat = X.reshape(-1, d)  # 2-D matrix products: a batched product of small matrices is slow in NumPy
     A = X.copy()
     for h in layer.heads:
-        s = LAM * np.einsum("bqk,btk->bqt", X @ h.wq, X @ h.wk)
+        q, k = (flat @ h.wq).reshape(B, n, -1), (flat @ h.wk).reshape(B, n, -1)
+        s = LAM * np.einsum("bqk,btk->bqt", q, k)
         s -= s.max(axis=-1, keepdims=True)
         p = np.exp(s)
         p /= p.sum(axis=-1, keepdims=True)
-        A += p @ (X @ h.wv)
+        rows, cols = np.flatnonzero(h.wv.any(axis=1)), np.flatnonzero(h.wv.any(axis=0))  # wv is sparse
+        values = (flat[:, rows] @ h.wv[np.ix_(rows, cols)]).reshape(B, n, -1)
+        A[..., cols] += np.einsum("bqt,btd->bqd", p, values)
     m = layer.mlp
-    return A + np.maximum(A @ m.w1 + m.b1, 0) @ m.w2 + m.b2
+    part = A[:, mlp_tokens]
+    flat = part.reshape(-1, d)
+    A[:, mlp_tokens] = part + (np.maximum(flat @ m.w1 + m.b1, 0) @ m.w2 + m.b2).reshape(part.shape)
+    return A
 
 
 def result(layout, layer, a, b, fn, **kw):
-    return apply(layer, states(layout, a, b, fn, **kw))[:, 0, layout["result"].slice]
+    return apply(layer, states(layout, a, b, fn, **kw), mlp_tokens=slice(0, 1))[:, 0, layout["result"].slice]
 
 
 RNG = np.random.default_rng(0)
@@ -87,6 +103,7 @@ def test_matrix_product_of_4x4():
     r = layout.rows
     X[0, :4, r["opA"].slice] = A.T  # slot token k holds column k
     X[0, :4, r["opB"].slice] = B.T
+    X[0, :4, r["matB"].slice] = B.T  # the copy the heads read
     out = apply(layer, X)[0, :4, r["result"].slice].T
     assert np.max(np.abs(out - A @ B) / (np.abs(A) @ np.abs(B))) <= 2e-7
     X[0, :4, r["fetched.fnoff"].slice] = [0.0 if f == "transpose" else 1.0 for f in FUNCTIONS]

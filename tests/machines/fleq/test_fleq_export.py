@@ -78,7 +78,7 @@ def test_layout_names_every_value_and_the_program_counter(tmp_path):
     assert layout["values"]["A"]["shape"] == [3, 3]
     assert layout["values"]["v"]["shape"] == [3, 1]
     assert set(program.user_values) <= set(layout["values"])
-    assert int(np.load(str(tmp_path / "m.npz"))["n_layers"]) == 5  # the paper's FLEQ needs 13
+    assert int(np.load(str(tmp_path / "m.npz"))["n_layers"]) == 6  # the paper's FLEQ needs 13
 
 
 def test_exported_machine_disassembles_to_a_program_that_runs_the_same(tmp_path):

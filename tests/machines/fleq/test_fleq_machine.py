@@ -147,9 +147,9 @@ def test_layers_and_heads():
     key = FLEQ.machine_key([program])
     machine = machine_for("fleq", key)
     table = machine.stack.table()
-    assert [row["layer"] for row in table] == ["fetch", "operands", "function", "write", "branch"]
+    assert [row["layer"] for row in table] == ["fetch", "operands", "function", "check", "write", "branch"]
     assert len(table) <= 13
     H = W = 1
-    assert [row["heads"] for row in table] == [1, 3, 2 * H + H + 2 + min(H, W), 2, 0]
+    assert [row["heads"] for row in table] == [1, 3, 2 * H + H + 2 + min(H, W), 1, 2, 0]
     assert machine.dtype == np.float64
     assert len(FUNCTIONS) == 9

@@ -10,8 +10,10 @@ import numpy as np
 from looped.machines.fleq.program import FUNCTIONS
 
 
-UNARY = ("mov", "transpose", "recip", "rsqrt", "sigmoid")
-BINARY = ("add", "sub", "mul", "matmul")
+UNARY = ("mov", "transpose", "recip", "rsqrt", "sigmoid", "exponent")
+BINARY = ("add", "sub", "mul", "matmul", "scale")
+# Blocks that act on row 0 only (scalars and 1 x w rows): looped/blocks/scaling.py.
+ROW_ONLY = ("exponent", "scale")
 assert sorted(UNARY + BINARY) == sorted(FUNCTIONS)
 
 DIRECTIVES = (".isa", ".data", ".code", ".zeros", ".eye", ".rep", ".endr")
@@ -57,6 +59,10 @@ MNEMONICS: dict[str, FleqMnemonic] = {
         FleqMnemonic("recip", ("w", "r"), "recip c, a", "c = 1 / a (elementwise)"),
         FleqMnemonic("rsqrt", ("w", "r"), "rsqrt c, a", "c = 1 / sqrt(a) (elementwise)"),
         FleqMnemonic("sigmoid", ("w", "r"), "sigmoid c, a", "c = 1 / (1 + exp(-a)) (elementwise)"),
+        FleqMnemonic("exponent", ("w", "r"), "exponent c, a",
+                     "c = e with a = m 2^e, 1/2 <= |m| < 1 (elementwise, exact; a 1xw row)"),
+        FleqMnemonic("scale", ("w", "r", "r"), "scale c, a, b",
+                     "c = a * 2^b for an integer scalar b (elementwise, exact; a 1xw row)"),
         FleqMnemonic("jle", ("x", "c"), "jle x, L", "if x <= 0 go to L"),
         FleqMnemonic("jgt", ("x", "c"), "jgt x, L", "if x > 0 go to L (for integer-valued x)"),
         FleqMnemonic("jmp", ("c",), "jmp L", "go to L"),

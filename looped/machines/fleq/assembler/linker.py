@@ -11,7 +11,7 @@ import numpy as np
 from looped import limits
 from looped.errors import AsmError, SourceLoc, suggest
 from looped.machines.fleq.program import FleqInstruction, FleqProgram, Value
-from looped.machines.fleq.assembler.language import (HALT, ORDINALS, RESERVED, SCRATCH_T,
+from looped.machines.fleq.assembler.language import (HALT, ORDINALS, RESERVED, ROW_ONLY, SCRATCH_T,
                                                      const_name, describe_shape, shape_str)
 from looped.machines.fleq.assembler.parser import (CodeStmt, Operand, Parsed)
 
@@ -318,10 +318,23 @@ class Linker:
                 low.result, low.b_mode = (h, w), "same"
             else:
                 low.result = (a.shape[1], a.shape[0])
-        else:  # mov, recip, rsqrt, sigmoid
+        elif fn == "scale":
+            if a.is_literal:
+                a.shape = c.shape if c else (1, 1)
+            if b.is_literal:
+                b.shape = (1, 1)
+            if b.shape != (1, 1):
+                self._error(b.loc, f"'scale' takes a scalar power of two b (1x1): {b.named()}", st)
+                return None
+            low.b_mode, low.result = "scalar", a.shape
+        else:  # mov, recip, rsqrt, sigmoid, exponent
             if a.is_literal:
                 a.shape = c.shape if c else (1, 1)
             low.result = a.shape
+        if fn in ROW_ONLY and a.shape[0] != 1:
+            self._error(a.loc, f"'{fn}' acts on scalars and rows (1xw): {a.named()} has "
+                               f"{a.shape[0]} rows", st)
+            return None
         if c is not None and c.shape != low.result:
             self._error(c.loc, f"cannot write {describe_shape(low.result)} into '{c.text}' "
                                f"({shape_str(c.shape)}): '{fn}' of "
@@ -413,6 +426,8 @@ class Linker:
         if entry[0] == "code":
             self._error(operand.loc, f"'{name}' is a code label, but '{st.op}' needs a data "
                                      f"label or a number as its {ordinal} operand", st)
+            return None
+        if name not in self.data:  # its declaration had an error, reported there
             return None
         offset, (h, w), _ = self.data[name]
         if operand.column is None:

@@ -1,0 +1,154 @@
+"""FLEQ faults (looped/blocks/faults.py, looped/machines/fleq/faults.py) and exact branches
+(looped/blocks/exact.py): an operand outside a block's domain stops the run with status "fault",
+the memory as before the instruction; `jle` decides x <= 0 exactly for every float64; the range
+reduction blocks `exponent` and `scale` are exact. On the dense and fast backends (and native
+when a C++ compiler is present)."""
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from looped import engine
+from looped.assembler import assemble
+from looped.machines.fleq.oracle import run as oracle_run
+
+# native compiles a C++ kernel for the machine (minutes on two cores): in the slow tests only.
+NATIVE = pytest.param("native", marks=[pytest.mark.slow, pytest.mark.skipif(
+    not (shutil.which("g++") or shutil.which("c++")), reason="no C++ compiler")])
+BACKENDS = ["dense", "fast", NATIVE]
+
+BRANCH = """.isa fleq
+.data
+x: 0
+r: 0
+.code
+        jle x, neg
+        mov r, 1
+        halt
+neg:    mov r, -1
+"""
+
+TINY = [2.0**-1022, -(2.0**-1022), 1e-300, -1e-300, 1e-7, -1e-7, 5e-7, -5e-7, 9e-7, 0.0, -0.0, 1.0, -1.0]
+
+
+def test_subnormal_inputs_are_refused():
+    """XLA's CPU arithmetic flushes float64's subnormals (below 2^-1022) to zero: the machine
+    cannot hold them, so they are refused as inputs (exit 2 on the command line), never branched on."""
+    from looped.errors import AsmError
+
+    program = assemble(BRANCH, "branch.asm")
+    for x in (2.0**-1074, -(2.0**-1074), 1e-310):
+        with pytest.raises(AsmError, match="smallest nonzero magnitude"):
+            program.with_settings({"x": x})
+    with pytest.raises(AsmError, match="smallest nonzero magnitude"):
+        assemble(BRANCH.replace("x: 0", "x: 5e-324"), "branch.asm")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jle_is_exact_for_tiny_reals(backend):
+    program = assemble(BRANCH, "branch.asm")
+    runs = [program.with_settings({"x": x}) for x in TINY]
+    for x, result in zip(TINY, engine.run(runs, backend=backend, max_steps=100)):
+        want = oracle_run(program.with_settings({"x": x}))
+        assert result.status == "halted", (x, result.status, result.fault)
+        assert result.outputs["r"] == (-1.0 if x <= 0 else 1.0), x
+        assert result.steps == want.steps, x
+
+
+FAULTS = [
+    # (data, instruction, block, offending value)
+    ("a: 1000000\nb: 1000000", "mul c, a, b", "mul", 1e12),
+    ("a: 0\nb: 0", "recip c, a", "recip", 0.0),
+    ("a: 1e-9\nb: 0", "recip c, a", "recip", 1e-9),
+    ("a: 1e9\nb: 0", "recip c, a", "recip", 1e9),
+    ("a: -4\nb: 0", "rsqrt c, a", "rsqrt", -4.0),
+    ("a: 0\nb: 0", "exponent c, a", "exponent", 0.0),
+    ("a: 3\nb: 2.5", "scale c, a, b", "scale", 2.5),
+    ("a: 3\nb: 100", "scale c, a, b", "scale", 100.0),
+    ("a: 1e9\nb: 40", "scale c, a, b", "scale", 1e9 * 2.0**40),
+    ("a: 9e14\nb: 9e14", "add c, a, b", "add", 1.8e15),
+    ("a: 9e14\nb: -9e14", "sub c, a, b", "sub", 1.8e15),
+    ("a: 1\nb: 1000", "matmul c, a, b", "matmul", 1000.0),
+]
+
+
+@pytest.mark.parametrize("backend", ["dense", "fast"])
+def test_out_of_domain_operands_fault(backend):
+    programs = [assemble(f".isa fleq\n.data\n{data}\nc: 7\nn: 0\n.code\n        inc n\n        {inst}\n        inc n\n",
+                         f"f{k}.asm") for k, (data, inst, _, _) in enumerate(FAULTS)]
+    for (data, inst, block, value), result in zip(FAULTS, engine.run(programs, backend=backend)):
+        assert result.status == "fault", (inst, data)
+        fault = result.fault
+        assert fault["block"] == block and fault["step"] == 2 and result.steps == 2
+        assert fault["loc"].endswith(":8:9")
+        assert math.isclose(fault["value"], value, rel_tol=1e-12), (inst, fault)
+        assert result.outputs["c"] == 7.0 and result.outputs["n"] == 1.0  # nothing written by the fault
+        assert inst in fault["message"] and block in fault["message"]
+
+
+def test_a_fault_stops_only_its_instance():
+    program = assemble(".isa fleq\n.data\ny: 2\nr: 0\nk: 3\n.code\nloop:   recip r, y\n        fleq sub, k, k, 1, "
+                       "k, done\n        jmp loop\ndone:   halt\n", "batch.asm")
+    runs = [program.with_settings({"y": y}) for y in (2.0, 0.0, -3.0, 1e-9)]
+    results = engine.run(runs, backend="fast")
+    assert [r.status for r in results] == ["halted", "fault", "halted", "fault"]
+    assert results[0].steps == results[2].steps == oracle_run(runs[0]).steps
+    assert abs(results[0].outputs["r"] - 0.5) < 0.5 * 4e-3
+
+
+def test_unused_slots_never_fault():
+    """recip of a 2-vector on a machine of 3 slots: the third slot reads zeros, and must not fault."""
+    program = assemble(".isa fleq\n.data\nv: [2, 4]\nw: .zeros 2\nu: [1, 1, 1]\ns: .zeros 3\n.code\n"
+                       "        recip w, v\n        add s, u, u\n", "slots.asm")
+    (result,) = engine.run([program], backend="fast")
+    assert result.status == "halted"
+    assert np.allclose(result.outputs["w"], [0.5, 0.25], rtol=4e-3)
+
+
+@pytest.mark.parametrize("backend", ["dense", "fast"])
+def test_exponent_and_scale_are_exact(backend):
+    program = assemble(".isa fleq\n.data\na: 1\nb: 0\ne: 0\ns: 0\n.code\n        exponent e, a\n"
+                       "        scale s, a, b\n", "scale.asm")
+    rng = np.random.default_rng(1)
+    a = rng.choice([-1, 1], 30) * 10.0 ** rng.uniform(-15, 14, 30)
+    b = rng.integers(-30, 4, 30).astype(float)
+    results = engine.run([program.with_settings({"a": x, "b": y}) for x, y in zip(a, b)], backend=backend)
+    for x, y, result in zip(a, b, results):
+        assert result.status == "halted", (x, y, result.fault)
+        assert result.outputs["e"] == np.frexp(x)[1]
+        assert result.outputs["s"] == np.ldexp(x, int(y))
+
+
+def test_calculator_over_twelve_decades_and_y_zero():
+    from looped.assembler import assemble_file
+
+    base = assemble_file("programs/fleq/calculator.asm")
+    pairs = [(1e6, 1e6), (1e-6, -1e6), (-3e5, 2e-6), (0.0, 5.0), (7.25e-4, 3.3e3), (7.0, 0.0)]
+    results = engine.run([base.with_settings({"x": x, "y": y}) for x, y in pairs], backend="fast")
+    for (x, y), result in zip(pairs, results):
+        if y == 0:
+            assert result.status == "fault" and result.fault["block"] == "exponent"
+            continue
+        out = result.outputs
+        want = {"sum": x + y, "diff": x - y, "prod": x * y, "quot": x / y, "root": math.sqrt(x) if x > 0 else 0.0}
+        for name, value in want.items():
+            assert abs(out[name] - value) <= 1e-4 * abs(value), (x, y, name, out[name], value)
+
+
+def test_fault_exit_status_and_json(tmp_path, capsys):
+    import json
+
+    from looped.cli import main
+
+    path = tmp_path / "m.asm"
+    path.write_text(".isa fleq\n.data\nx: 1000000\nz: 0\n.code\n        mul z, x, x\n")
+    assert main(["run", str(path), "--json"]) == 4
+    out, err = capsys.readouterr()
+    record = json.loads(out)
+    assert record["status"] == "fault" and record["fault"]["block"] == "mul" and record["fault"]["step"] == 1
+    assert f"{path}:6:9: fault at step 1" in err and "Traceback" not in err
+    assert main(["trace", str(path)]) == 4
+    out, err = capsys.readouterr()
+    assert json.loads(out.splitlines()[-1])["status"] == "fault"
