@@ -3,6 +3,10 @@ subcommands share; looped/cli/programs.py the commands on assembly programs)."""
 
 
 def main(argv=None) -> int:
+    if argv is None:  # the `looped` command itself (not a caller passing arguments): Ctrl-C stops it quietly
+        from looped.cli.interrupt import install
+
+        install()
     from looped.cli.main import main as shell
 
     return shell(argv)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -70,6 +71,13 @@ def parse_set_json(argument: str, number: int) -> tuple[str, object, SourceLoc]:
         raise AsmError(where(1), f"expected NAME=VALUE with VALUE in JSON (a number, a list "
                                  f"[1, 2] or a list of rows [[1, 2], [3, 4]]), got '{argument}'")
     start = len(name) + 2  # column of the value's first character
+    word = re.search(r"(?<![A-Za-z0-9_.])[+-]?(?:nan|inf(?:inity)?)(?![A-Za-z0-9_])", text, re.IGNORECASE)
+    if word:  # nan, inf (not JSON words) read as what they mean
+        raise AsmError(where(start + word.start()), f"{word.group()} is not a value for '{name.strip()}' "
+                                                    f"(expected a finite number; NaN and infinities are refused)")
+    if "," in text and not text.lstrip().startswith("["):  # NAME=v1,v2,... as for SUBLEQ: a list
+        text = "[" + text + "]"
+        start -= 1
     try:
         value = loads_finite(text)
     except NotFinite as err:
@@ -155,8 +163,23 @@ def program_args(p, sets_file: bool = False):
                             "JSON object {\"NAME\": value or [values], ...} applied on top of --set")
 
 
+def memory_size(text: str) -> int:
+    """--max-memory: a size such as 512M or 4G (argparse reports the error at the option)."""
+    from looped.memory_guard import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def engine_args(p, default_steps: int):
     from kernels import BACKENDS, DEFAULT_BACKEND
+
+    p.add_argument("--max-memory", type=memory_size, metavar="SIZE",
+                   help="refuse (exit 2, before building anything) a machine whose weights, compiled "
+                        "loop and states would need more than SIZE of memory, e.g. 512M or 4G (default: "
+                        "half of this computer's memory, or LOOPED_MAX_MEMORY)")
 
     p.add_argument("--max-steps", type=positive_int, default=default_steps, metavar="K",
                    help=f"stop after K instructions if the program has not halted "

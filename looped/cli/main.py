@@ -55,7 +55,8 @@ def enable_compilation_cache() -> None:
     """Keep compiled machines on disk between runs (a cold `looped run` is mostly building and
     compiling): the compiled loops themselves under `loops/` (looped/executables.py: a warm run
     loads them and builds nothing), XLA's compilation cache under `xla/`. LOOPED_CACHE_DIR moves
-    the cache (default ~/.cache/looped); LOOPED_CACHE_DIR="" turns it off."""
+    the cache (default ~/.cache/looped); LOOPED_CACHE_DIR="" turns it off. The folder holds at
+    most LOOPED_CACHE_LIMIT bytes (default 2 GiB; looped/cache_bound.py)."""
     root = os.environ.get("LOOPED_CACHE_DIR",
                           os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "looped"))
     if not root:
@@ -69,6 +70,9 @@ def enable_compilation_cache() -> None:
         jax.config.update("jax_compilation_cache_dir", os.path.join(root, "xla"))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         executables.enable(os.path.join(root, "loops"))
+        from looped import cache_bound
+
+        cache_bound.bound(root)  # at most LOOPED_CACHE_LIMIT (default 2 GiB) on disk, oldest out
     except (OSError, AttributeError):
         pass  # no cache: only slower
 
@@ -80,15 +84,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "command", None):
             parser.print_help()
             return EXIT_USAGE
+        if getattr(args, "max_memory", None) is not None:
+            from looped import memory_guard
+
+            memory_guard.set_budget(args.max_memory)
         if getattr(args, "compiles", False):
             enable_compilation_cache()
         return args.func(args)
+    except MemoryError:
+        print("error: out of memory (the machine or its batch is too large for this computer; "
+              "try fewer instances or a smaller program, or set --max-memory)", file=sys.stderr)
+        return EXIT_FAILURE
     except LoopedError as e:
         print(str(e), file=sys.stderr)
         return EXIT_FAILURE if _is_internal(e) else EXIT_USAGE
     except RuntimeError as e:
         from kernels.native import NativeUnavailable
 
+        if "RESOURCE_EXHAUSTED" in str(e) or "out of memory" in str(e).lower():  # XLA's own allocation failed
+            print("error: out of memory (the machine or its batch is too large for this computer; try "
+                  "fewer instances or a smaller program, or set --max-memory)", file=sys.stderr)
+            return EXIT_FAILURE
         if not isinstance(e, NativeUnavailable):
             raise
         print(f"error: {e}", file=sys.stderr)  # --backend native without a C++ compiler

@@ -13,10 +13,10 @@ import os
 import sys
 from typing import Sequence
 
-from looped.cli.args import (EXIT_OK, EXIT_STEP_LIMIT, DEFAULT_MAX_STEPS, NotFinite, Progress,
+from looped.cli.args import (EXIT_FAULT, EXIT_OK, EXIT_STEP_LIMIT, DEFAULT_MAX_STEPS, NotFinite, Progress,
                              engine_args, loads_finite, parse_set, parse_set_json, program_args,
                              writable)
-from looped.errors import AsmError, SourceLoc
+from looped.errors import AsmError, LoopedError, SourceLoc
 
 
 def load_program(path: str):
@@ -28,6 +28,9 @@ def load_program(path: str):
         raise AsmError(SourceLoc(path, 1, 1), "no such file (expected a .asm program)")
     if os.path.isdir(path):
         raise AsmError(SourceLoc(path, 1, 1), "is a directory (expected a .asm program)")
+    if path.lower().endswith(".tape"):
+        raise AsmError(SourceLoc(path, 1, 1), f"a classic SUBLEQ tape is not an assembly program: run it "
+                                              f"with `looped tape {path}` (see docs/tapes.md)")
     program = assemble_file(path)
     machines.get(program.isa).check_runnable(program)
     return program
@@ -82,8 +85,12 @@ def read_sets_file(path: str, base) -> list:
 
 
 def instances(args) -> list:
+    from looped import memory_guard
+
     program = apply_sets(load_program(args.program), args.set or [])
-    return read_sets_file(args.sets, program) if getattr(args, "sets", None) else [program]
+    programs = read_sets_file(args.sets, program) if getattr(args, "sets", None) else [program]
+    memory_guard.check_programs(programs)  # refuse an oversized machine before anything is built
+    return programs
 
 
 def source_handler(path: str):
@@ -110,17 +117,29 @@ def cmd_run(args) -> int:
     finally:
         progress.close()
     for i, result in enumerate(results):
+        if result.status == "fault":
+            head = f"instance {i + 1}: " if len(results) > 1 else ""
+            print(f"{head}{result.fault['message']}", file=sys.stderr)
         if args.json:
             print(json.dumps(result.to_json()))
         else:
             print(format_result(result, i if len(results) > 1 else None))
-    return EXIT_OK if all(r.status == "halted" for r in results) else EXIT_STEP_LIMIT
+    return exit_status([r.status for r in results])
+
+
+def exit_status(statuses: Sequence[str]) -> int:
+    """4 when an instance faulted (it wins), 3 when one hit the step limit, else 0."""
+    if "fault" in statuses:
+        return EXIT_FAULT
+    return EXIT_OK if all(s == "halted" for s in statuses) else EXIT_STEP_LIMIT
 
 
 def format_result(result, index: int | None) -> str:
     head = f"instance {index + 1}: " if index is not None else ""
-    what = "halted" if result.status == "halted" else "stopped at the step limit"
+    what = {"halted": "halted", "fault": "faulted", "step_limit": "stopped at the step limit"}[result.status]
     lines = [f"{head}{what} after {result.steps:,} step{'s' * (result.steps != 1)}"]
+    if result.status == "fault":
+        lines[0] += " (the faulting instruction wrote nothing; memory as before it)"
     outputs = result.outputs
     width = max((len(name) for name in outputs), default=0)
     for name, value in outputs.items():
@@ -139,8 +158,12 @@ def cmd_trace(args) -> int:
     (program,) = instances(args)
     instruction_set = isa.get(program.isa)
     names = instruction_set.cell_names(program)
-    memory, steps, pc = program.memory, 0, 0
-    for steps, pc_before, pc, after in engine.trace_steps(program, args.max_steps, backend=args.backend):
+    memory, steps, pc, faults = program.memory, 0, 0, []
+    for steps, pc_before, pc, after in engine.trace_steps(program, args.max_steps, backend=args.backend,
+                                                          faults=faults):
+        if not 0 <= pc_before < len(program.code):  # cannot happen on a healthy machine; never a traceback
+            raise LoopedError(f"error: the machine's program counter left the program at step {steps} "
+                              f"(instruction {pc_before}); refusing to go on")
         inst = program.code[pc_before]
         record = {
             "step": steps,
@@ -153,9 +176,13 @@ def cmd_trace(args) -> int:
         }
         print(json.dumps(record))
         memory = after
-    status = "halted" if pc == program.halt_index else "step_limit"
-    print(json.dumps({"status": status, "steps": steps, "memory": program.outputs(memory)}))
-    return EXIT_OK if status == "halted" else EXIT_STEP_LIMIT
+    status = "fault" if faults else "halted" if pc == program.halt_index else "step_limit"
+    final = {"status": status, "steps": faults[0]["step"] if faults else steps, "memory": program.outputs(memory)}
+    if faults:
+        final["fault"] = faults[0]
+        print(faults[0]["message"], file=sys.stderr)
+    print(json.dumps(final))
+    return exit_status([status])
 
 
 def cmd_export(args) -> int:
@@ -199,13 +226,18 @@ def add_parsers(sub) -> None:
                                      "the final value of every data label.",
                          epilog="Examples: looped run programs/gcd.asm --set a=12 --set b=18 --json; "
                                 "looped run programs/gcd.asm --sets pairs.jsonl --json. "
-                                "Exit status: 0 every instance halted; 3 one or more hit the step limit; "
-                                "2 error in the program or arguments; 1 anything else.")
+                                "FLEQ: looped run programs/fleq/calculator.asm --set x=2 --set y=0.5 --set "
+                                "'v=[1,2,2]'. Statuses: halted; step_limit (--max-steps reached); fault "
+                                "(FLEQ: an operand left a function block's domain; the message names the "
+                                "step, the source line, the block and the value). Exit status: 0 every "
+                                "instance halted; 3 one or more hit the step limit; 4 one or more faulted "
+                                "(4 wins over 3); 2 error in the program or arguments; 1 anything else.")
     program_args(run, sets_file=True)
     engine_args(run, DEFAULT_MAX_STEPS)
     run.add_argument("--json", action="store_true",
                      help='machine-readable output: one JSON object per instance, one per line: '
-                          '{"status": "halted"|"step_limit", "steps": N, "memory": {label: value}}')
+                          '{"status": "halted"|"step_limit"|"fault", "steps": N, "memory": {label: value}} '
+                          '(a fault adds "fault": {"step", "loc", "block", "value", "message"})')
     run.add_argument("--quiet", action="store_true", help="no progress display on the terminal")
     _source_options(run)
     run.set_defaults(func=cmd_run, compiles=True)

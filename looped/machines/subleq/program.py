@@ -91,6 +91,8 @@ class Program:
                 known = ", ".join(sorted(self.user_cells)) or "none"
                 raise AsmError(loc, f"unknown data label '{name}'{suggest(name, self.user_cells)} "
                                     f"(expected one of: {known})")
+            if hasattr(value, "tolist"):  # numpy arrays and scalars (from Python callers)
+                value = value.tolist()
             values = list(value) if isinstance(value, (list, tuple)) else [value]
             self._check_setting(cell, values, loc)
             memory[cell.offset : cell.offset + cell.length] = values

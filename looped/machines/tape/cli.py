@@ -3,7 +3,7 @@ looped/machines/__init__.py names this module; the shell, looped/cli/main.py, ca
 
     looped tape TAPE [--bits N] [--memory K] [--input TEXT | --input-file F] [--sets FILE.jsonl]
                      [--max-steps K] [--backend NAME] [--json] [--output-cells K]
-    looped assemble PROGRAM.asm --tape [-o P.tape]
+    looped assemble PROGRAM.asm [--tape] [-o P.tape]
 
 Exit status of `looped tape`: 0 every instance halted, 3 one or more hit --max-steps, 4 one or
 more faulted (4 wins over 3), 2 an error in the tape or the arguments (`FILE:LINE:COL: error:
@@ -64,8 +64,8 @@ def add_parsers(sub, default_steps: int = DEFAULT_MAX_STEPS) -> None:
                     "as triples from address 0, its data after them, jumps to the halt column as jumps to -1 "
                     "(docs/tapes.md). Run the tape with `looped tape P.tape --bits N`.")
     program_args(assemble)
-    assemble.add_argument("--tape", action="store_true", required=True,
-                          help="write a classic SUBLEQ tape (the only output format)")
+    assemble.add_argument("--tape", action="store_true",
+                          help="write a classic SUBLEQ tape (the only output format, also without --tape)")
     assemble.add_argument("-o", "--output", metavar="P.tape", help="output file (default: standard output)")
     assemble.set_defaults(func=cmd_assemble)
 

@@ -131,6 +131,10 @@ def parse_tape(text: str, file: str = "<tape>", bits: int = DEFAULT_BITS) -> Tap
         text = text[1:]
     for number, line in enumerate(text.splitlines(), start=1):
         cut = min((i for i in (line.find("#"), line.find(";")) if i >= 0), default=len(line))
+        empty = re.search(r"(?:^|,)\s*,", line[:cut])  # `1,,2`: a missing value between separators
+        if empty:
+            raise AsmError(SourceLoc(file, number, empty.end()),
+                           "expected an integer before this comma (two separators with no value between)")
         for match in _TOKEN.finditer(line[:cut]):
             word, loc = match.group(), SourceLoc(file, number, match.start() + 1)
             if not re.fullmatch(r"[+-]?[0-9]+", word):
