@@ -98,4 +98,4 @@ def test_export_and_disasm(capsys, tmp_path):
     code, out, _ = run(capsys, "disasm", str(tmp_path / "c.npz"))
     assert code == 0 and ".isa fleq" in out and "x: 3" in out
     code, out, _ = run(capsys, "disasm", CALC)
-    assert code == 0 and "recip r, y" in out
+    assert code == 0 and "recip r, my" in out

@@ -19,6 +19,7 @@ PROGRAMS = ["programs/fleq/calculator.asm", "programs/fleq/matrix_ops.asm", "pro
 # exact function (docs/fleq.md states them; benchmarks/fleq_accuracy.py measures them).
 BLOCK_ERROR = {
     "add": (0.0, 0.0), "sub": (0.0, 0.0), "mov": (0.0, 0.0), "transpose": (0.0, 0.0),
+    "exponent": (0.0, 0.0), "scale": (0.0, 0.0),
     "mul": (5e-6, 5e-10), "matmul": (1e-6, 1e-10), "sigmoid": (0.0, 1e-15),
     "recip": (pwl_constants.RECIP_MAX_REL_ERROR * (1 + 1e-9), 1e-11),
     "rsqrt": (pwl_constants.RSQRT_MAX_REL_ERROR * (1 + 1e-9), 1e-11),
@@ -77,8 +78,8 @@ def test_every_step_matches_the_oracle(backend):
     for _ in range(2):  # and the calculator on random inputs
         x, y = rng.choice([-1, 1], 2) * 10.0 ** rng.uniform(-2, 2, 2)
         programs.append(calculator.with_settings({"x": float(abs(x)), "y": float(y)}))
-    executed = check_against_oracle(programs, backend, steps=60)
-    assert all(t < 59 for t in executed)  # each halted
+    executed = check_against_oracle(programs, backend, steps=130)  # the calculator: up to ~120 steps
+    assert all(t < 129 for t in executed)  # each halted
 
 
 def test_dense_and_fast_agree():
@@ -152,4 +153,4 @@ def test_layers_and_heads():
     H = W = 1
     assert [row["heads"] for row in table] == [1, 3, 2 * H + H + 2 + min(H, W), 1, 2, 0]
     assert machine.dtype == np.float64
-    assert len(FUNCTIONS) == 9
+    assert len(FUNCTIONS) == 11
