@@ -44,7 +44,7 @@ def rate(size: int, batch: int, repeats: int) -> dict:
     from looped.machines.tape import engine as tape_engine
 
     tapes = [loop_tape(size)] * batch
-    steps = int(max(40, min(3000, 2e6 / (batch * (size + 100)))))
+    steps = int(max(40, min(6000, 8e6 / (batch * (size + 100)))))  # runs long enough to time
 
     def timed(k):
         started = time.perf_counter()

@@ -124,8 +124,8 @@ def test_assemble_writes_a_tape_that_runs_like_the_program(capsys, tmp_path):
     assert out.split() != out_file.read_text().split()  # the settings are in the file
 
 
-def test_assemble_needs_tape_and_refuses_fleq(capsys):
-    code, _, err = run(capsys, "assemble", ROOT / "programs" / "gcd.asm")
-    assert code == 2 and "--tape" in err
+def test_assemble_writes_a_tape_without_tape_too_and_refuses_fleq(capsys):
+    code, out, _ = run(capsys, "assemble", ROOT / "programs" / "gcd.asm")  # --tape is the default now
+    assert code == 0 and out.startswith("# ") and "classic SUBLEQ tape" in out.splitlines()[0]
     code, _, err = run(capsys, "assemble", ROOT / "programs" / "fleq" / "calculator.asm", "--tape")
     assert code == 2 and "only SUBLEQ programs become tapes" in err
