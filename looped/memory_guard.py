@@ -11,7 +11,7 @@ they exceed the budget, in well under a second.
 The budget defaults to BUDGET_FRACTION of this computer's memory (or of the process's address-space
 limit, `ulimit -v`, when that is lower); `looped run --max-memory SIZE` (or LOOPED_MAX_MEMORY)
 changes it. What the guard lets through and still does not fit ends with "out of memory" (exit 1,
-looped/cli/main.py), never a traceback.
+looped/cli/shell.py), never a traceback.
 """
 
 from __future__ import annotations

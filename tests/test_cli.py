@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from looped.cli.main import build_parser, main
+from looped.cli.shell import build_parser, main
 
 
 def run(capsys, *argv):

@@ -1,4 +1,4 @@
-"""The `looped` command line (looped/cli/main.py is the shell; looped/cli/args.py what the
+"""The `looped` command line (looped/cli/shell.py is the shell; looped/cli/args.py what the
 subcommands share; looped/cli/programs.py the commands on assembly programs)."""
 
 
@@ -7,6 +7,6 @@ def main(argv=None) -> int:
         from looped.cli.interrupt import install
 
         install()
-    from looped.cli.main import main as shell
+    from looped.cli.shell import main as shell
 
     return shell(argv)

@@ -2,6 +2,6 @@
 
 import sys
 
-from looped.cli.main import main
+from looped.cli.shell import main
 
 sys.exit(main())

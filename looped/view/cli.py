@@ -1,5 +1,5 @@
 """`looped view PROGRAM -o PAGE.html`: an offline page that steps through a run (the parser is added
-to the command line by `add_parsers`, registered in looped/cli/main.py).
+to the command line by `add_parsers`, registered in looped/cli/shell.py).
 
 PROGRAM is a SUBLEQ or FLEQ `.asm` file (`--set`), a classic `.tape` (`--input`, `--input-file`,
 `--bits`, `--memory`), or a `.c` file, compiled to a tape by the C compiler (looped/machines/tape/c/).

@@ -20,7 +20,7 @@ SHOTS = (
 
 
 def main(argv=None) -> None:
-    from looped.cli.main import main as looped
+    from looped.cli.shell import main as looped
     from looped.view.browser import Browser
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -7,7 +7,7 @@ import json
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
     """`looped ARGV...` in this process: (exit status, stdout, stderr)."""
-    from looped.cli.main import main
+    from looped.cli.shell import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -1,5 +1,5 @@
 """`looped tape` and `looped assemble`: the command line of classic SUBLEQ tapes (the registry in
-looped/machines/__init__.py names this module; the shell, looped/cli/main.py, calls `add_parsers`).
+looped/machines/__init__.py names this module; the shell, looped/cli/shell.py, calls `add_parsers`).
 
     looped tape TAPE [--bits N] [--memory K] [--input TEXT | --input-file F] [--sets FILE.jsonl]
                      [--max-steps K] [--backend NAME] [--json] [--output-cells K]

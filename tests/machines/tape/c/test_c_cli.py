@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from looped.cli.main import main
+from looped.cli.shell import main
 from looped.machines.tape.c.oracle import gcc_available, run_gcc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))

@@ -58,7 +58,7 @@ def test_no_main():
 
 @pytest.mark.parametrize("command", ["run", "cc", "trace"])
 def test_command_line_exit_2_without_traceback(tmp_path, capsys, command):
-    from looped.cli.main import main
+    from looped.cli.shell import main
 
     path = tmp_path / "broken.c"
     path.write_text("#include <stdio.h>\nint main(void) {\n    float x = 1;\n    return 0;\n}\n")
