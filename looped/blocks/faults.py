@@ -146,23 +146,37 @@ def le_zero(layout: Layout, raw: Rows, flag: Rows) -> MLP:
 
 
 def write(layout: Layout, pointer: Rows, source: Rows, target: Rows, buffer: Rows, fault: Rows,
-          carried: Rows) -> Head:
+          carried: Rows, kept: Rows) -> Head:
     """looped/blocks/control.py's write, which also carries the slot's fault row to the addressed
-    token (`carried`; every other token carries its own fault row, 0 off the slots)."""
+    token (`carried`; every other token carries its own fault row, 0 off the slots) and marks the
+    tokens that keep their value (`kept`: each token's own `other` row, 1 off the scratch tokens;
+    the addressed token gathers the slot's, 0)."""
     L = layout.addr_bits
-    wv = copy_map(layout.d, [(target, buffer), (source, buffer), (fault, carried)])
+    wv = copy_map(layout.d, [(target, buffer), (source, buffer), (fault, carried), (layout["other"], kept)])
     return Head(wq=projection(layout.d, {layout["pos"]: 1.0}),
                 wk=projection(layout.d, {layout["pos"]: 1.0, pointer: 1.0 + 1.0 / L}),
                 wv=wv, queries="others", keys="scratch+self", name="write")
 
 
-def overwrite(layout: Layout, source: Rows, dest: Rows, carried: Rows, gate: float) -> MLP:
-    """On every token but the scratch tokens, and not where a fault was carried: dest = source."""
-    units = Units(layout.d, f"overwrite {dest.name}", "all")
-    off = {layout["ind"].start: -gate, layout["anc"].start: -gate, carried.start: -gate}
+def _written(layout: Layout, carried: Rows, kept: Rows) -> dict:
+    """Gate of the addressed memory token of an instruction that did not fault (0 there only)."""
+    return {layout["ind"].start: 1.0, layout["anc"].start: 1.0, carried.start: 1.0, kept.start: 1.0}
+
+
+def erase(layout: Layout, dest: Rows, carried: Rows, kept: Rows) -> MLP:
+    """Write layer: dest = 0 on the addressed token (dest + (-dest) is exactly 0; dest + (new - dest)
+    would round a real)."""
+    units = Units(layout.d, f"erase {dest.name}", "all")
+    for row in dest.indices:
+        gated_linear(units, {row: -1.0}, _written(layout, carried, kept), {row: 1.0})
+    return units.mlp()
+
+
+def put(layout: Layout, source: Rows, dest: Rows, carried: Rows, kept: Rows) -> MLP:
+    """Branch layer: dest += source on the addressed token (0 + new is exactly new)."""
+    units = Units(layout.d, f"put {dest.name}", "all")
     for src, dst in zip(source.indices, dest.indices):
-        units.add({src: 1.0, dst: -1.0, **off}, 0.0, {dst: 1.0})
-        units.add({src: -1.0, dst: 1.0, **off}, 0.0, {dst: -1.0})
+        gated_linear(units, {src: 1.0}, _written(layout, carried, kept), {dst: 1.0})
     return units.mlp()
 
 

@@ -110,6 +110,7 @@ def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int
     alloc.add("fault", 1)  # 1 once the machine has faulted (kept: the card halts)
     alloc.add("faultpc", L)  # the faulting instruction's program counter
     alloc.add("carried", 1)  # on memory tokens: the fault the write carried
+    alloc.add("kept", 1)  # on memory tokens: 1 but on the token the write addresses
     # One transient buffer, used by every layer in turn (each layer's MLP clears what it wrote).
     offsets = _packed([("mul", 2 * H), ("sigmoid", H), ("matmul", 2 * H), ("transpose", K * H)])
     buf = max(instr_size, 2 * H + 1, sum(size for _, _, size in offsets), H + 1)
@@ -230,10 +231,10 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
         ),
         layer(
             "write",
-            faults.write(layout, r["fetched.c"], out, r["val"], r["buf.write"], r["fault"], r["carried"]),
+            faults.write(layout, r["fetched.c"], out, r["val"], r["buf.write"], r["fault"], r["carried"], r["kept"]),
             real.read_slot_result(layout, lam, r["fetched.flagslot"], r["resultraw"], r["buf.written"]),
-            faults.overwrite(layout, r["buf.write"], r["val"], r["carried"], OVERWRITE_GATE),
-            blocks.clear(layout, r["buf.write"], r["carried"], tokens="all"),
+            # The addressed value is erased here and the new one put in the next layer: exact for reals.
+            faults.erase(layout, r["val"], r["carried"], r["kept"]),
             faults.branch_flag(layout, r["flag"].start, r["buf.written"].start, r["fetched.flagold"].start,
                                r["fetched.flagslot"], r["fault"].start, r["branch"].start),
             faults.to_halt(layout, r["fetched.p"], r["fetched.halt"], r["pc"], r["faultpc"], r["fault"].start),
@@ -243,6 +244,8 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
         layer(
             "branch",
             blocks.branch(layout, r["pc"], r["fetched.p"], r["branch"]),
+            faults.put(layout, r["buf.write"], r["val"], r["carried"], r["kept"]),
+            blocks.clear(layout, r["buf.write"], r["carried"], r["kept"], tokens="all"),
             blocks.clear(layout, r["branch"], r["fetched"]),
             d=d,
         ),

@@ -82,7 +82,7 @@ def test_out_of_domain_operands_fault(backend):
         assert result.status == "fault", (inst, data)
         fault = result.fault
         assert fault["block"] == block and fault["step"] == 2 and result.steps == 2
-        assert fault["loc"].endswith(":8:9")
+        assert fault["loc"].endswith(":9:9")
         assert math.isclose(fault["value"], value, rel_tol=1e-12), (inst, fault)
         assert result.outputs["c"] == 7.0 and result.outputs["n"] == 1.0  # nothing written by the fault
         assert inst in fault["message"] and block in fault["message"]
