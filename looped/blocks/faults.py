@@ -172,6 +172,19 @@ def erase(layout: Layout, dest: Rows, carried: Rows, kept: Rows) -> MLP:
     return units.mlp()
 
 
+def clear_on_scratch(layout: Layout, *blocks: Rows) -> MLP:
+    """x -> 0 on the scratch tokens only (the slots and the anchor: `other` - `anc` is 0 there and 1
+    on every other token, which gates the rest off): what the write head (which queries the other
+    tokens) leaves on the scratch tokens is cleared in its own layer, as the fast kernels' hint
+    promises, while the addressed token keeps it for the branch layer."""
+    units = Units(layout.d, "clear on scratch " + " ".join(b.name for b in blocks), "scratch")
+    gate = {layout["other"].start: 1.0, layout["anc"].start: -1.0}
+    for block in blocks:
+        for row in block.indices:
+            gated_linear(units, {row: -1.0}, gate, {row: 1.0})
+    return units.mlp()
+
+
 def put(layout: Layout, source: Rows, dest: Rows, carried: Rows, kept: Rows) -> MLP:
     """Branch layer: dest += source on the addressed token (0 + new is exactly new)."""
     units = Units(layout.d, f"put {dest.name}", "all")

@@ -239,6 +239,7 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
                                r["fetched.flagslot"], r["fault"].start, r["branch"].start),
             faults.to_halt(layout, r["fetched.p"], r["fetched.halt"], r["pc"], r["faultpc"], r["fault"].start),
             blocks.clear(layout, r["flag"], r["buf.written"], out, r["resultraw"]),
+            faults.clear_on_scratch(layout, r["buf.write"], r["carried"], r["kept"]),
             d=d,
         ),
         layer(
