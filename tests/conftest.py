@@ -8,6 +8,8 @@ eagerly). Compilations are rarely shared across files, so this costs little time
 
 import gc
 
+import pytest
+
 GROWTH_MB = 300
 _since = {"rss": 0}
 
@@ -45,3 +47,39 @@ def pytest_runtest_teardown(item, nextitem):
     if nextitem is None or nextitem.fspath != item.fspath or _rss_mb() - _since["rss"] > GROWTH_MB:
         _clear()
         _since["rss"] = _rss_mb()
+
+
+# Cases that each take 4-30 s on our 2-core machine and whose ground a faster case of the same file
+# covers in the default suite (the dense twin of a fast check, a second size, a second program):
+# they run with `python3 -m pytest -q -m slow`, which keeps the default suite near its time budget.
+SLOW_CASES = (
+    "tests/machines/fleq/test_fleq_machine.py::test_every_step_matches_the_oracle[dense]",
+    "tests/machines/fleq/test_fleq_machine.py::test_each_instance_halts_on_its_own",
+    "tests/view/test_view_browser.py::test_the_page_at_each_checked_step_is_the_run[fleq]",
+    "tests/machines/fleq/test_fleq_icl.py::test_mlp_backprop_losses_match_numpy",
+    "tests/machines/fleq/test_fleq_linalg.py::test_power_iteration_4x4_on_random_symmetric_matrices",
+    "tests/machines/fleq/test_fleq_linalg.py::test_inverse_4x4_on_random_spd_matrices",
+    "tests/machines/fleq/test_fleq_linalg.py::test_a_batch_of_matrices_gives_what_each_gives_alone[16]",
+    "tests/machines/subleq/test_programs_more.py::test_fleq_programs_match_the_oracle",
+    "tests/machines/subleq/test_programs_more.py::test_fleq_programs_compute_what_they_say",
+    "tests/kernels/test_kernels.py::test_backends_agree_after_every_step[70]",
+    "tests/kernels/test_kernels.py::test_wide_words_fast_matches_dense",
+    "tests/kernels/test_kernels.py::test_raw_state_within_correction_bound",
+    "tests/kernels/test_batched.py::test_raw_state_matches_dense_every_step[48-8-5]",
+    "tests/kernels/test_batched.py::test_raw_state_matches_dense_every_step[40-4-1]",
+    "tests/machines/fleq/test_fleq_export.py::test_exported_machine_disassembles_to_a_program_that_runs_the_same",
+    "tests/machines/fleq/test_fleq_export.py::test_numpy_forward_pass_reproduces_looped_run[programs/fleq/calculator.asm-settings0]",
+)
+
+
+def pytest_configure(config):
+    # Registered before the `-m 'not slow'` selection reads the markers.
+    config._slow_cases = set(SLOW_CASES)
+
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid in config._slow_cases:
+            item.add_marker(pytest.mark.slow)
