@@ -17,6 +17,13 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_STEP_LIMIT, EXIT_FAULT = 0, 1, 2, 3, 4
 DEFAULT_MAX_STEPS = 1_000_000
 
 
+def exit_status(statuses) -> int:
+    """4 when an instance faulted (it wins), 3 when one hit the step limit, else 0."""
+    if "fault" in statuses:
+        return EXIT_FAULT
+    return EXIT_OK if all(s == "halted" for s in statuses) else EXIT_STEP_LIMIT
+
+
 class UsageError(LoopedError):
     pass
 

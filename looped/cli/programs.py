@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Sequence
 
-from looped.cli.args import (EXIT_FAULT, EXIT_OK, EXIT_STEP_LIMIT, DEFAULT_MAX_STEPS, NotFinite, Progress,
+from looped.cli.args import (EXIT_OK, DEFAULT_MAX_STEPS, exit_status, NotFinite, Progress,
                              engine_args, loads_finite, parse_set, parse_set_json, program_args,
                              writable)
 from looped.errors import AsmError, LoopedError, SourceLoc
@@ -125,13 +125,6 @@ def cmd_run(args) -> int:
         else:
             print(format_result(result, i if len(results) > 1 else None))
     return exit_status([r.status for r in results])
-
-
-def exit_status(statuses: Sequence[str]) -> int:
-    """4 when an instance faulted (it wins), 3 when one hit the step limit, else 0."""
-    if "fault" in statuses:
-        return EXIT_FAULT
-    return EXIT_OK if all(s == "halted" for s in statuses) else EXIT_STEP_LIMIT
 
 
 def format_result(result, index: int | None) -> str:

@@ -18,7 +18,7 @@ import sys
 
 from looped.errors import AsmError, SourceLoc
 
-from looped.cli.args import (DEFAULT_MAX_STEPS, EXIT_FAULT, EXIT_OK, EXIT_STEP_LIMIT, at_least,
+from looped.cli.args import (DEFAULT_MAX_STEPS, EXIT_OK, at_least, exit_status,
                              engine_args, program_args, whole_number, writable)
 
 
@@ -183,9 +183,7 @@ def cmd_tape(args) -> int:
         _write_bytes(result.output + (b"\n" if many and result.output and not result.output.endswith(b"\n") else b""))
         if not many and result.status == "step_limit":
             print(f"stopped at the step limit after {result.steps:,} steps", file=sys.stderr)
-    if any(r.status == "fault" for r in results):
-        return EXIT_FAULT
-    return EXIT_OK if all(r.status == "halted" for r in results) else EXIT_STEP_LIMIT
+    return exit_status([r.status for r in results])
 
 
 def _write_bytes(data: bytes) -> None:

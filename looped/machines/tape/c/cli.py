@@ -155,7 +155,8 @@ def result_json(result, compiled) -> dict:
 
 def cmd_run(args) -> int:
     from looped.machines.tape import engine as tape_engine
-    from looped.machines.tape.cli import EXIT_FAULT, EXIT_OK, EXIT_STEP_LIMIT, _write_bytes
+    from looped.cli.args import exit_status
+    from looped.machines.tape.cli import _write_bytes
 
     _check_options(args)
     compiled = compile_file(args.program, args.stack)
@@ -174,9 +175,7 @@ def cmd_run(args) -> int:
         _write_bytes(result.output)
         if result.status == "step_limit":
             print(f"{head}stopped at the step limit after {result.steps:,} steps", file=sys.stderr)
-    if any(r.status == "fault" for r in results):
-        return EXIT_FAULT
-    return EXIT_OK if all(r.status == "halted" for r in results) else EXIT_STEP_LIMIT
+    return exit_status([r.status for r in results])
 
 
 # ---- trace --------------------------------------------------------------------------------------
@@ -185,7 +184,7 @@ def cmd_run(args) -> int:
 def cmd_trace(args) -> int:
     """One JSON line per instruction the transformer executes: the step, the IP, the C source
     place (FILE:LINE:COL and the line's text) and the bytes it wrote; then the final line."""
-    from looped.machines.tape.cli import EXIT_FAULT, EXIT_OK, EXIT_STEP_LIMIT
+    from looped.cli.args import exit_status
 
     _check_options(args)
     compiled = compile_file(args.program, args.stack)
@@ -213,7 +212,7 @@ def cmd_trace(args) -> int:
         final["message"] = message
         print(message, file=sys.stderr)
     print(json.dumps(final))
-    return {"halted": EXIT_OK, "fault": EXIT_FAULT}.get(status, EXIT_STEP_LIMIT)
+    return exit_status([status])
 
 
 def step_states(tape, max_steps: int, backend: str):
