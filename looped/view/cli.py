@@ -19,7 +19,7 @@ DEFAULT_VIEW_STEPS = 10_000
 
 def add_parsers(sub) -> None:
     from looped.cli.args import at_least, positive_int
-    from looped.view.record import DEFAULT_WINDOW
+    from looped.view import DEFAULT_WINDOW
 
     view = sub.add_parser(
         "view", help="write an offline HTML page that steps through a run",

@@ -36,11 +36,11 @@ from looped import machines
 from looped.errors import LoopedError
 from looped.machine import machine_for
 from looped.runner import HEALTH_BOUND, NumericalHealthError
+from looped.view import DEFAULT_WINDOW
 
 CARD_DECIMALS = 3  # the heat map's resolution: far finer than its colours
 TOP_K = 2  # entries kept per scratch token and head
 MIN_WEIGHT = 0.05  # attention weights below this are not worth showing
-DEFAULT_WINDOW = 10_000
 DENSE_UP_TO = 128  # card width up to which the recorder evaluates the layer formula as written
 STATE_BUDGET = 4_000_000  # card entries per recorded chunk (a chunk's states stay in host memory)
 
