@@ -25,15 +25,19 @@ DEFAULT_ISA = "subleq"
 
 
 def isa_of(source: str, file: str = "<string>") -> str:
-    """The instruction set the file names with `.isa NAME` (its first such line), if that machine
-    has an assembler; otherwise SUBLEQ. Where the line stands is that assembler's to check (it must
-    come before any statement), so a misplaced `.isa` is reported at its place."""
+    """The instruction set the file names with `.isa NAME`, if that machine has an assembler;
+    otherwise SUBLEQ. `.isa` must come before any statement, so only the directive lines at the
+    top are read: a `.isa` after a statement is SUBLEQ's parser's to report, at its place."""
     for lineno, line in enumerate(source.splitlines(), start=1):
         try:
             tokens = tokenize(line, file, lineno)
         except LoopedError:
-            continue  # the chosen assembler reports it
-        if len(tokens) > 1 and tokens[0].kind == "directive" and tokens[0].text.lower() == ".isa":
+            return DEFAULT_ISA  # SUBLEQ's parser reports it
+        if not tokens:
+            continue
+        if tokens[0].kind != "directive":
+            return DEFAULT_ISA  # a statement: no `.isa` may follow
+        if tokens[0].text.lower() == ".isa" and len(tokens) > 1:
             name = tokens[1].text.lower()
             return name if machines.assembler(name) is not None else DEFAULT_ISA
     return DEFAULT_ISA
