@@ -253,6 +253,59 @@ class SparseHead:
         return state_product(v_s.T, p[:s]) + matmul(v_r, p[s:])
 
 
+@dataclass
+class ScratchHeads:
+    """Heads with queries="scratch" and keys="scratch" (FLEQ's per-row function heads), evaluated
+    side by side: each one's softmax runs over the scratch tokens only, and all of them are stacked
+    on a leading head axis (rows gathered per head, weights zero-padded to a common size), so a
+    hundred small heads cost a few batched products, not a hundred chains of small operations.
+    Every score and read-out sums the same non-zero terms as the head alone."""
+
+    q_index: np.ndarray  # [h, qr] rows of S each head's query reads (padded)
+    k_index: np.ndarray
+    v_index: np.ndarray
+    out_cols: np.ndarray  # [h * vc] the columns the heads' read-outs are added to (padded: weight 0)
+    wq: jax.Array  # [h, qr, k]
+    wk: jax.Array  # [h, kr, k]
+    wv: jax.Array  # [h, vr, vc]
+
+    @classmethod
+    def build(cls, heads: list, dtype) -> "ScratchHeads":
+        def padded(rows_of, w_of, width):
+            R = max(len(rows_of(h)) for h in heads)
+            index = np.zeros((len(heads), R), int)
+            w = np.zeros((len(heads), R, width))
+            for i, h in enumerate(heads):
+                rows, hw = rows_of(h), w_of(h)
+                index[i, : len(rows)], index[i, len(rows):] = rows, rows[0]
+                w[i, : len(rows), : hw.shape[1]] = hw
+            return index, w
+
+        k = max(h.wq.shape[1] for h in heads)
+        vc = max(len(h.v_cols) for h in heads)
+        q_index, wq = padded(lambda h: h.q_rows, lambda h: h.wq, k)
+        k_index, wk = padded(lambda h: h.k_rows, lambda h: h.wk, k)
+        v_index, wv = padded(lambda h: h.v_rows, lambda h: h.wv, vc)
+        out_cols = np.array([[h.v_cols[c] if c < len(h.v_cols) else h.v_cols[0] for c in range(vc)] for h in heads])
+        return cls(q_index, k_index, v_index, out_cols.reshape(-1), as_array(wq, dtype), as_array(wk, dtype),
+                   as_array(wv, dtype))
+
+    def attend(self, S, lam):
+        """The heads' read-outs, summed into S's columns: [s, d] -> the update of S."""
+        q = jnp.einsum("shr,hrk->hsk", jnp.take(S, self.q_index, axis=1), self.wq, precision=PRECISION)
+        k = jnp.einsum("shr,hrk->hsk", jnp.take(S, self.k_index, axis=1), self.wk, precision=PRECISION)
+        scores = lam * jnp.einsum("hqk,hpk->hqp", q, k, precision=PRECISION)
+        e = jnp.exp(scores - jnp.max(scores, axis=2, keepdims=True))
+        z = jnp.sum(e, axis=2, keepdims=True)
+        pooled = jnp.einsum("hqp,phr->hqr", e, jnp.take(S, self.v_index, axis=1), precision=PRECISION) / z
+        out = jnp.einsum("hqr,hrc->qhc", pooled, self.wv, precision=PRECISION)  # [s, h, vc]
+        return out.reshape(S.shape[0], -1)
+
+
+def scratch_only(head: HeadPlan) -> bool:
+    return head.queries == "scratch" and head.keys == "scratch"
+
+
 # ---- MLP parts -------------------------------------------------------------------------------------
 
 
@@ -274,6 +327,7 @@ class SparseMLP:
     b2: jax.Array | None = None
     first: Linear | None = None  # sparse forms for the non-scratch tokens
     second: Linear | None = None
+    gather: dict | None = None  # the plan's gathered form (MLPPlan.gathered) for the scratch tokens
 
     @classmethod
     def build(cls, mlp: MLPPlan, dtype) -> "SparseMLP":
@@ -284,8 +338,14 @@ class SparseMLP:
         if mlp.tokens == "all":
             first = Linear.build(mlp.in_rows, mlp.w1, dtype)
             second = Linear.build(np.arange(mlp.units), mlp.w2, dtype)
+        gathered = mlp.gathered()
+        if gathered is not None:
+            gathered = {"in_index": gathered["in_index"], "order": gathered["order"],
+                        "w_in": as_array(gathered["w_in"][:, :, None], dtype),
+                        "buckets": [(index, as_array(w[:, :, None], dtype)) for _, index, w in gathered["buckets"]]}
         return cls(mlp.tokens, mlp.in_rows, mlp.out_cols, None, False, as_array(mlp.w1, dtype),
-                   as_array(mlp.b1, dtype), as_array(mlp.w2, dtype), as_array(mlp.b2, dtype), first, second)
+                   as_array(mlp.b1, dtype), as_array(mlp.w2, dtype), as_array(mlp.b2, dtype), first, second,
+                   gathered)
 
     @property
     def units(self) -> int:
@@ -308,8 +368,21 @@ class SparseMLP:
         """The update on `out_cols` for the scratch tokens A [s, d]."""
         if self.rowwise is not None:
             return self.rowwise_update(A[:, as_index(self.in_rows)])
+        if self.gather is not None:
+            return self.gathered_update(A[:, as_index(self.in_rows)].T).T
         hidden = jax.nn.relu(matmul(A[:, as_index(self.in_rows)], self.w1) + self.b1)
         return matmul(hidden, self.w2) + self.b2
+
+    def gathered_update(self, x):
+        """The update [len(out_cols), t] for feature-major inputs x [len(in_rows), t], by gathers:
+        each unit's few inputs, then each output's few units (a zero row appended for padding)."""
+        g = self.gather
+        pre = self.b1[:, None]
+        for k in range(g["in_index"].shape[0]):
+            pre = pre + g["w_in"][k] * jnp.take(x, g["in_index"][k], axis=0)
+        hidden = jnp.concatenate([jax.nn.relu(pre), jnp.zeros((1, x.shape[1]), x.dtype)], axis=0)
+        sums = [jnp.sum(w * jnp.take(hidden, index, axis=0), axis=1) for index, w in g["buckets"]]
+        return jnp.take(jnp.concatenate(sums, axis=0), g["order"], axis=0) + self.b2[:, None]
 
     def on_rest(self, T: TokenState):
         """The update on `out_cols` for the other tokens, feature-major."""
@@ -323,9 +396,15 @@ class SparseMLP:
 
 
 def build_layers(plan, dtype):
-    """Each layer of the plan as ([SparseHead], [SparseMLP])."""
-    return [([SparseHead.build(h, dtype) for h in lay.heads], [SparseMLP.build(m, dtype) for m in lay.mlps])
-            for lay in plan.layers]
+    """Each layer of the plan as ([SparseHead], [SparseMLP], ScratchHeads or None): the heads whose
+    keys and queries are the scratch tokens go together in one ScratchHeads."""
+    out = []
+    for lay in plan.layers:
+        grouped = [h for h in lay.heads if scratch_only(h)]
+        heads = [SparseHead.build(h, dtype) for h in lay.heads if not scratch_only(h)]
+        out.append((heads, [SparseMLP.build(m, dtype) for m in lay.mlps],
+                    ScratchHeads.build(grouped, dtype) if grouped else None))
+    return out
 
 
 def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, batch: bool = True):
@@ -345,8 +424,10 @@ def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, 
     rowwise_rest = rowwise_rest or (lambda mlp, x: mlp.rowwise_update(x, axis=0))
 
     def apply(layer, S, T: TokenState):
-        heads, mlps = layer
+        heads, mlps, grouped = layer
         AS, AT = S, T
+        if grouped is not None:
+            AS = AS.at[:, grouped.out_cols].add(grouped.attend(S, lam))
         for head in heads:
             if head.plan.queries != "others":
                 AS = add_columns(AS, as_index(head.plan.v_cols), attend_scratch(head, S, T, lam))

@@ -27,6 +27,10 @@ import numpy as np
 # A linear map whose outputs each read at most this many inputs is evaluated as a sum of
 # single-feature terms (elementwise) rather than a matrix product.
 SPARSE_TERMS = 4
+# An MLP group whose units each read at most this many inputs (and at least GATHER_MIN_UNITS
+# units) is evaluated by gathers rather than a dense matmul on the scratch tokens (MLPPlan.gathered).
+GATHER_READS = 16
+GATHER_MIN_UNITS = 256
 
 
 # ---- index helpers ---------------------------------------------------------------------------------
@@ -255,6 +259,47 @@ class MLPPlan:
         reads = [[(int(i), float(self.w1[i, u])) for i in np.flatnonzero(self.w1[:, u])] for u in range(self.w1.shape[1])]
         writes = [[(int(u), float(self.w2[u, o])) for u in np.flatnonzero(self.w2[:, o])] for o in range(self.w2.shape[1])]
         return reads, writes
+
+    def gathered(self) -> dict | None:
+        """The general form as gathers, for MLPs with many units that each read a few of many
+        inputs (FLEQ's function blocks, gated per row: a dense matmul there does in_rows times the
+        work): None where a unit reads more than GATHER_READS inputs or a unit reads a quarter of
+        the inputs or more (the matmul is cheaper then).
+
+            hidden[u] = relu(b1[u] + sum_k w_in[k, u] x[in_index[k, u]])       (in_index into in_rows)
+            update[o] = b2[o] + sum_e w_out[o, e] hidden[out_index[o, e]]     (out_index into units)
+
+        The outputs come in `buckets` (outputs, out_index, w_out) of similar unit counts, their
+        results concatenated and put back in order by `order`. Padding reads feature 0 with
+        coefficient 0; padded outputs read the extra unit `units`, which the evaluator appends as
+        a row of zeros."""
+        if self.rowwise is not None or not self.w1.shape[1]:
+            return None
+        w1, w2 = self.w1, self.w2
+        reads_per_unit = (w1 != 0).sum(axis=0)
+        R = int(reads_per_unit.max(initial=0))
+        if R > GATHER_READS or 4 * R > len(self.in_rows) or self.w1.shape[1] < GATHER_MIN_UNITS:
+            return None
+        units = w1.shape[1]
+        in_index, w_in = np.zeros((R, units), int), np.zeros((R, units))
+        for u in range(units):
+            nz = np.flatnonzero(w1[:, u])
+            in_index[: len(nz), u], w_in[: len(nz), u] = nz, w1[nz, u]
+        per_output = [np.flatnonzero(w2[:, o]) for o in range(w2.shape[1])]
+        # Outputs in buckets of similar unit counts (up to a power of two), so that one output that
+        # sums thousands of units does not pad every other output to thousands.
+        buckets = {}
+        for o, nz in enumerate(per_output):
+            buckets.setdefault(max(1, 1 << int(np.ceil(np.log2(max(len(nz), 1))))), []).append(o)
+        out = []
+        for E, outputs in sorted(buckets.items()):
+            out_index, w_out = np.full((len(outputs), E), units, int), np.zeros((len(outputs), E))
+            for i, o in enumerate(outputs):
+                nz = per_output[o]
+                out_index[i, : len(nz)], w_out[i, : len(nz)] = nz, w2[nz, o]
+            out.append((np.array(outputs, int), out_index, w_out))
+        order = np.concatenate([outputs for outputs, _, _ in out])
+        return {"in_index": in_index, "w_in": w_in, "buckets": out, "order": np.argsort(order)}
 
     def evaluate(self, A: np.ndarray) -> np.ndarray:
         """The group's update on out_cols for tokens A [t, d] (NumPy, float64)."""

@@ -10,6 +10,8 @@ state and comparing what the hint drops with what it keeps:
 * `Head.queries == "others"`: the same on the scratch tokens.
 * `Head.keys == "scratch+self"`: every token that the kernels evaluate as a query puts at most
   `tol` of its weight on keys other than the scratch tokens and itself.
+* `Head.keys == "scratch"`: the head's output on the scratch tokens, from a softmax over the
+  scratch keys alone, leaves the layer's output unchanged.
 * `MLP.tokens == "scratch"`: the part's output on the other tokens is zero (given the layer's
   attention output with the hinted heads' outputs dropped there).
 
@@ -72,6 +74,15 @@ def check_layer(layer: Layer, lam: float, X: np.ndarray, scratch: int, tol: floa
             leak = np.max(np.where(allowed, 0.0, weights[h])[queries].sum(axis=1), initial=0.0)
             if leak > tol:
                 problems.append(f"{label}: keys='scratch+self' but a query puts {leak:.3g} of its weight elsewhere")
+        if head.keys == "scratch":
+            p = _softmax(lam * (X @ head.wq) @ (X[:scratch] @ head.wk).T)
+            trimmed = list(outputs)
+            trimmed[h] = np.where(others[:, None], outputs[h], p @ (X[:scratch] @ head.wv))
+            out = _layer_output(layer, X, trimmed)
+            err = np.max(np.abs(out - full)[~others] / scale[~others], initial=0.0)
+            if err > tol:
+                problems.append(f"{label}: keys='scratch' but its softmax over the other keys changes the "
+                                f"layer's output on the scratch tokens by {err:.3g}")
     # MLP parts on the other tokens, given the attention output the kernels compute there.
     kept = [np.where(others[:, None], 0.0, o) if head.queries == "scratch" else o
             for head, o in zip(layer.heads, outputs)]

@@ -19,6 +19,10 @@ that compare the fast and dense kernels:
   on the scratch tokens the head writes only into rows that the same layer's MLP clears.
 * Head.keys == "scratch+self": every query token puts all but a negligible weight on the scratch
   tokens and on itself.
+* Head.keys == "scratch": (with queries == "scratch") evaluating the softmax over the scratch
+  tokens alone leaves the layer's output unchanged: every query that matters gives the other
+  tokens weights that underflow to exactly 0 (FLEQ's function heads push them down by 800), and
+  the others write only into rows the same layer's MLP clears.
 * MLP.tokens == "scratch": the MLP changes only scratch tokens (provided the rows the heads write
   on other tokens are zero there).
 """
@@ -40,7 +44,7 @@ class Head:
     wk: np.ndarray  # [d, k]
     wv: np.ndarray  # [d, d]
     queries: str = "all"  # or "scratch" or "others"
-    keys: str = "all"  # or "scratch+self"
+    keys: str = "all"  # or "scratch+self" or "scratch"
     name: str = ""
 
 

@@ -45,7 +45,7 @@ def heads(layout: Layout, lam: float, a: Rows, b: Rows, buf: Rows) -> list[Head]
         for s, scale in enumerate((PRODUCT_SCALE, 2 * PRODUCT_SCALE)):
             dims = [({a.start + i: scale}, {b.start + i: 1.0})] + own_slot_dims(layout)
             values = [(ind, buf.start + 2 * i + s, 0.5), (anc, buf.start + 2 * i + s, -0.5)]
-            out.append(head(layout.d, lam, dims, values, name=f"mul row {i} x{s + 1}"))
+            out.append(head(layout.d, lam, dims, values, name=f"mul row {i} x{s + 1}", keys="scratch"))
     return out
 
 

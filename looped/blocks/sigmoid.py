@@ -23,7 +23,7 @@ def heads(layout: Layout, lam: float, a: Rows, buf: Rows) -> list[Head]:
     out = []
     for i in range(a.size):
         dims = [({a.start + i: 1.0}, {ind: 1.0})] + own_slot_dims(layout)
-        out.append(head(layout.d, lam, dims, [(ind, buf.start + i, 1.0)], name=f"sigmoid row {i}"))
+        out.append(head(layout.d, lam, dims, [(ind, buf.start + i, 1.0)], name=f"sigmoid row {i}", keys="scratch"))
     return out
 
 

@@ -29,7 +29,7 @@ def heads(layout: Layout, lam: float, a: Rows, buf: Rows) -> list[Head]:
     for k in range(K):
         dims = [({ind: -SEPARATION}, {nslot.start + k: 1.0, anc: 1.0})]
         values = [(a.start + i, buf.start + k * H + i, 1.0) for i in range(H)]
-        out.append(head(layout.d, lam, dims, values, name=f"transpose column {k}"))
+        out.append(head(layout.d, lam, dims, values, name=f"transpose column {k}", keys="scratch"))
     return out
 
 
