@@ -338,18 +338,19 @@ class SparseMLP:
         if mlp.tokens == "all":
             first = Linear.build(mlp.in_rows, mlp.w1, dtype)
             second = Linear.build(np.arange(mlp.units), mlp.w2, dtype)
-        gathered = mlp.gathered()
-        if gathered is not None:
+        gathered = mlp.gathered() if mlp.tokens == "scratch" else None
+        if gathered is not None:  # (the dense matrices are never made)
             gathered = {"in_index": gathered["in_index"], "order": gathered["order"],
                         "w_in": as_array(gathered["w_in"][:, :, None], dtype),
                         "buckets": [(index, as_array(w[:, :, None], dtype)) for _, index, w in gathered["buckets"]]}
+            return cls(mlp.tokens, mlp.in_rows, mlp.out_cols, None, False, None, as_array(mlp.b1, dtype), None,
+                       as_array(mlp.b2, dtype), first, second, gathered)
         return cls(mlp.tokens, mlp.in_rows, mlp.out_cols, None, False, as_array(mlp.w1, dtype),
-                   as_array(mlp.b1, dtype), as_array(mlp.w2, dtype), as_array(mlp.b2, dtype), first, second,
-                   gathered)
+                   as_array(mlp.b1, dtype), as_array(mlp.w2, dtype), as_array(mlp.b2, dtype), first, second)
 
     @property
     def units(self) -> int:
-        return (self.rowwise["cin"] if self.rowwise is not None else self.w1).shape[1]
+        return self.rowwise["cin"].shape[1] if self.rowwise is not None else self.b1.shape[0]
 
     def rowwise_update(self, x, axis: int = -1):
         """Elementwise update of x, whose rows run along `axis` (-1: token-major, 0: feature-major):

@@ -20,6 +20,7 @@ Nothing here imports JAX: tests/kernels/test_plan.py checks the plan against the
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,16 +102,71 @@ def concatenated(parts):
             np.concatenate([p.w2 for p in parts], axis=0), np.sum([p.b2 for p in parts], axis=0))
 
 
+def _dense(entries, shape) -> np.ndarray:
+    w = np.zeros(shape)
+    np.add.at(w, (entries[0], entries[1]), entries[2])
+    return w
+
+
+def part_weights(part):
+    """An MLP part's weights as (features, units, coefs) of w1 and (units, features, coefs) of w2:
+    the part's own sparse form where it has one (looped/layers.py UnitsMLP), else from its dense
+    matrices."""
+    sparse = getattr(part, "sparse", None)
+    if sparse is not None:
+        return sparse
+    rf, ru = np.nonzero(part.w1)
+    wu, wf = np.nonzero(part.w2)
+    return (rf, ru, np.asarray(part.w1[rf, ru], float)), (wu, wf, np.asarray(part.w2[wu, wf], float))
+
+
+def sparse_rowwise_features(reads, writes, b2, units: int) -> np.ndarray | None:
+    """rowwise_features from sparse weights: each unit's one feature, or None."""
+    (rf, ru, _), (wu, wf, _) = reads, writes
+    if len(ru) != units or np.any(np.bincount(ru, minlength=units) != 1):
+        return None
+    features = np.empty(units, int)
+    features[ru] = rf
+    if np.any(np.bincount(wu, minlength=units) > 1) or np.any(wf != features[wu]):
+        return None
+    return features if set(np.flatnonzero(b2).tolist()) <= set(features.tolist()) else None
+
+
+def sparse_unit_order(reads, writes, units: int) -> list[int]:
+    """sort_units' order from sparse weights."""
+    def per_unit(u_idx, f_idx, coefs):
+        order = np.lexsort((f_idx, u_idx))
+        u_idx, f_idx, coefs = u_idx[order], f_idx[order], np.round(coefs[order], 9)
+        cuts = np.searchsorted(u_idx, np.arange(units + 1)).tolist()
+        f_list, c_list = f_idx.tolist(), coefs.tolist()
+        return ([tuple(f_list[a:b]) for a, b in zip(cuts[:-1], cuts[1:])],
+                [tuple(c_list[a:b]) for a, b in zip(cuts[:-1], cuts[1:])])
+
+    (rf, ru, rc), (wu, wf, wc) = reads, writes
+    r_feat, r_coef = per_unit(ru, rf, rc)
+    w_feat, w_coef = per_unit(wu, wf, wc)
+    return sorted(range(units), key=lambda u: (r_coef[u], w_coef[u], len(r_feat[u]), r_feat[u], w_feat[u]))
+
+
+def unit_nonzeros(w: np.ndarray) -> list[np.ndarray]:
+    """The non-zero rows of each column of w (one pass over w, not one strided scan per column)."""
+    cols, rows = np.nonzero(np.asarray(w).T)
+    return np.split(rows, np.searchsorted(cols, np.arange(1, w.shape[1])))
+
+
 def unit_rows(w1: np.ndarray, w2: np.ndarray) -> np.ndarray | None:
     """If every unit reads exactly one feature and writes only that feature, that feature per unit."""
-    reads = [np.flatnonzero(w1[:, u]) for u in range(w1.shape[1])]
-    if not all(len(r) == 1 for r in reads):
+    reads = w1 != 0
+    if not np.all(reads.sum(axis=0) == 1):
         return None
-    rows = np.array([r[0] for r in reads], dtype=int)
-    for u, row in enumerate(rows):
-        written = np.flatnonzero(w2[u])
-        if len(written) > 1 or (len(written) == 1 and written[0] != row):
-            return None
+    rows = np.argmax(reads, axis=0)
+    writes = w2 != 0
+    counts = writes.sum(axis=1)
+    if np.any(counts > 1):
+        return None
+    written = counts == 1
+    if np.any(np.argmax(writes, axis=1)[written] != rows[written]):
+        return None
     return rows
 
 
@@ -127,7 +183,8 @@ def part_groups(layer) -> list[list]:
     groups = []
     parts = [p for p in layer.parts if p.hidden > 0]
     for tokens in ("scratch", "all"):
-        chosen = [(p, rowwise_features(p.w1, p.w2, p.b2) is not None) for p in parts if p.tokens == tokens]
+        chosen = [(p, sparse_rowwise_features(*part_weights(p), p.b2, len(p.b1)) is not None)
+                  for p in parts if p.tokens == tokens]
         rowwise = [p for p, is_rowwise in chosen if is_rowwise]
         other = [p for p, is_rowwise in chosen if not is_rowwise]
         groups += [group for group in (rowwise, other) if group]
@@ -137,13 +194,18 @@ def part_groups(layer) -> list[list]:
 def sort_units(w1: np.ndarray, w2: np.ndarray, b1: np.ndarray):
     """Reorder hidden units so that units with the same input pattern and successive rows sit
     next to each other (their column slices are then contiguous)."""
+    def per_unit(w_units_first):  # each unit's non-zero features and their rounded coefficients, as lists
+        units, features = np.nonzero(w_units_first)
+        cuts = np.searchsorted(units, np.arange(1, w_units_first.shape[0])).tolist()
+        coefs = np.round(w_units_first[units, features], 9).tolist()
+        features = features.tolist()
+        bounds = list(zip([0] + cuts, cuts + [len(features)]))
+        return [tuple(features[a:b]) for a, b in bounds], [tuple(coefs[a:b]) for a, b in bounds]
 
-    def key(u):
-        nz = np.flatnonzero(w1[:, u])
-        out = np.flatnonzero(w2[u])
-        return (tuple(np.round(w1[nz, u], 9)), tuple(np.round(w2[u, out], 9)), len(nz), tuple(nz), tuple(out))
-
-    order = sorted(range(w1.shape[1]), key=key)
+    reads, read_coefs = per_unit(w1.T)
+    writes, write_coefs = per_unit(w2)
+    order = sorted(range(w1.shape[1]),
+                   key=lambda u: (read_coefs[u], write_coefs[u], len(reads[u]), reads[u], writes[u]))
     return w1[:, order], w2[order], b1[order]
 
 
@@ -184,10 +246,17 @@ class HeadPlan:
     @classmethod
     def of(cls, head) -> "HeadPlan":
         q_rows, k_rows = nonzero_rows(head.wq), nonzero_rows(head.wk)
-        v_rows, v_cols = nonzero_rows(head.wv), nonzero_cols(head.wv)
+        entries = getattr(head, "value_entries", None)  # a value map kept sparse (looped/layers.py)
+        if entries is not None:
+            src, dst, coef = entries
+            v_rows, v_cols = np.unique(src), np.unique(dst)
+            wv = np.zeros((len(v_rows), len(v_cols)))
+            np.add.at(wv, (np.searchsorted(v_rows, src), np.searchsorted(v_cols, dst)), coef)
+        else:
+            v_rows, v_cols = nonzero_rows(head.wv), nonzero_cols(head.wv)
+            wv = np.asarray(head.wv[np.ix_(v_rows, v_cols)], float)
         return cls(head.queries, head.keys, q_rows, k_rows, v_rows, v_cols,
-                   np.asarray(head.wq[q_rows], float), np.asarray(head.wk[k_rows], float),
-                   np.asarray(head.wv[np.ix_(v_rows, v_cols)], float))
+                   np.asarray(head.wq[q_rows], float), np.asarray(head.wk[k_rows], float), wv)
 
     @property
     def bilinear(self) -> np.ndarray:
@@ -215,19 +284,53 @@ class MLPPlan:
     in_rows: np.ndarray
     out_cols: np.ndarray
     rowwise: dict | None = None  # cin, bias, cout [rows, units]; linear, b2 [rows]
-    w1: np.ndarray | None = None  # [len(in_rows), units]
     b1: np.ndarray | None = None  # [units]
-    w2: np.ndarray | None = None  # [units, len(out_cols)]
     b2: np.ndarray | None = None  # [len(out_cols)]
+    # General form, sparse: (in position, unit, coef) of w1 [len(in_rows), units] and (unit, out
+    # position, coef) of w2 [units, len(out_cols)]; the dense w1 and w2 are made when asked for.
+    reads: tuple | None = None
+    writes: tuple | None = None
+
+    @functools.cached_property
+    def w1(self) -> np.ndarray | None:
+        return None if self.reads is None else _dense(self.reads, (len(self.in_rows), len(self.b1)))
+
+    @functools.cached_property
+    def w2(self) -> np.ndarray | None:
+        return None if self.writes is None else _dense(self.writes, (len(self.b1), len(self.out_cols)))
 
     @classmethod
     def of(cls, parts) -> "MLPPlan":
-        w1, b1, w2, b2 = concatenated(parts)
-        features = rowwise_features(w1, w2, b2)
-        tokens = parts[0].tokens
+        """From the parts' sparse weights (part_weights): never a dense [d, units] matrix (FLEQ's
+        span thousands of rows and units, of which each unit touches a few)."""
+        reads, writes, b1, b2, offset = [], [], [], 0.0, 0
+        for p in parts:
+            (rf, ru, rc), (wu, wf, wc) = part_weights(p)
+            reads.append((rf, ru + offset, rc))
+            writes.append((wu + offset, wf, wc))
+            b1.append(np.asarray(p.b1, float))
+            b2 = b2 + np.asarray(p.b2, float)
+            offset += len(p.b1)
+        rf, ru, rc = (np.concatenate(a) for a in zip(*reads))
+        wu, wf, wc = (np.concatenate(a) for a in zip(*writes))
+        return cls._of_sparse((rf.astype(int), ru.astype(int), rc), (wu.astype(int), wf.astype(int), wc),
+                              np.concatenate(b1), np.asarray(b2, float), parts[0].tokens)
+
+    @classmethod
+    def _of_sparse(cls, reads, writes, b1, b2, tokens) -> "MLPPlan":
+        (rf, ru, rc), (wu, wf, wc) = reads, writes
+        units = len(b1)
+        features = sparse_rowwise_features(reads, writes, b2, units)
         if features is not None:
             rows = np.unique(features)
-            per_row = [linear_pairs([(w1[r, u], b1[u], w2[u, r]) for u in np.flatnonzero(features == r)]) for r in rows]
+            read_coef = np.zeros(units)
+            read_coef[ru] = rc
+            write_coef = np.zeros(units)
+            mine = wf == features[wu]
+            write_coef[wu[mine]] = wc[mine]
+            by_row = np.argsort(features, kind="stable")
+            groups = np.split(by_row, np.searchsorted(features[by_row], rows[1:]))
+            per_row = [linear_pairs([(read_coef[u], b1[u], write_coef[u]) for u in group.tolist()]) for group in groups]
             U = max(len(units) for _, units in per_row)
             cin, bias, cout = (np.zeros((len(rows), U)) for _ in range(3))
             for i, (_, units) in enumerate(per_row):
@@ -236,17 +339,27 @@ class MLPPlan:
             tables = {"cin": cin, "bias": bias, "cout": cout, "linear": np.array([lin for lin, _ in per_row], float),
                       "b2": np.asarray(b2[rows], float)}
             return cls(tokens, rows, rows, rowwise=tables)
-        w1, w2, b1 = sort_units(w1, w2, b1)
-        in_rows = nonzero_rows(w1)
-        live = np.flatnonzero(np.any(w1 != 0, axis=0) | (b1 > 0))  # units that can ever fire
-        out_cols = np.union1d(nonzero_cols(w2[live]), np.flatnonzero(b2)).astype(int)
-        return cls(tokens, in_rows, out_cols, None, np.asarray(w1[np.ix_(in_rows, live)], float),
-                   np.asarray(b1[live], float), np.asarray(w2[np.ix_(live, out_cols)], float),
-                   np.asarray(b2[out_cols], float))
+        order = sparse_unit_order(reads, writes, units)
+        rank = np.empty(units, int)
+        rank[order] = np.arange(units)
+        b1 = b1[order]
+        ru, wu = rank[ru], rank[wu]
+        reads_any = np.zeros(units, bool)
+        reads_any[ru] = True
+        live = np.flatnonzero(reads_any | (b1 > 0))  # units that can ever fire
+        new_unit = np.full(units, -1)
+        new_unit[live] = np.arange(len(live))
+        in_rows = np.unique(rf)
+        keep = new_unit[wu] >= 0
+        out_cols = np.union1d(wf[keep], np.flatnonzero(b2)).astype(int)
+        keep_r = new_unit[ru] >= 0
+        return cls(tokens, in_rows, out_cols, None, np.asarray(b1[live], float), np.asarray(b2[out_cols], float),
+                   (np.searchsorted(in_rows, rf[keep_r]), new_unit[ru[keep_r]], rc[keep_r]),
+                   (new_unit[wu[keep]], np.searchsorted(out_cols, wf[keep]), wc[keep]))
 
     @property
     def units(self) -> int:
-        return self.rowwise["cin"].shape[1] if self.rowwise is not None else self.w1.shape[1]
+        return self.rowwise["cin"].shape[1] if self.rowwise is not None else len(self.b1)
 
     def sparse_units(self):
         """The general form unit by unit, where every unit reads and every output sums at most
@@ -254,10 +367,15 @@ class MLPPlan:
         None otherwise. Positions index in_rows."""
         if self.rowwise is not None:
             return None
-        if max((self.w1 != 0).sum(axis=0).max(initial=0), (self.w2 != 0).sum(axis=0).max(initial=0)) > SPARSE_TERMS:
+        (ri, ru, rc), (wu, wo, wc) = self.reads, self.writes
+        if max(np.bincount(ru, minlength=1).max(), np.bincount(wo, minlength=1).max()) > SPARSE_TERMS:
             return None
-        reads = [[(int(i), float(self.w1[i, u])) for i in np.flatnonzero(self.w1[:, u])] for u in range(self.w1.shape[1])]
-        writes = [[(int(u), float(self.w2[u, o])) for u in np.flatnonzero(self.w2[:, o])] for o in range(self.w2.shape[1])]
+        reads = [[] for _ in range(self.units)]
+        for i, u, c in sorted(zip(ri.tolist(), ru.tolist(), rc.tolist())):
+            reads[u].append((i, c))
+        writes = [[] for _ in range(len(self.out_cols))]
+        for u, o, c in sorted(zip(wu.tolist(), wo.tolist(), wc.tolist())):
+            writes[o].append((u, c))
         return reads, writes
 
     def gathered(self) -> dict | None:
@@ -273,31 +391,35 @@ class MLPPlan:
         results concatenated and put back in order by `order`. Padding reads feature 0 with
         coefficient 0; padded outputs read the extra unit `units`, which the evaluator appends as
         a row of zeros."""
-        if self.rowwise is not None or not self.w1.shape[1]:
+        if self.rowwise is not None or not self.units:
             return None
-        w1, w2 = self.w1, self.w2
-        reads_per_unit = (w1 != 0).sum(axis=0)
-        R = int(reads_per_unit.max(initial=0))
-        if R > GATHER_READS or 4 * R > len(self.in_rows) or self.w1.shape[1] < GATHER_MIN_UNITS:
+        units = self.units
+        (ri, ru, rc), (wu, wo, wc) = self.reads, self.writes
+        R = int(np.bincount(ru, minlength=units).max(initial=0))
+        if R > GATHER_READS or 4 * R > len(self.in_rows) or units < GATHER_MIN_UNITS:
             return None
-        units = w1.shape[1]
-        in_index, w_in = np.zeros((R, units), int), np.zeros((R, units))
-        for u in range(units):
-            nz = np.flatnonzero(w1[:, u])
-            in_index[: len(nz), u], w_in[: len(nz), u] = nz, w1[nz, u]
-        per_output = [np.flatnonzero(w2[:, o]) for o in range(w2.shape[1])]
+        in_index, w_in = np.zeros((max(R, 1), units), int), np.zeros((max(R, 1), units))
+        order = np.lexsort((ri, ru))
+        ri, ru, rc = ri[order], ru[order], rc[order]
+        slot = np.arange(len(ru)) - np.searchsorted(ru, ru)  # k: the read's place among its unit's reads
+        in_index[slot, ru], w_in[slot, ru] = ri, rc
+        order = np.lexsort((wu, wo))
+        wu, wo, wc = wu[order], wo[order], wc[order]
+        counts = np.bincount(wo, minlength=len(self.out_cols))
+        place = np.arange(len(wo)) - np.searchsorted(wo, wo)
         # Outputs in buckets of similar unit counts (up to a power of two), so that one output that
         # sums thousands of units does not pad every other output to thousands.
-        buckets = {}
-        for o, nz in enumerate(per_output):
-            buckets.setdefault(max(1, 1 << int(np.ceil(np.log2(max(len(nz), 1))))), []).append(o)
+        size = np.array([max(1, 1 << int(np.ceil(np.log2(max(int(c), 1))))) for c in counts])
         out = []
-        for E, outputs in sorted(buckets.items()):
+        for E in sorted(set(size.tolist())):
+            outputs = np.flatnonzero(size == E)
+            where = np.full(len(self.out_cols), -1)
+            where[outputs] = np.arange(len(outputs))
             out_index, w_out = np.full((len(outputs), E), units, int), np.zeros((len(outputs), E))
-            for i, o in enumerate(outputs):
-                nz = per_output[o]
-                out_index[i, : len(nz)], w_out[i, : len(nz)] = nz, w2[nz, o]
-            out.append((np.array(outputs, int), out_index, w_out))
+            mine = where[wo] >= 0
+            out_index[where[wo[mine]], place[mine]] = wu[mine]
+            w_out[where[wo[mine]], place[mine]] = wc[mine]
+            out.append((outputs, out_index, w_out))
         order = np.concatenate([outputs for outputs, _, _ in out])
         return {"in_index": in_index, "w_in": w_in, "buckets": out, "order": np.argsort(order)}
 

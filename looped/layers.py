@@ -121,25 +121,79 @@ class Units:
         self._w2: list[np.ndarray] = []
 
     def add(self, inputs: Mapping[int, float], bias: float, outputs: Mapping[int, float]) -> None:
-        w_in, w_out = np.zeros(self.d), np.zeros(self.d)
-        for row, coef in inputs.items():
-            w_in[row] += coef
-        for row, coef in outputs.items():
-            w_out[row] += coef
-        self._w1.append(w_in)
+        self._w1.append({int(row): float(coef) for row, coef in inputs.items() if coef != 0})
         self._b1.append(float(bias))
-        self._w2.append(w_out)
+        self._w2.append({int(row): float(coef) for row, coef in outputs.items() if coef != 0})
 
     def mlp(self) -> MLP:
-        h = len(self._b1)
-        return MLP(
-            w1=np.stack(self._w1, axis=1) if h else np.zeros((self.d, 0)),
-            b1=np.array(self._b1, dtype=np.float64),
-            w2=np.stack(self._w2, axis=0) if h else np.zeros((0, self.d)),
-            b2=np.zeros(self.d),
-            tokens=self.tokens,
-            name=self.name,
-        )
+        return UnitsMLP(self.d, self._w1, self._b1, self._w2, self.tokens, self.name)
+
+
+
+class SparseValueHead(Head):
+    """A head whose value map [d, d] is kept as its few entries (src, dst, coef): FLEQ's function
+    heads each copy one to H rows, and a hundred dense d x d maps were most of a 32 x 32 machine's
+    build. The dense map is made only when asked for; the kernel plan reads `value_entries`."""
+
+    def __init__(self, wq, wk, d: int, values, queries: str = "all", keys: str = "all", name: str = ""):
+        src = np.array([v[0] for v in values], dtype=int)
+        dst = np.array([v[1] for v in values], dtype=int)
+        coef = np.array([v[2] for v in values], dtype=np.float64)
+        keep = coef != 0
+        for name_, value in (("wq", wq), ("wk", wk), ("d", d), ("value_entries", (src[keep], dst[keep], coef[keep])),
+                             ("queries", queries), ("keys", keys), ("name", name)):
+            object.__setattr__(self, name_, value)
+
+    @functools.cached_property
+    def wv(self) -> np.ndarray:
+        src, dst, coef = self.value_entries
+        w = np.zeros((self.d, self.d))
+        np.add.at(w, (src, dst), coef)
+        return w
+
+    def __repr__(self) -> str:
+        return f"SparseValueHead({self.name!r}, queries={self.queries!r}, keys={self.keys!r})"
+
+
+class UnitsMLP(MLP):
+    """An MLP part kept as its units' few reads and writes (Units.mlp). FLEQ's parts span thousands
+    of rows and units, of which each unit touches a few: the dense w1 [d, h] and w2 [h, d] (gigabytes
+    for a 64 x 64 machine) are made only when asked for (the dense kernel, export); the kernel plan
+    reads `sparse` (kernels/plan.py part_weights)."""
+
+    def __init__(self, d: int, reads: list[dict], b1: list[float], writes: list[dict], tokens: str, name: str):
+        def entries(per_unit):
+            units = [u for u, terms in enumerate(per_unit) for _ in terms]
+            rows = [row for terms in per_unit for row in terms]
+            coefs = [coef for terms in per_unit for coef in terms.values()]
+            return np.array(units, dtype=int), np.array(rows, dtype=int), np.array(coefs, dtype=np.float64)
+
+        ru, rf, rc = entries(reads)
+        wu, wf, wc = entries(writes)
+        for name_, value in (("d", d), ("b1", np.array(b1, dtype=np.float64)), ("b2", np.zeros(d)),
+                             ("tokens", tokens), ("name", name), ("sparse", ((rf, ru, rc), (wu, wf, wc)))):
+            object.__setattr__(self, name_, value)
+
+    @functools.cached_property
+    def w1(self) -> np.ndarray:
+        (rf, ru, rc), _ = self.sparse
+        w = np.zeros((self.d, len(self.b1)))
+        w[rf, ru] = rc
+        return w
+
+    @functools.cached_property
+    def w2(self) -> np.ndarray:
+        _, (wu, wf, wc) = self.sparse
+        w = np.zeros((len(self.b1), self.d))
+        w[wu, wf] = wc
+        return w
+
+    @property
+    def hidden(self) -> int:
+        return len(self.b1)
+
+    def __repr__(self) -> str:
+        return f"UnitsMLP({self.name!r}, {self.hidden} units, tokens={self.tokens!r})"
 
 
 def projection(d: int, maps: Mapping[Rows, float]) -> np.ndarray:

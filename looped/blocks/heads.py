@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from looped.layers import Head
+from looped.layers import Head, SparseValueHead
 
 
 def head(d: int, lam: float, dims: Sequence[tuple[Mapping[int, float], Mapping[int, float]]],
@@ -26,7 +26,4 @@ def head(d: int, lam: float, dims: Sequence[tuple[Mapping[int, float], Mapping[i
             wq[row, t] += coef / lam
         for row, coef in k_rows.items():
             wk[row, t] += coef
-    wv = np.zeros((d, d))
-    for src, dst, coef in values:
-        wv[src, dst] += coef
-    return Head(wq=wq, wk=wk, wv=wv, queries=queries, keys=keys, name=name)
+    return SparseValueHead(wq, wk, d, values, queries=queries, keys=keys, name=name)
