@@ -121,7 +121,9 @@ def estimate(instruction_set, key: tuple, batch: int) -> Estimate:
     heads, hidden, width = instruction_set.machine_size(layout)
     itemsize = instruction_set.dtype(layout).itemsize
     d, n = layout.d, layout.n
-    weights = itemsize * (heads * (d * d + 2 * d * width) + hidden * (2 * d + 1))
+    weights = instruction_set.weight_bytes(layout)
+    if weights is None:
+        weights = itemsize * (heads * (d * d + 2 * d * width) + hidden * (2 * d + 1))
     return Estimate(d, n, heads, hidden, weights, itemsize * batch * n * d)
 
 

@@ -102,6 +102,12 @@ class InstructionSet:
         for small machines; an instruction set whose size grows with its programs states its own."""
         return 8, 8 * layout.d, layout.d
 
+    def weight_bytes(self, layout: Layout) -> int | None:
+        """Bytes of one copy of the machine's weights as it is built, for an instruction set that
+        keeps most of them sparse (looped/layers.py SparseValueHead, UnitsMLP); None: every head and
+        MLP dense, as looped/memory_guard.py counts them from machine_size."""
+        return None
+
     def decode_faults(self, cards: Sequence[Card], X: np.ndarray, memories: Sequence, steps: Sequence[int]) -> list:
         """Per card, the fault its machine reported (a dict: step, loc, block, value, message), or
         None. Only machines whose layers detect faults have any (FLEQ: looped/blocks/faults.py)."""

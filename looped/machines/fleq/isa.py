@@ -56,6 +56,12 @@ SIGMOID_CLIP = 1000.0
 MATMUL_CLIP = 1.0e4
 
 
+# looped/machines/base.py weight_bytes: heads with dense d x d value maps, and the bytes one MLP
+# unit takes, sparse (its reads, writes and bias, and the plan's gathered copy).
+DENSE_HEADS = 5
+UNIT_BYTES = 512
+
+
 def inverse_temperature(n: int) -> float:
     """lam = LAMBDA for every card width: the softmax of every read and write is an exact
     selection in float64 (the weights of the other keys underflow to 0)."""
@@ -310,6 +316,16 @@ class Fleq(InstructionSet):
         W, H, L = layout.sizes["slots"], layout.sizes["height"], layout.addr_bits
         K = min(H, W)
         return 3 * H + K + 9, 2700 + 370 * H + 20 * W * L + 2 * K * K, max(L, W + 2, K + 2)
+
+    def weight_bytes(self, layout: Layout) -> int:
+        """The weights as built: DENSE_HEADS heads (the fetch, the three operand reads, the write)
+        hold d x d value maps; the other heads (looped/blocks/heads.py) keep their value entries
+        sparse but dense query/key maps [d, k], k <= W + 2; every MLP unit keeps its few reads
+        and writes (at most UNIT_BYTES each, the kernel plan's copies included)."""
+        heads, hidden, width = self.machine_size(layout)
+        d, W = layout.d, layout.sizes["slots"]
+        sparse_heads = max(heads - DENSE_HEADS, 0)
+        return 8 * (DENSE_HEADS * (d * d + 2 * d * width) + sparse_heads * 2 * d * (W + 2)) + UNIT_BYTES * hidden
 
     def dtype(self, layout: Layout):
         return np.dtype(np.float64)
