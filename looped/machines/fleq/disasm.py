@@ -214,7 +214,7 @@ def program_from_card(X: np.ndarray, layout: dict, file: str = "<card>") -> Fleq
     from looped.layout import decode_unsigned
 
     rows, zones, sizes = layout["rows"], layout["zones"], layout["sizes"]
-    W, H, L = sizes["slots"], sizes["height"], layout["addr_bits"]
+    H, L = sizes["height"], layout["addr_bits"]
     m0, m1 = zones["memory"]
     c0, c1 = zones["code"]
     val = slice(rows["val"][0], rows["val"][0] + H)
@@ -222,29 +222,26 @@ def program_from_card(X: np.ndarray, layout: dict, file: str = "<card>") -> Fleq
     values = {name: Value(name, v["token"] - m0, tuple(v["shape"]), v.get("kind", "user"))
               for name, v in layout["values"].items()}
 
-    def code(token: int, field: str, j: int = 0) -> int | None:
-        start = rows[f"instr.{field}"][0] + j * L
+    def code(token: int, field: str) -> int | None:
+        start = rows[f"instr.{field}"][0]
         bits = X[token, start : start + L]
         return None if not np.any(bits) else int(decode_unsigned(bits))
 
-    def columns(token: int, field: str, fill: int | None) -> list[int]:
-        cols = [code(token, field, j) for j in range(W)]
-        cols = [None if c is None else c - m0 for c in cols]
-        while cols and cols[-1] in (fill, None):
-            cols.pop()
-        return cols
+    def count(token: int, field: str) -> int:
+        return int(round(float(X[token, rows[f"instr.{field}"][0]])))
+
+    def columns(token: int, field: str, n: int, step: int = 1) -> list[int]:
+        """The operand's base pointer and count as columns (looped/blocks/pointers.py)."""
+        return [code(token, field) - m0 + step * j for j in range(n)] if n else []
 
     zero, one = layout["zero_col"], layout["one_col"]
     instructions = []
     for token in range(c0, c1):
         fnoff = X[token, rows["instr.fnoff"][0] : rows["instr.fnoff"][1]]
         fn = FUNCTIONS[int(np.argmin(fnoff))]
-        c_cols = columns(token, "c", None)
-        a_cols, b_cols = columns(token, "a", zero), columns(token, "b", zero)
-        if c_cols:  # an operand that reads the zero constant itself was trimmed with the fill
-            a_cols = a_cols or [zero]
-            if fn in ("add", "sub", "mul", "matmul"):
-                b_cols = b_cols or [zero]
+        c_cols = columns(token, "c", count(token, "nc"))
+        a_cols = columns(token, "a", count(token, "na"))
+        b_cols = columns(token, "b", count(token, "nb")) or columns(token, "b", count(token, "nb0"), step=0)
         rowoff = X[token, rows["instr.rowoff"][0] : rows["instr.rowoff"][1]]
         instructions.append(FleqInstruction(
             fn=fn, a_cols=tuple(a_cols), b_cols=tuple(b_cols), c_cols=tuple(c_cols),

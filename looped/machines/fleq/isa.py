@@ -33,11 +33,12 @@ from typing import Sequence
 import numpy as np
 
 from looped import blocks
-from looped.blocks import arith, faults, matmul, product, pwl, pwl_constants, real, scaling, sigmoid, transpose
+from looped.blocks import (arith, faults, matmul, pointers, product, pwl, pwl_constants, real, scaling, sigmoid,
+                           transpose)
 from looped.machines.fleq.program import FUNCTIONS, MAX_MAGNITUDE, FleqProgram, to_json_value
 from looped.machines.base import Card, InstructionSet
 from looped.layers import Stack, layer
-from looped.layout import Layout, Rows, RowAllocator, Zone, address_bits, position_codes
+from looped.layout import Layout, Rows, RowAllocator, Zone, address_bits, bits_array, position_codes
 
 # The inverse temperature: at the write's score gap of 1 (the smallest gap of any read or write),
 # exp(-lam) underflows to exactly 0 in float64 (below 2^-1074 ~ 5e-324), so every read and write
@@ -79,11 +80,13 @@ def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int
     L = address_bits(n)
     K = min(H, W)
     alloc = RowAllocator()
-    # The instruction's fields: slot pointers for a, b and c, then one copy of the rest.
+    # The instruction's fields: base pointers of a, b and c and their column counts (slot j uses
+    # base + j while j < count: looped/blocks/pointers.py; `nb0` counts a b read by every slot
+    # from its base), then the rest.
     scalar_fields = [("f", L), ("p", L), ("halt", L), ("fnoff", M), ("rowoff", H), ("bcast", 1), ("nbcast", 1),
                      ("flagslot", W), ("flagold", 1)]
-    # `off`: per slot, 1 where the slot's result is not used (past the destination's width), else 0.
-    instr_fields = _packed([("a", W * L), ("b", W * L), ("c", W * L), ("off", W)] + scalar_fields)
+    instr_fields = _packed([("a", L), ("b", L), ("c", L), ("na", 1), ("nb", 1), ("nb0", 1), ("nc", 1)]
+                           + scalar_fields)
     instr_size = sum(size for _, _, size in instr_fields)
     alloc.add("instr", instr_size, instr_fields)
     alloc.add("val", H)
@@ -94,7 +97,12 @@ def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int
     alloc.add("ind", 1)
     alloc.add("other", 1)
     alloc.add("anc", 1)
-    fetched_fields = _packed([("a", L), ("b", L), ("c", L), ("off", 1)] + scalar_fields)
+    alloc.add("slotnum", 1)  # j on slot token j
+    alloc.add("minusslot", L)  # the code of -j mod 2^L on slot token j (the pointer adders' operand)
+    # `off`: 1 on a slot past the destination's width (its result is not used); offa, offb, offb0:
+    # past the count of a, b, b's broadcast read (the slot reads zeros).
+    fetched_fields = _packed([("a", L), ("b", L), ("b0", L), ("c", L), ("off", 1), ("offa", 1), ("offb", 1),
+                              ("offb0", 1)] + scalar_fields)
     alloc.add("fetched", sum(size for _, _, size in fetched_fields), fetched_fields)
     alloc.add("opA", H)
     alloc.add("opB", H)
@@ -145,11 +153,6 @@ def _packed(sizes: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
     return out
 
 
-def slot_part(rows: Rows, j: int, L: int) -> Rows:
-    """Slot j's pointer inside an instruction field of W pointers."""
-    return rows.part(str(j), j * L, L)
-
-
 def fleq_stack(layout: Layout, lam: float) -> Stack:
     r, d = layout.rows, layout.d
     W, L = layout.sizes["slots"], layout.addr_bits
@@ -158,14 +161,16 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
     raw, expsteps, scalesteps = r["faultraw"].start, r["expsteps"], r["scalesteps"]
     active = faults.active(layout)
     fetch_fields = ("f", "p", "halt", "fnoff", "rowoff", "bcast", "nbcast", "flagslot", "flagold")
+    fetched, minus = (lambda name: r[f"fetched.{name}"]), r["minusslot"]
     layers = (
         layer(
             "fetch",
             blocks.read(layout, r["pc"], r["instr"], r["buf.instr"], name="fetch"),
-            *[blocks.control.move_by_slot(layout, [slot_part(r[f"buf.instr.{p}"], j, L) for j in range(W)],
-                                          r[f"fetched.{p}"], r["slot"]) for p in "abc"],
-            blocks.control.move_by_slot(layout, [slot_part(r["buf.instr.off"], j, 1) for j in range(W)],
-                                        r["fetched.off"], r["slot"]),
+            # Slot j's pointers: base + j, and whether j is past each operand's count.
+            *[pointers.add_slot_index(layout, r[f"buf.instr.{p}"], minus, fetched(p)) for p in "abc"],
+            blocks.move(layout, r["buf.instr.b"], fetched("b0")),
+            *[pointers.past_count(layout, r[f"buf.instr.{count}"].start, fetched(off).start)
+              for count, off in (("na", "offa"), ("nb", "offb"), ("nb0", "offb0"), ("nc", "off"))],
             *[blocks.move(layout, r[f"buf.instr.{f}"], r[f"fetched.{f}"]) for f in fetch_fields],
             blocks.clear(layout, r["buf.instr"]),
             # The program counter the previous instruction's branch left (the fetch above read it
@@ -175,8 +180,11 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
         ),
         layer(
             "operands",
-            blocks.read(layout, r["fetched.a"], r["val"], r["buf.A"], name="read a"),
-            blocks.read(layout, r["fetched.b"], r["val"], r["buf.B"], name="read b"),
+            pointers.read_or_anchor(layout, lam, fetched("a"), fetched("offa").start, r["val"], r["buf.A"], "read a"),
+            pointers.read_or_anchor(layout, lam, fetched("b"), fetched("offb").start, r["val"], r["buf.B"], "read b"),
+            pointers.read_or_anchor(layout, lam, fetched("b0"), fetched("offb0").start, r["val"], r["buf.B"],
+                                    "read b (every slot)"),
+            pointers.drop_pointer(layout, fetched("c"), fetched("off").start),
             blocks.read(layout, r["fetched.f"], r["val"].part("0", 0, 1), r["buf.F"], name="read flag"),
             faults.sign_raw(layout, r["buf.F"].start, r["flagraw"]),
             real.move(layout, r["buf.A"], opA),
@@ -277,10 +285,29 @@ def constant_rows(layout: Layout) -> np.ndarray:
     nslot[W] = 0.0  # the anchor
     X[:, r["nslot"].slice] = nslot
     X[:W, r["slot"].slice] = np.eye(W)
+    X[:W, r["slotnum"].start] = np.arange(W)
+    X[:W, r["minusslot"].slice] = bits_array((-np.arange(W)) % (1 << layout.addr_bits), layout.addr_bits)
     return X
 
 
 # ---- the instruction set object ---------------------------------------------------------------------
+
+
+def operand_run(columns) -> tuple[int, ...]:
+    """An operand's columns, checked to be consecutive (base, base + 1, ...): what a base pointer
+    and a count express (looped/blocks/pointers.py)."""
+    columns = tuple(columns)
+    if columns and columns != tuple(range(columns[0], columns[0] + len(columns))):
+        raise ValueError(f"operand columns {columns} are not consecutive")
+    return columns
+
+
+def b_operand(columns) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """B's columns as (consecutive columns, ()) or ((), one column read by every slot)."""
+    columns = tuple(columns)
+    if len(columns) > 1 and len(set(columns)) == 1:
+        return (), columns
+    return operand_run(columns), ()
 
 
 def card_width(program: FleqProgram, slots: int) -> int:
@@ -310,12 +337,12 @@ class Fleq(InstructionSet):
         return inverse_temperature(layout.n)
 
     def machine_size(self, layout: Layout) -> tuple[int, int, int]:
-        """Heads: 3H + K + 9 (fleq_stack's table). Hidden units: a bound fitted on built stacks
-        (the fitted recip and rsqrt and the checks per row, clears per instruction field, the
-        transpose's K^2), within 10 % above for H, W <= 8."""
+        """Heads: 3H + K + 10 (fleq_stack's table). Hidden units: a bound fitted on built stacks
+        (the fitted recip and rsqrt and the checks per row, the transpose's K^2, the pointer
+        adders' per address bit), between 0 and 25 % above for every W, H <= 32 measured."""
         W, H, L = layout.sizes["slots"], layout.sizes["height"], layout.addr_bits
         K = min(H, W)
-        return 3 * H + K + 9, 2700 + 370 * H + 20 * W * L + 2 * K * K, max(L, W + 2, K + 2)
+        return 3 * H + K + 10, 2800 + 410 * H + 4 * K * K + 80 * L + 10 * W, max(L + 1, W + 2, K + 2)
 
     def weight_bytes(self, layout: Layout) -> int:
         """The weights as built: DENSE_HEADS heads (the fetch, the three operand reads, the write)
@@ -348,17 +375,17 @@ class Fleq(InstructionSet):
 
     @staticmethod
     def _encode_instruction(x, r, L, W, H, M, inst, mem0, code0, program) -> None:
-        def codes(columns, field, fill):
-            block = r[f"instr.{field}"]
-            for j in range(W):
-                col = columns[j] if j < len(columns) else fill
-                if col is not None:
-                    x[block.start + j * L : block.start + (j + 1) * L] = position_codes([mem0 + col], L)[0]
+        def base(columns, field):
+            if columns:
+                x[r[f"instr.{field}"].slice] = position_codes([mem0 + columns[0]], L)[0]
 
-        codes(inst.a_cols, "a", program.zero_col)
-        codes(inst.b_cols, "b", program.zero_col)
-        codes(inst.c_cols, "c", None)  # no pointer: the slot writes nothing
-        x[r["instr.off"].slice] = [0.0 if j < len(inst.c_cols) else 1.0 for j in range(W)]
+        a, (b, b_every), c = operand_run(inst.a_cols), b_operand(inst.b_cols), operand_run(inst.c_cols)
+        base(a, "a")
+        base(b or b_every, "b")
+        base(c, "c")
+        for field, columns in (("na", a), ("nb", b), ("nc", c)):
+            x[r[f"instr.{field}"].start] = len(columns)
+        x[r["instr.nb0"].start] = len(b_every)
         x[r["instr.f"].slice] = position_codes([mem0 + inst.flag_col], L)[0]
         x[r["instr.halt"].slice] = position_codes([code0 + program.halt_index], L)[0]
         x[r["instr.p"].slice] = position_codes([code0 + inst.p], L)[0]
