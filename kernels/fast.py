@@ -397,14 +397,19 @@ class SparseMLP:
 
 
 def build_layers(plan, dtype):
-    """Each layer of the plan as ([SparseHead], [SparseMLP], ScratchHeads or None): the heads whose
-    keys and queries are the scratch tokens go together in one ScratchHeads."""
+    """Each layer of the plan as ([SparseHead], [SparseMLP], [ScratchHeads]): the heads whose keys
+    and queries are the scratch tokens go together, one ScratchHeads per shape (rows read, columns
+    written), so that no head is padded to another's size (FLEQ: a transpose head's H rows against
+    a product head's 2)."""
     out = []
     for lay in plan.layers:
-        grouped = [h for h in lay.heads if scratch_only(h)]
+        shapes = {}
+        for h in lay.heads:
+            if scratch_only(h):
+                shapes.setdefault((len(h.q_rows), len(h.k_rows), len(h.v_rows), len(h.v_cols)), []).append(h)
         heads = [SparseHead.build(h, dtype) for h in lay.heads if not scratch_only(h)]
         out.append((heads, [SparseMLP.build(m, dtype) for m in lay.mlps],
-                    ScratchHeads.build(grouped, dtype) if grouped else None))
+                    [ScratchHeads.build(group, dtype) for group in shapes.values()]))
     return out
 
 
@@ -425,9 +430,9 @@ def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, 
     rowwise_rest = rowwise_rest or (lambda mlp, x: mlp.rowwise_update(x, axis=0))
 
     def apply(layer, S, T: TokenState):
-        heads, mlps, grouped = layer
+        heads, mlps, groups = layer
         AS, AT = S, T
-        if grouped is not None:
+        for grouped in groups:
             AS = AS.at[:, grouped.out_cols].add(grouped.attend(S, lam))
         for head in heads:
             if head.plan.queries != "others":

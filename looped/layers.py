@@ -126,7 +126,7 @@ class Units:
         self._w2.append({int(row): float(coef) for row, coef in outputs.items() if coef != 0})
 
     def mlp(self) -> MLP:
-        return UnitsMLP(self.d, self._w1, self._b1, self._w2, self.tokens, self.name)
+        return UnitsMLP(b1=self._b1, tokens=self.tokens, name=self.name, d=self.d, reads=self._w1, writes=self._w2)
 
 
 
@@ -135,7 +135,13 @@ class SparseValueHead(Head):
     heads each copy one to H rows, and a hundred dense d x d maps were most of a 32 x 32 machine's
     build. The dense map is made only when asked for; the kernel plan reads `value_entries`."""
 
-    def __init__(self, wq, wk, d: int, values, queries: str = "all", keys: str = "all", name: str = ""):
+    def __init__(self, wq, wk, wv=None, queries: str = "all", keys: str = "all", name: str = "", *,
+                 d: int | None = None, values=()):
+        """From `d` and the value entries [(src, dst, coef)]; or, as dataclasses.replace makes a
+        copy, from a dense `wv`."""
+        if wv is not None:
+            d = wv.shape[0]
+            values = [(int(i), int(j), float(wv[i, j])) for i, j in zip(*np.nonzero(wv))]
         src = np.array([v[0] for v in values], dtype=int)
         dst = np.array([v[1] for v in values], dtype=int)
         coef = np.array([v[2] for v in values], dtype=np.float64)
@@ -161,7 +167,15 @@ class UnitsMLP(MLP):
     for a 64 x 64 machine) are made only when asked for (the dense kernel, export); the kernel plan
     reads `sparse` (kernels/plan.py part_weights)."""
 
-    def __init__(self, d: int, reads: list[dict], b1: list[float], writes: list[dict], tokens: str, name: str):
+    def __init__(self, w1=None, b1=(), w2=None, b2=None, tokens: str = "all", name: str = "", *,
+                 d: int | None = None, reads: list[dict] = (), writes: list[dict] = ()):
+        """From `d` and each unit's reads and writes ({feature: coef}); or, as dataclasses.replace
+        makes a copy, from dense w1 and w2."""
+        if w1 is not None:
+            d = w1.shape[0]
+            reads = [{int(f): float(w1[f, u]) for f in np.flatnonzero(w1[:, u])} for u in range(w1.shape[1])]
+            writes = [{int(f): float(w2[u, f]) for f in np.flatnonzero(w2[u])} for u in range(w2.shape[0])]
+
         def entries(per_unit):
             units = [u for u, terms in enumerate(per_unit) for _ in terms]
             rows = [row for terms in per_unit for row in terms]
@@ -170,7 +184,8 @@ class UnitsMLP(MLP):
 
         ru, rf, rc = entries(reads)
         wu, wf, wc = entries(writes)
-        for name_, value in (("d", d), ("b1", np.array(b1, dtype=np.float64)), ("b2", np.zeros(d)),
+        b2 = np.zeros(d) if b2 is None else np.asarray(b2, dtype=np.float64)
+        for name_, value in (("d", d), ("b1", np.array(b1, dtype=np.float64)), ("b2", b2),
                              ("tokens", tokens), ("name", name), ("sparse", ((rf, ru, rc), (wu, wf, wc)))):
             object.__setattr__(self, name_, value)
 

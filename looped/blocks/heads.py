@@ -26,4 +26,4 @@ def head(d: int, lam: float, dims: Sequence[tuple[Mapping[int, float], Mapping[i
             wq[row, t] += coef / lam
         for row, coef in k_rows.items():
             wk[row, t] += coef
-    return SparseValueHead(wq, wk, d, values, queries=queries, keys=keys, name=name)
+    return SparseValueHead(wq, wk, queries=queries, keys=keys, name=name, d=d, values=values)

@@ -59,7 +59,7 @@ MATMUL_CLIP = 1.0e4
 
 # looped/machines/base.py weight_bytes: heads with dense d x d value maps, and the bytes one MLP
 # unit takes, sparse (its reads, writes and bias, and the plan's gathered copy).
-DENSE_HEADS = 5
+DENSE_HEADS = 3
 UNIT_BYTES = 512
 
 
@@ -345,8 +345,8 @@ class Fleq(InstructionSet):
         return 3 * H + K + 10, 2800 + 410 * H + 4 * K * K + 80 * L + 10 * W, max(L + 1, W + 2, K + 2)
 
     def weight_bytes(self, layout: Layout) -> int:
-        """The weights as built: DENSE_HEADS heads (the fetch, the three operand reads, the write)
-        hold d x d value maps; the other heads (looped/blocks/heads.py) keep their value entries
+        """The weights as built: DENSE_HEADS heads (the fetch, the flag's read, the write) hold
+        d x d value maps; the other heads (looped/blocks/heads.py) keep their value entries
         sparse but dense query/key maps [d, k], k <= W + 2; every MLP unit keeps its few reads
         and writes (at most UNIT_BYTES each, the kernel plan's copies included)."""
         heads, hidden, width = self.machine_size(layout)
