@@ -56,9 +56,9 @@ def first_run(path) -> dict:
            "terms": terms_of(plan), "literal_terms": literal_terms(plan), "form": native.choose_form(plan)}
     compiled, build = [], native._build
 
-    def timed_build(source, stem):
+    def timed_build(source, stem, *form):
         started = time.perf_counter()
-        out = build(source, stem)
+        out = build(source, stem, *form)
         compiled.append((stem, len(source), time.perf_counter() - started))
         return out
 
