@@ -4,17 +4,19 @@
 
 Part 1, the blocks: for every function block, `--per-block` one-instruction programs (`OP c, a, b`
 on scalars) with operands log-uniform in magnitude from 1e-9 to 1e9 and random signs (`scale`:
-half of its b integers in [-80, 80], half any real), run through the transformer as one batch per
-block. Each result is compared with the exact float64 function: it is *correct* when within the
-block's stated error (BLOCK_ERROR, docs/fleq.md), a *fault* when the machine reported one
-(status "fault"), else a *silent wrong answer*, the defect this benchmark counts.
+half of its b integers in [-80, 80], half any real), run through the transformer in batches of
+`--batch` cards per engine call. Each result is compared with the exact float64 function: it is
+*correct* when within the block's stated bound (looped/blocks/bounds.py, the bound docs/fleq.md
+states), a *fault* when the machine reported one (status "fault"), else a *silent wrong answer*,
+the defect this benchmark counts. Faults are counted per block.
 
-Part 2, the programs: every program in programs/fleq with `--per-program` random settings of its
-inputs, half of them scaled into the program's documented domain and half with entries
-log-uniform from 1e-9 to 1e9; each run must fault or agree with the plain float64 interpreter
-(looped/machines/fleq/oracle.py) within 1e-4 of the output's size (the programs' loops compound
-the blocks' errors: the contract's 1e-4), else it is a silent wrong answer. A run that reaches
-its step limit on both sides counts as agreeing on the limit.
+Part 2, the programs: every program in programs/fleq with `--per-program` random settings
+(benchmarks/fleq_domains.py): half inside the program's documented domain, half with its
+real-valued inputs log-uniform in magnitude from 1e-9 to 1e9 (mostly outside it). Each run must
+fault or meet the program's documented criterion (derived from its blocks' bounds) against the
+plain float64 interpreter (looped/machines/fleq/oracle.py, the same program with exact blocks),
+else it is a silent wrong answer. A run that reaches its step limit on both sides is counted
+apart.
 
 Prints JSON, writes benchmarks/results/fleq_faults.json and a plot of the error against the
 input magnitude.
@@ -31,19 +33,10 @@ if __package__ in (None, ""):
 
 import numpy as np
 
+from benchmarks import fleq_domains
 from benchmarks.common import ROOT, emit
 
-# Each block's stated error for one instruction (docs/fleq.md): |got - exact| <= rel * scale + abs,
-# scale = |exact| (matmul: |a b|, and a floor of abs_a * |a| from the read-out's rounding).
-BLOCK_ERROR = {
-    "add": (0.0, 0.0), "sub": (0.0, 0.0), "mov": (0.0, 0.0), "transpose": (0.0, 0.0),
-    "exponent": (0.0, 0.0), "scale": (0.0, 0.0),
-    "mul": (5e-6, 5e-10), "matmul": (1e-6, 0.0), "sigmoid": (0.0, 1e-15),
-    "recip": (3.75e-3, 1e-11), "rsqrt": (1.41e-3, 1e-11),
-}
-MATMUL_FLOOR = 1e-11  # times |a|: the read-out's rounding (looped/blocks/matmul.py)
 UNARY = ("mov", "transpose", "recip", "rsqrt", "sigmoid", "exponent")
-PROGRAM_TOLERANCE = 1e-4
 
 
 def one_instruction(fn: str) -> str:
@@ -67,143 +60,177 @@ def exact(fn: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array([apply_function(fn, np.array([[x]]), np.array([[y]]))[0, 0] for x, y in zip(a, b)])
 
 
-def allowed(fn: str, a, b, want) -> np.ndarray:
-    rel, absolute = BLOCK_ERROR[fn]
-    if fn == "matmul":
-        return rel * np.abs(a * b) + MATMUL_FLOOR * np.abs(a)
-    return rel * np.abs(want) + absolute
-
-
-def run_block(fn: str, count: int, rng, backend: str) -> dict:
+def run_block(fn: str, count: int, rng, backend: str, batch: int) -> dict:
     from looped import engine
     from looped.assembler import assemble
+    from looped.blocks import bounds
 
     program = assemble(one_instruction(fn), f"<{fn}>")
     a, b = operands(fn, count, rng)
     programs = [program.with_settings({"a": float(x), "b": float(y)}) for x, y in zip(a, b)]
     started = time.perf_counter()
-    results = engine.run(programs, backend=backend)
+    results = []
+    for start in range(0, count, batch):
+        results += engine.run(programs[start : start + batch], backend=backend)
     seconds = time.perf_counter() - started
     faulted = np.array([r.status == "fault" for r in results])
     got = np.array([r.outputs["c"] for r in results])
     want = exact(fn, a, b)
     error = np.abs(got - want)
-    within = error <= allowed(fn, a, b, want)
+    allowed = np.array([bounds.allowed(fn, np.array([[x]]), np.array([[y]]), np.array([[w]]))[0, 0]
+                        for x, y, w in zip(a, b, want)])
+    within = error <= allowed
     silent = ~faulted & ~within
-    examples = [{"a": float(a[i]), "b": float(b[i]), "got": float(got[i]), "exact": float(want[i])}
-                for i in np.flatnonzero(silent)[:5]]
-    relative = np.where(faulted, np.nan, error / np.maximum(np.abs(want), 1e-300))
-    return {"programs": count, "faults": int(faulted.sum()), "correct": int((~faulted & within).sum()),
+    examples = [{"a": float(a[i]), "b": float(b[i]), "got": float(got[i]), "exact": float(want[i]),
+                 "allowed": float(allowed[i])} for i in np.flatnonzero(silent)[:5]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(faulted, np.nan, error / np.abs(want))
+        of_bound = np.where(faulted, np.nan, np.where(error == 0, 0.0, error / allowed))
+    returned = ~faulted
+    return {"programs": count, "faults": int(faulted.sum()), "correct": int((returned & within).sum()),
             "silent_wrong": int(silent.sum()), "silent_examples": examples, "seconds": seconds,
-            "largest_relative_error_when_not_faulted": float(np.nanmax(relative)) if (~faulted).any() else None,
-            "_plot": (np.abs(a * b) if fn in ("mul", "matmul") else np.abs(a), relative, faulted)}
+            "largest_error_over_stated_bound": float(np.nanmax(of_bound)) if returned.any() else None,
+            "largest_relative_error_when_not_faulted": float(np.nanmax(relative)) if returned.any() else None,
+            "largest_absolute_error_when_not_faulted": float(np.max(error[returned])) if returned.any() else None,
+            "_plot": (np.abs(a * b) if fn in ("mul", "matmul") else np.abs(a), error, of_bound, faulted)}
 
 
 # ---- part 2: the programs ---------------------------------------------------------------------------
 
 
-def program_settings(program, rng, in_domain: bool) -> dict:
-    """Random values for every user value: in-domain ones like the program's own data (its
-    entries scaled by a factor in [0.5, 2] with their signs), or entries log-uniform in 1e-9..1e9."""
-    out = {}
-    for name, value in program.user_values.items():
-        current = program.value_of(program.memory, name)
-        if in_domain:
-            new = current * rng.uniform(0.5, 2.0, current.shape)
-        else:
-            new = rng.choice([-1.0, 1.0], current.shape) * 10.0 ** rng.uniform(-9, 9, current.shape)
-        h, w = value.shape
-        out[name] = float(new[0, 0]) if (h, w) == (1, 1) else new[:, 0].tolist() if w == 1 else new.tolist()
-    return out
+def judge(domain, settings: dict, got: dict, want: dict) -> tuple[bool, float]:
+    """(every output within the program's criterion, the largest error as a fraction of it)."""
+    allowed = domain.check(settings, want)
+    worst = 0.0
+    for name, bound in allowed.items():
+        g = np.asarray(got[name], float).reshape(want[name].shape)
+        if not np.all(np.isfinite(want[name])):
+            return False, np.inf
+        error = np.abs(g - want[name])
+        bound = np.broadcast_to(np.asarray(bound, float), error.shape)
+        if np.any(error > bound):
+            return False, float(np.max(np.where(bound > 0, error / bound, np.inf)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            worst = max(worst, float(np.max(np.where(error == 0, 0.0, error / bound), initial=0.0)))
+    return True, worst
 
 
-def agrees(program, got: dict, want_memory, tolerance: float) -> bool:
-    for name, value in got.items():
-        machine = np.asarray(value, float)
-        oracle = np.asarray(program.value_of(want_memory, name), float).reshape(machine.shape)
-        if not np.all(np.isfinite(oracle)):
-            return False
-        scale = max(np.max(np.abs(oracle)), 1e-300)
-        if np.max(np.abs(machine - oracle)) > tolerance * max(scale, 1.0):
-            return False
-    return True
-
-
-def run_programs(per_program: int, rng, backend: str, max_steps: int) -> dict:
+def run_program(path, domain, runs: int, rng, backend: str, max_steps: int, batch: int) -> dict:
     from looped import engine
     from looped.assembler import assemble_file
     from looped.machines.fleq import oracle
 
+    base = assemble_file(str(path))
+    plan = [(k % 2 == 0) for k in range(runs)]
+    chosen = [fleq_domains.settings(domain, rng, inside) for inside in plan]
+    programs = [base.with_settings(s) for s in chosen]
+    started = time.perf_counter()
+    results = []
+    for start in range(0, runs, batch):
+        results += engine.run(programs[start : start + batch], backend=backend, max_steps=max_steps)
+    seconds = time.perf_counter() - started
+    side = {True: "in_domain", False: "out_of_domain"}
+    counts = {s: {"runs": 0, "faults": 0, "within": 0, "silent_wrong": 0, "both_step_limit": 0} for s in side.values()}
+    examples, worst = [], 0.0
+    for inside, settings, program, result in zip(plan, chosen, programs, results):
+        c = counts[side[inside]]
+        c["runs"] += 1
+        if result.status == "fault":
+            c["faults"] += 1
+            continue
+        with np.errstate(all="ignore"):
+            state = oracle.run(program, max_steps=max_steps)
+        if result.status == "step_limit" and state.status == "step_limit":
+            c["both_step_limit"] += 1
+            continue
+        want = {name: np.asarray(program.value_of(state.memory, name), float) for name in domain.check(settings, {
+            name: np.asarray(program.value_of(state.memory, name), float) for name in program.user_values})}
+        ok, ratio = (False, np.inf) if result.status != state.status else judge(domain, settings, result.outputs, want)
+        if ok:
+            c["within"] += 1
+            worst = max(worst, ratio)
+        else:
+            c["silent_wrong"] += 1
+            if len(examples) < 3:
+                examples.append({"in_domain": inside, "status": result.status, "oracle": state.status,
+                                 "settings": settings, "error_over_criterion": ratio})
+    return {**counts, "criterion": domain.criterion, "largest_error_over_criterion": worst,
+            "silent_examples": examples, "seconds": seconds}
+
+
+def run_programs(per_program: int, rng, backend: str, max_steps: int, batch: int, only=None) -> dict:
     out = {}
-    for path in sorted((ROOT / "programs" / "fleq").glob("*.asm")):
-        base = assemble_file(str(path))
-        runs = [base.with_settings(program_settings(base, rng, k % 2 == 0)) for k in range(per_program)]
-        started = time.perf_counter()
-        results = engine.run(runs, backend=backend, max_steps=max_steps)
-        seconds = time.perf_counter() - started
-        counts = {"runs": len(runs), "faults": 0, "agree": 0, "silent_wrong": 0, "both_step_limit": 0}
-        examples = []
-        for k, (program, result) in enumerate(zip(runs, results)):
-            if result.status == "fault":
-                counts["faults"] += 1
-                continue
-            with np.errstate(all="ignore"):
-                state = oracle.run(program, max_steps=max_steps)
-            if result.status == "step_limit" and state.status == "step_limit":
-                counts["both_step_limit"] += 1
-            elif result.status == state.status and agrees(program, result.outputs, state.memory, PROGRAM_TOLERANCE):
-                counts["agree"] += 1
-            else:
-                counts["silent_wrong"] += 1
-                if len(examples) < 3:
-                    examples.append({"in_domain": k % 2 == 0, "status": result.status, "oracle": state.status})
-        out[path.name] = {**counts, "silent_examples": examples, "seconds": seconds}
+    for name, domain in fleq_domains.PROGRAMS.items():
+        if only and name not in only:
+            continue
+        runs = min(per_program, domain.runs) if domain.runs else per_program
+        out[name] = run_program(ROOT / "programs" / "fleq" / name, domain, runs, rng, backend, max_steps, batch)
+        print(name, {k: v for k, v in out[name].items() if k != "silent_examples"}, file=sys.stderr, flush=True)
     return out
 
 
 def main(argv=None) -> dict:
+    from looped.blocks import bounds
     from looped.machines.fleq.program import FUNCTIONS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-block", type=int, default=10_000)
     ap.add_argument("--per-program", type=int, default=40)
     ap.add_argument("--max-steps", type=int, default=20_000)
+    ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--backend", default="fast")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--blocks", default=",".join(FUNCTIONS))
+    ap.add_argument("--programs", default="", help="comma-separated program names (default: all)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    blocks = {fn: run_block(fn, args.per_block, rng, args.backend) for fn in args.blocks.split(",")}
+    blocks = {}
+    for fn in (args.blocks.split(",") if args.per_block else []):
+        blocks[fn] = run_block(fn, args.per_block, rng, args.backend, args.batch)
+        print(fn, {k: v for k, v in blocks[fn].items() if k not in ("_plot", "silent_examples")}, file=sys.stderr,
+              flush=True)
     plots = {fn: r.pop("_plot") for fn, r in blocks.items()}
-    programs = run_programs(args.per_program, rng, args.backend, args.max_steps) if args.per_program else {}
-    silent = sum(r["silent_wrong"] for r in blocks.values()) + sum(r["silent_wrong"] for r in programs.values())
+    only = set(args.programs.split(",")) if args.programs else None
+    programs = run_programs(args.per_program, rng, args.backend, args.max_steps, args.batch // 10, only) \
+        if args.per_program else {}
+    silent = sum(r["silent_wrong"] for r in blocks.values()) + sum(
+        r[s]["silent_wrong"] for r in programs.values() for s in ("in_domain", "out_of_domain"))
     data = {
-        "command": "python benchmarks/fleq_faults.py" + "".join(
-            f" --{k.replace('_', '-')} {v}" for k, v in (("per_block", args.per_block), ("per_program", args.per_program))
-            if v != {"per_block": 10_000, "per_program": 40}[k]),
+        "command": "python benchmarks/fleq_faults.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:])),
         "backend": args.backend,
         "operands": "log-uniform magnitude 1e-9..1e9, random signs (scale: half its b integers in [-80, 80])",
-        "stated_error": {fn: {"relative": rel, "absolute": ab} for fn, (rel, ab) in BLOCK_ERROR.items()},
+        "stated_error": "looped/blocks/bounds.py (docs/fleq.md, Function blocks)",
+        "mul_bound_at_1e4": float(bounds.mul_allowed(1e4, 1.0) / 1e4),
         "blocks": blocks,
+        "faults_per_block": {fn: r["faults"] for fn, r in blocks.items()},
         "programs": programs,
         "silent_wrong_total": silent,
         "zero_silent_wrong": silent == 0,
     }
 
     def plot(plt):
-        fig, ax = plt.subplots(figsize=(9, 5))
-        for fn, (x, rel, faulted) in plots.items():
-            if fn in ("add", "sub", "mov", "transpose", "exponent", "scale"):
-                continue
+        fig, axes = plt.subplots(1, 2, figsize=(15, 5.5))
+        for fn, (x, error, of_bound, faulted) in plots.items():
             ok = ~faulted
-            ax.loglog(x[ok], np.maximum(rel[ok], 1e-18), ".", ms=2, label=f"{fn} ({faulted.sum()} faults)")
-        ax.set_xlabel("input magnitude (|a b| for mul and matmul, |a| otherwise)")
-        ax.set_ylabel("relative error of results not faulted (floored at 1e-18)")
-        ax.set_title("FLEQ blocks, one instruction each: results returned are within the stated error")
-        ax.legend(fontsize=8, markerscale=4)
+            if fn in bounds.EXACT:
+                continue
+            label = f"{fn} ({faulted.sum()} of {len(x)} faulted)"
+            axes[0].loglog(x[ok], np.maximum(error[ok], 1e-30), ".", ms=1.5, label=label)
+            axes[1].loglog(x[ok], np.maximum(of_bound[ok], 1e-12), ".", ms=1.5, label=label)
+        exact = ", ".join(f"{fn} {plots[fn][3].sum()}" for fn in plots if fn in bounds.EXACT)
+        axes[0].set_xlabel("input magnitude (|a b| for mul and matmul, |a| otherwise)")
+        axes[0].set_ylabel("|got - exact| of results returned (floored at 1e-30)")
+        axes[0].set_title("FLEQ blocks, one instruction each, operands 1e-9..1e9")
+        axes[1].axhline(1.0, color="k", lw=1, ls="--", label="the stated bound")
+        axes[1].set_xlabel("input magnitude (|a b| for mul and matmul, |a| otherwise)")
+        axes[1].set_ylabel("error / stated bound (floored at 1e-12)")
+        axes[1].set_title(f"at or below 1: within the bound (exact blocks, 0 error; faults: {exact})", fontsize=9)
+        for ax in axes:
+            ax.legend(fontsize=7, markerscale=5)
         return fig
 
-    return emit("fleq_faults", data, plot)
+    # the blocks (part 1) and the programs (part 2) may run as two commands, each its own file
+    return emit("fleq_faults" if args.per_block else "fleq_faults_programs", data, plot if plots else None)
 
 
 if __name__ == "__main__":

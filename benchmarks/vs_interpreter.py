@@ -166,6 +166,17 @@ def measure(case: str, backend: str, seed: int, one_card: int, rounds: int) -> d
     }
 
 
+def vector_path() -> str:
+    """Which vector code the native figures are of (issue 21 asks for the AVX2 path beside the
+    AVX-512 one): the JSON's machine.native_target has the target's flags and code shape."""
+    from benchmarks.common import cpu_info
+
+    if cpu_info()["avx512"]:
+        return ("AVX-512 CPU: native is its -march=native build; LOOPED_NATIVE_MARCH=x86-64-v3 python "
+                "benchmarks/vs_interpreter.py measures the AVX2 build on the same machine")
+    return "AVX2-only CPU (no AVX-512): native is the AVX2 build; AVX-512 figures cannot be measured here"
+
+
 def default_backends() -> str:
     """The CPU evaluators this machine offers: `fast`, and `native` where a C++ compiler builds it."""
     import kernels
@@ -209,7 +220,7 @@ def main(quick: bool = False, backend: str | None = None, seed: int = 0, one_car
         return fig
 
     return emit("vs_interpreter", {
-        "backends": backends, "quick": quick, "seed": seed, "ratios": ratios[backends[0]] if len(backends) == 1 else ratios,
+        "backends": backends, "quick": quick, "seed": seed, "vector_path": vector_path(), "ratios": ratios[backends[0]] if len(backends) == 1 else ratios,
         "best": {k: {"backend": best[k], "ratio": best_ratios[k]} for k in best}, "must_show": must_show,
         "results_agree": all(runs[b][c][m]["results_agree"] for b in backends for m, c in keys),
         "cases": runs[backends[0]] if len(backends) == 1 else runs,

@@ -21,6 +21,9 @@ import importlib
 
 BACKENDS = ("fast", "dense", "pallas", "native")
 DEFAULT_BACKEND = "fast"
+# Backends whose batches of real-valued cards (Stack.per_card) run in one batch-invariant pass
+# (kernels/invariant.py: each card bit for bit as alone); the others run them one card after another.
+INVARIANT_BATCHES = ("fast", "dense")
 
 
 def available_backends() -> tuple[str, ...]:
@@ -40,4 +43,9 @@ def runs_chunks(backend: str) -> bool:
 def make_step(backend: str, stack, lam: float, dtype):
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend '{backend}' (expected one of {', '.join(BACKENDS)})")
-    return importlib.import_module(f"kernels.{backend}").make_step(stack, lam, dtype)
+    step = importlib.import_module(f"kernels.{backend}").make_step(stack, lam, dtype)
+    if step.per_card and backend in INVARIANT_BATCHES:
+        from kernels import invariant
+
+        step = invariant.with_invariant_batches(step, stack, lam, dtype, hints=backend != "dense")
+    return step

@@ -57,8 +57,11 @@ def march() -> str:
     return os.environ.get("LOOPED_NATIVE_MARCH", "native")
 
 
-def flags() -> list[str]:
-    return [BASE_FLAGS[0], f"-march={march()}", *BASE_FLAGS[1:]]
+def flags(form: str = "literal") -> list[str]:
+    """The compiler's flags for code of `form`. The table form is built at -O2 without debug
+    information: 5.5 s of CPU instead of 9.7 s for a FLEQ machine, its instructions 10-30 % slower."""
+    base = [f for f in BASE_FLAGS if f != "-g"] if form == "tables" else BASE_FLAGS
+    return ["-O2" if form == "tables" else base[0], f"-march={march()}", *base[1:]]
 
 
 def _cpu_flags() -> set[str]:
@@ -95,8 +98,10 @@ _SHAPES = {(512, "float"): (8, 4), (512, "double"): (8, 4),
 
 def target_info() -> dict:
     """What the generated code is built for (recorded by every benchmark: benchmarks/common.py)."""
-    return {"march": march(), "vector_bits": vector_bits(), "flags": flags(),
-            "group_float": code_shape("float")[0], "group_double": code_shape("double")[0]}
+    return {"march": march(), "vector_bits": vector_bits(), "flags": flags(), "flags_tables": flags("tables"),
+            "group_float": code_shape("float")[0], "group_double": code_shape("double")[0],
+            "literal_form_up_to_terms": LITERAL_TERMS, "form_override": os.environ.get("LOOPED_NATIVE_FORM"),
+            "forms_built": dict(_forms)}
 
 
 def code_shape(ctype: str) -> tuple[int, int]:
@@ -111,6 +116,39 @@ def code_shape(ctype: str) -> tuple[int, int]:
 
 class NativeUnavailable(RuntimeError):
     pass
+
+
+# The code's form per machine (kernels/native_gen.py): the literal form writes every weight into
+# straight-line code, whose compile time grows faster than its size (SUBLEQ's widest machines,
+# ~3,100 terms: 10-25 s; the 4x4 FLEQ inverse, ~20,000 terms: 9.5 minutes, 1.6 MB of C++); the
+# table form (kernels/native_tables.py) walks the weights as arrays with the same code for every
+# machine (~10 s, and about 3 us per number of its tables), at several times the cost per
+# instruction (measured 10x on 32-column SUBLEQ). The same results bit for bit either way.
+LITERAL_TERMS = 6000
+# Beyond this many terms even the tables would take over a minute to compile here: declined.
+TABLE_TERMS = 2_000_000
+
+
+def choose_form(plan: Plan) -> str:
+    """"literal" where the machine's literal code stays small, else "tables" (LOOPED_NATIVE_FORM
+    overrides, for measuring)."""
+    from kernels.native_gen import literal_terms
+
+    forced = os.environ.get("LOOPED_NATIVE_FORM")
+    if forced in ("literal", "tables"):
+        return forced
+    return "literal" if literal_terms(plan) <= LITERAL_TERMS else "tables"
+
+
+def check_size(plan: Plan) -> None:
+    """Decline, before any compiling, a machine whose code would take minutes to build."""
+    from kernels.native_tables import terms_of
+
+    terms = terms_of(plan)
+    if terms > TABLE_TERMS:
+        raise NativeUnavailable(
+            f"this machine is too large for the native backend ({terms:,} weight terms; its code would take "
+            f"minutes to compile, the limit is {TABLE_TERMS:,}): use --backend fast")
 
 
 def _cache_folder() -> Path:
@@ -128,13 +166,13 @@ def _compiler() -> str | None:
     return None
 
 
-def _build(source: bytes, stem: str) -> tuple[Path, str]:
+def _build(source: bytes, stem: str, form: str = "literal") -> tuple[Path, str]:
     """The shared library for a C++ source (compiled now unless the cache has it) and its key."""
     compiler = _compiler()
     if compiler is None:
         raise NativeUnavailable("no C++ compiler found (set CXX)")
     include = jax.ffi.include_dir()
-    key = hashlib.sha256(source + " ".join([compiler] + flags()).encode()
+    key = hashlib.sha256(source + " ".join([compiler] + flags(form)).encode()
                          + Path(include, "xla/ffi/api/ffi.h").read_bytes()).hexdigest()[:16]
     folder = _cache_folder()
     path = folder / f"{stem}-{key}.so"
@@ -143,7 +181,7 @@ def _build(source: bytes, stem: str) -> tuple[Path, str]:
         src = folder / f"{stem}-{key}.cc"  # kept next to the library, for reading and profiling
         src.write_bytes(source)
         tmp = folder / f".{stem}-{key}-{os.getpid()}.so"
-        done = subprocess.run([compiler, *flags(), f"-I{include}", str(src), "-o", str(tmp)],
+        done = subprocess.run([compiler, *flags(form), f"-I{include}", str(src), "-o", str(tmp)],
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise NativeUnavailable(f"building {stem} failed:\n{done.stderr[-2000:]}")
@@ -183,6 +221,7 @@ def supports(plan: Plan) -> bool:
 
 
 _registered: dict[str, str] = {}  # FFI target -> the library that holds it, in this process
+_forms: dict[str, str] = {}  # "d x width, type" of each machine built in this process -> its form
 
 
 # A generated library holds two targets: one instruction for a batch, and a chunk of instructions
@@ -199,10 +238,10 @@ def _register(name: str, path: str) -> None:
 
 
 @functools.cache
-def _card_targets(source: str) -> tuple[str, str]:
+def _card_targets(source: str, form: str = "literal") -> tuple[str, str]:
     """The FFI targets (one step, a chunk) of a generated card step (kernels/native_gen.py), built
     and registered once."""
-    path, key = _build(source.encode(), "card")
+    path, key = _build(source.encode(), "card", form)
     names = tuple(f"{prefix}{key}" for prefix in _SYMBOLS)
     for name in names:
         _register(name, str(path))
@@ -246,7 +285,10 @@ def _ops(plan: Plan, lam: float, dtype, width: int) -> BatchOps:
 
     ctype = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}[np.dtype(dtype)]
     lanes, card_by_card = code_shape(ctype)
-    target, chunk_target = _card_targets(generate(plan, lam, int(width), ctype, lanes, card_by_card))
+    form = choose_form(plan)
+    _forms[f"d={plan.d} n={int(width)} {ctype}"] = form
+    source = generate(plan, lam, int(width), ctype, lanes, card_by_card, form=form)
+    target, chunk_target = _card_targets(source, form)
     s, fixed = plan.scratch_tokens, plan.fixed_health_rows
 
     def advance_masked(state: Cards, active):
@@ -299,6 +341,7 @@ def make_step(stack, lam: float, dtype) -> Step:
         raise NotImplementedError("the native kernel evaluates scratch-query and scratch+self heads only")
     if not available():
         raise NativeUnavailable("the native backend needs a C++ compiler on a CPU backend (set CXX)")
+    check_size(plan)
     ops_for = functools.cache(lambda width: _ops(plan, float(lam), dtype, width))
 
     def open_card(X):

@@ -91,11 +91,20 @@ def padded(n: int) -> int:
     return -(-n // 16) * 16
 
 
-def generate(plan: Plan, lam: float, n: int, ctype: str, group: int = 8, card_by_card: int = 4) -> str:
+def generate(plan: Plan, lam: float, n: int, ctype: str, group: int = 8, card_by_card: int = 4,
+             form: str = "literal") -> str:
     """The C++ source for cards of n tokens of type `ctype`, with groups of `group` cards in the
     lanes form, run card by card once at most `card_by_card` of a group run (kernels/native.py
-    chooses both per target: `code_shape`)."""
+    chooses both per target: `code_shape`). `form`: "literal" (every weight a literal in
+    straight-line code) or "tables" (the weights as arrays walked by loops: kernels/native_tables.py;
+    the same results bit for bit)."""
     s, width = plan.scratch_tokens, padded(n)
+    if form == "tables":
+        from kernels import native_tables
+
+        source, card_lines, lanes_lines = native_tables.functions(plan, lam, ctype)
+        return _fill(plan, n, ctype, group, card_by_card, [_health_function(plan, width, s), source],
+                     "\n".join("  " + line for line in card_lines), "\n".join("  " + line for line in lanes_lines))
     X = lambda f, t: f"x[{int(f) * width} + {t}]"  # noqa: E731
     XL = lambda f, t: f"xl[({int(f) * width} + {t}) * L + l]"  # noqa: E731  (lanes form, card l)
     functions, card, lanes = [], Emitter(), Emitter()
@@ -116,11 +125,35 @@ def generate(plan: Plan, lam: float, n: int, ctype: str, group: int = 8, card_by
             card(f"mlps{li}(x);")
             functions.append(_lanes_mlp_function(li, lay.mlps, s, XL))
             lanes(f"mlps{li}_lanes(xl);")
-    return (TEMPLATE.replace("@CTYPE@", ctype).replace("@N@", str(n)).replace("@NP@", str(width))
-            .replace("@D@", str(plan.d)).replace("@S@", str(s)).replace("@EXP@", _exp_polynomial(ctype))
+    return _fill(plan, n, ctype, group, card_by_card, functions, card.text(), lanes.text())
+
+
+def _fill(plan: Plan, n: int, ctype: str, group: int, card_by_card: int, functions: list[str], card: str,
+          lanes: str) -> str:
+    """The template (kernels/native_src/card.cc) with the machine's functions and one instruction's calls."""
+    return (TEMPLATE.replace("@CTYPE@", ctype).replace("@N@", str(n)).replace("@NP@", str(padded(n)))
+            .replace("@D@", str(plan.d)).replace("@S@", str(plan.scratch_tokens))
+            .replace("@EXP@", _exp_polynomial(ctype))
             .replace("@L@", str(int(group))).replace("@CARD_BY_CARD@", str(int(card_by_card)))
             .replace("@FUNCTIONS@", "\n\n".join(functions))
-            .replace("@CARD@", card.text()).replace("@LANES@", lanes.text()))
+            .replace("@CARD@", card).replace("@LANES@", lanes))
+
+
+def literal_terms(plan: Plan) -> int:
+    """About how many weight terms the literal form writes out (the scratch heads' once per scratch
+    token): its size, and what its compile time grows with."""
+    s, total = plan.scratch_tokens, 0
+    for lay in plan.layers:
+        for h in lay.heads:
+            if h.queries != "others":
+                total += s * (np.count_nonzero(h.wq) + np.count_nonzero(h.wk) + len(h.k_rows) + np.count_nonzero(h.wv))
+            if h.queries != "scratch":
+                M = np.count_nonzero(h.bilinear)
+                total += s * (M + np.count_nonzero(h.wv) + len(h.q_rows)) + M + np.count_nonzero(h.wv)
+        for g in lay.mlps:
+            total += 2 * np.count_nonzero(g.rowwise["cout"]) if g.rowwise is not None else (
+                np.count_nonzero(g.w1) + np.count_nonzero(g.w2))
+    return int(total)
 
 
 def _exp_polynomial(ctype: str) -> str:
@@ -400,12 +433,15 @@ def _lanes_scratch_heads(e: Emitter, heads: list[tuple[int, HeadPlan]], lam: flo
             e.block("for (int l = 0; l < L; ++l)")
             _query(e, h, q, lam, XL, lambda i: f"{tag}_u{i}[l]")
             e.end()
-            e.block("for (int t = 0; t < NP; ++t)")
+            # (the padding apart: a select on t in this loop made GCC vectorise it along t, with
+            # gathers, which cost an AVX2-only CPU a third of the instruction)
+            e.block("for (int t = 0; t < N; ++t)")
             e.block("for (int l = 0; l < L; ++l)")
-            score = _score(h, XL, lambda i: f"{tag}_u{i}[l]")
-            e(f"{tag}_w[t][l] = t < N ? {score} : -std::numeric_limits<T>::infinity();")
+            e(f"{tag}_w[t][l] = {_score(h, XL, lambda i: f'{tag}_u{i}[l]')};")
             e.end()
             e.end()
+            e("for (int t = N; t < NP; ++t) for (int l = 0; l < L; ++l) "
+              f"{tag}_w[t][l] = -std::numeric_limits<T>::infinity();  // padding: weight 0")
             e(f"alignas(64) T {tag}_z[L];")
             e(f"lanes_softmax({tag}_w, {tag}_z);")
             reads += [(tag, int(r)) for r in h.v_rows]

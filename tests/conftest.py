@@ -69,6 +69,7 @@ SLOW_CASES = (
     "tests/kernels/test_batched.py::test_raw_state_matches_dense_every_step[40-4-1]",
     "tests/machines/fleq/test_fleq_export.py::test_exported_machine_disassembles_to_a_program_that_runs_the_same",
     "tests/machines/fleq/test_fleq_export.py::test_numpy_forward_pass_reproduces_looped_run[programs/fleq/calculator.asm-settings0]",
+    "tests/kernels/test_native_tables.py::test_the_table_form_is_the_literal_form_bit_for_bit",
 )
 
 

@@ -162,6 +162,16 @@ def test_console_script_error_has_no_traceback(tmp_path):
     assert proc.stderr.startswith(f"{bad}:") and ": error: " in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_bad_input_is_answered_before_jax_is_imported(tmp_path):
+    # (importing JAX costs seconds: a missing file or a bad setting must not wait for it)
+    check = ("import sys; from looped.cli.shell import main; code = main(sys.argv[1:]); "
+             "print('jax' in sys.modules); sys.exit(code)")
+    env = dict(__import__("os").environ, LOOPED_CACHE_DIR=str(tmp_path))  # (the cache is switched on, as for users)
+    for args in (["run", "missing.asm"], ["run", "programs/gcd.asm", "--set", "q=1"], ["trace", "missing.asm"]):
+        proc = subprocess.run([sys.executable, "-c", check, *args], capture_output=True, text=True, env=env)
+        assert proc.returncode == 2 and proc.stdout.strip() == "False", (args, proc.stdout, proc.stderr)
+
+
 def _assembler_cases():
     from tests.machines.subleq import test_assembler_errors  # the catalogue of every mistake a user can make in a program
 

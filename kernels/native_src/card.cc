@@ -198,13 +198,18 @@ inline T lattice(const T* x, const int* rows, int nr, const int* cells, int nc) 
 // and sums over the tokens keep the one-card code's order (16 running values, combined by halves:
 // `largest`, `total`, `dots`), so that a card's result is the same bit for bit in either form.
 
+// (Each of the 16 running values is taken to the end before the next starts: the same operations
+// in the same order, with one vector live at a time rather than 16, which an AVX2 CPU's 16 vector
+// registers cannot hold beside the operands: they spilled to the stack.)
 inline void lanes_largest(const T (*v)[L], T* __restrict out) {
   alignas(64) T m[16][L];
-  for (int j = 0; j < 16; ++j)
-    for (int l = 0; l < L; ++l) m[j][l] = v[j][l];
-  for (int i = 16; i < NP; i += 16)
-    for (int j = 0; j < 16; ++j)
-      for (int l = 0; l < L; ++l) m[j][l] = v[i + j][l] > m[j][l] ? v[i + j][l] : m[j][l];
+  for (int j = 0; j < 16; ++j) {
+    alignas(64) T r[L];
+    for (int l = 0; l < L; ++l) r[l] = v[j][l];
+    for (int i = 16; i < NP; i += 16)
+      for (int l = 0; l < L; ++l) r[l] = v[i + j][l] > r[l] ? v[i + j][l] : r[l];
+    for (int l = 0; l < L; ++l) m[j][l] = r[l];
+  }
   for (int half = 8; half >= 2; half /= 2)
     for (int j = 0; j < half; ++j)
       for (int l = 0; l < L; ++l) m[j][l] = m[j + half][l] > m[j][l] ? m[j + half][l] : m[j][l];
@@ -220,22 +225,26 @@ inline void lanes_reduce(T (*a)[L], T* __restrict out) {  // `reduce`, for each 
 
 inline void lanes_total(const T (*v)[L], T* __restrict out) {  // `total`, for each card
   alignas(64) T a[16][L];
-  for (int j = 0; j < 16; ++j)
-    for (int l = 0; l < L; ++l) a[j][l] = v[j][l];
-  for (int i = 16; i < NP; i += 16)
-    for (int j = 0; j < 16; ++j)
-      for (int l = 0; l < L; ++l) a[j][l] += v[i + j][l];
+  for (int j = 0; j < 16; ++j) {
+    alignas(64) T r[L];
+    for (int l = 0; l < L; ++l) r[l] = v[j][l];
+    for (int i = 16; i < NP; i += 16)
+      for (int l = 0; l < L; ++l) r[l] += v[i + j][l];
+    for (int l = 0; l < L; ++l) a[j][l] = r[l];
+  }
   lanes_reduce(a, out);
 }
 
 // the sum over tokens of w * a row of the state (row = xl + f * NP * L), in `dots`' order
 inline void lanes_dot(const T (*w)[L], const T* __restrict row, T* __restrict out) {
   alignas(64) T a[16][L];
-  for (int j = 0; j < 16; ++j)
-    for (int l = 0; l < L; ++l) a[j][l] = w[j][l] * row[j * L + l];
-  for (int i = 16; i < NP; i += 16)
-    for (int j = 0; j < 16; ++j)
-      for (int l = 0; l < L; ++l) a[j][l] += w[i + j][l] * row[(i + j) * L + l];
+  for (int j = 0; j < 16; ++j) {
+    alignas(64) T r[L];
+    for (int l = 0; l < L; ++l) r[l] = w[j][l] * row[j * L + l];
+    for (int i = 16; i < NP; i += 16)
+      for (int l = 0; l < L; ++l) r[l] += w[i + j][l] * row[(i + j) * L + l];
+    for (int l = 0; l < L; ++l) a[j][l] = r[l];
+  }
   lanes_reduce(a, out);
 }
 
@@ -248,19 +257,33 @@ inline void lanes_softmax(T (*w)[L], T* __restrict z) {
   lanes_total(w, z);
 }
 
-// `lattice` for each card: rows and cells are offsets in tokens (f * NP, f * NP + t)
+// `lattice` for each card: rows and cells are offsets in tokens (f * NP, f * NP + t). The L lanes
+// of a token as one vector (GCC's vector extension: written lane by lane, GCC vectorised this loop
+// along the tokens instead, with shuffles, and it cost an AVX2-only CPU ~10 % of an instruction);
+// the same operations as `off_lattice` and `distance_bits`, lane by lane.
+typedef T VL __attribute__((vector_size(L * sizeof(T))));
+typedef Bits BL __attribute__((vector_size(L * sizeof(T))));
+
+inline BL lanes_distance_bits(const T* v) {
+  VL x;
+  std::memcpy(&x, v, sizeof(VL));
+  constexpr Bits MAGNITUDE = ~(Bits(1) << (8 * sizeof(T) - 1));  // every bit but the sign
+  const VL a = reinterpret_cast<VL>(reinterpret_cast<BL>(x) & MAGNITUDE);  // fabs
+  const VL b = reinterpret_cast<VL>(reinterpret_cast<BL>(a - T(1)) & MAGNITUDE);
+  return reinterpret_cast<BL>(a < b ? a : b);
+}
+
 inline void lanes_lattice(const T* __restrict xl, const int* rows, int nr, const int* cells, int nc, T* __restrict out) {
-  alignas(64) Bits most[L];
-  for (int l = 0; l < L; ++l) most[l] = 0;
-  auto take = [&](const T* v) {
-    for (int l = 0; l < L; ++l) {
-      const Bits b = distance_bits(off_lattice(v[l]));
-      most[l] = b > most[l] ? b : most[l];
-    }
-  };
+  BL most = {};
   for (int k = 0; k < nr; ++k)
-    for (int t = S_TOKENS; t < N; ++t) take(xl + (rows[k] + t) * L);
-  for (int k = 0; k < nc; ++k) take(xl + cells[k] * L);
+    for (int t = S_TOKENS; t < N; ++t) {
+      const BL b = lanes_distance_bits(xl + (rows[k] + t) * L);
+      most = b > most ? b : most;
+    }
+  for (int k = 0; k < nc; ++k) {
+    const BL b = lanes_distance_bits(xl + cells[k] * L);
+    most = b > most ? b : most;
+  }
   for (int l = 0; l < L; ++l) out[l] = __builtin_bit_cast(T, most[l]);
 }
 

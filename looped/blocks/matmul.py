@@ -9,9 +9,14 @@ heads at +s and -s differ by 2 sum_k sinh(s B[k, j]) A[:, k] / Z; scaled by Z / 
 
     C[:, j] = sum_k A[:, k] B[k, j] (1 + (s B[k, j])^2 / 6 + ...)
 
-with s = MATMUL_SCALE = 1e-5: relative error per term below 2e-7 for |B[k, j]| <= 100, floor about
-1e-11 / |B[k, j]| (float64 resolution of exp near 1). The normaliser's own dependence on B enters
-at s * sum|B| / Z ~ 1e-16. A's columns past its width are zero cells, so they add nothing.
+with s = MATMUL_SCALE = 1e-5: relative error per term below 2e-7 for |B[k, j]| <= 100 ((s B)^2 / 6).
+The kernels subtract the largest logit, the anchor's 25, before the exponential, which rounds each
+slot's logit s B[k, j] to ulp(25) / 2 = 1.8e-15: B is read in fixed point, to about 1.8e-10, and
+with the read-outs' cancelling difference each term carries an absolute error of up to
+3e-10 |A[i, k]| whatever B[k, j] is (so a tiny B entry beside a large A entry is far off
+relatively). The normaliser, taken at B = 0, moves with sum_k B[k, j]: an error of
+sum_k |A[i, k]| sum_k |B[k, j]| / e^25. looped/blocks/bounds.py states the whole bound.
+A's columns past its width are zero cells, so they add nothing.
 """
 
 from __future__ import annotations

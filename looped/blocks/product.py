@@ -11,10 +11,10 @@ term:
 
 The logit is computed as a product, never added to a large constant, so tiny products keep their
 relative precision; the floor is float64's resolution of sigma near 1/2, about 2e-16 / (c |a b|).
-With c = PRODUCT_SCALE = 1e-5 the relative error is below 5e-6 for 1e-4 <= |a b| <= 1e4 (1.9e-6 at
-worst over 10^4 random inputs, measured by
-benchmarks/fleq_accuracy.py, held by tests/machines/fleq/test_fleq_blocks.py); smaller products have an absolute
-error below 5e-10 (the softmax's own rounding, a few ulps of sigma, sets that floor). float64 only: in float32 the same read-out resolves sigma - 1/2 to 6e-8.
+With c = PRODUCT_SCALE = 1e-5 the relative error is (c a b)^4 / 30: 3.4e-6 at the domain's edge
+|a b| = 1e4, below 1e-13 for |a b| <= 100; the softmax's own rounding (a few ulps of sigma near 1/2,
+times 16 / (3c)) adds at most 5e-10 absolute (looped/blocks/bounds.py states the bound; held by
+tests/machines/fleq/test_fleq_blocks.py, measured by benchmarks/fleq_faults.py). float64 only: in float32 the same read-out resolves sigma - 1/2 to 6e-8.
 """
 
 from __future__ import annotations

@@ -108,9 +108,9 @@ def cmd_run(args) -> int:
     handler = source_handler(args.program)
     if handler is not None:
         return handler.cmd_run(args)
+    programs = instances(args)  # (read and checked before JAX is imported: a bad input answers at once)
     from looped import engine
 
-    programs = instances(args)
     progress = Progress(len(programs), args.max_steps, sys.stderr.isatty() and not args.quiet)
     try:
         results = engine.run(programs, backend=args.backend, max_steps=args.max_steps, progress=progress)
@@ -144,11 +144,11 @@ def cmd_trace(args) -> int:
     handler = source_handler(args.program)
     if handler is not None:
         return handler.cmd_trace(args)
-    from looped import engine
-
     from looped import machines as isa
 
-    (program,) = instances(args)
+    (program,) = instances(args)  # (before JAX is imported, as in cmd_run)
+    from looped import engine
+
     instruction_set = isa.get(program.isa)
     names = instruction_set.cell_names(program)
     memory, steps, pc, faults = program.memory, 0, 0, []

@@ -62,19 +62,27 @@ def enable_compilation_cache() -> None:
     if not root:
         return
     try:
-        import jax
-
         from looped import executables
 
         os.makedirs(os.path.join(root, "xla"), exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", os.path.join(root, "xla"))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        _set_jax_option("jax_compilation_cache_dir", os.path.join(root, "xla"))
+        _set_jax_option("jax_persistent_cache_min_compile_time_secs", 0.0)
         executables.enable(os.path.join(root, "loops"))
         from looped import cache_bound
 
         cache_bound.bound(root)  # at most LOOPED_CACHE_LIMIT (default 2 GiB) on disk, oldest out
     except (OSError, AttributeError):
         pass  # no cache: only slower
+
+
+def _set_jax_option(name: str, value) -> None:
+    """Set one of JAX's options without importing JAX (about 2 s): JAX reads the environment
+    variable of that name when it is first imported; once imported, the option itself is set.
+    So a bad program or argument is answered before JAX is loaded at all."""
+    if "jax" in sys.modules:
+        sys.modules["jax"].config.update(name, value)
+    else:
+        os.environ[name.upper()] = str(value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_internal(error: LoopedError) -> bool:
-    from looped.runner import NumericalHealthError
-
-    return isinstance(error, NumericalHealthError)
+    # (a health error comes only from the runner: where it was never imported, the error is the
+    # input's, and answering it need not import the runner and JAX)
+    runner = sys.modules.get("looped.runner")
+    return runner is not None and isinstance(error, runner.NumericalHealthError)

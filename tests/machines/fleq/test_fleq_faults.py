@@ -1,8 +1,8 @@
 """FLEQ faults (looped/blocks/faults.py, looped/machines/fleq/faults.py) and exact branches
 (looped/blocks/exact.py): an operand outside a block's domain stops the run with status "fault",
 the memory as before the instruction; `jle` decides x <= 0 exactly for every float64; the range
-reduction blocks `exponent` and `scale` are exact. On the dense and fast backends (and native
-when a C++ compiler is present)."""
+reduction blocks `exponent` and `scale` are exact. On the dense, fast and pallas backends (and
+native when a C++ compiler is present)."""
 
 import math
 import shutil
@@ -17,7 +17,7 @@ from looped.machines.fleq.oracle import run as oracle_run
 # native compiles a C++ kernel for the machine (minutes on two cores): in the slow tests only.
 NATIVE = pytest.param("native", marks=[pytest.mark.slow, pytest.mark.skipif(
     not (shutil.which("g++") or shutil.which("c++")), reason="no C++ compiler")])
-BACKENDS = ["dense", "fast", NATIVE]
+BACKENDS = ["dense", "fast", "pallas", NATIVE]
 
 BRANCH = """.isa fleq
 .data
@@ -74,7 +74,7 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("backend", ["dense", "fast"])
+@pytest.mark.parametrize("backend", ["dense", "fast", "pallas"])
 def test_out_of_domain_operands_fault(backend):
     programs = [assemble(f".isa fleq\n.data\n{data}\nc: 7\nn: 0\n.code\n        inc n\n        {inst}\n        inc n\n",
                          f"f{k}.asm") for k, (data, inst, _, _) in enumerate(FAULTS)]

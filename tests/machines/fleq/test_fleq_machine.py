@@ -7,7 +7,7 @@ import pytest
 
 from looped import engine
 from looped.assembler import assemble, assemble_file
-from looped.blocks import pwl_constants
+from looped.blocks import bounds
 from looped.machines.fleq.oracle import step as oracle_step
 from looped.machines.fleq.program import FUNCTIONS, FleqProgram
 from looped.machines.fleq.isa import FLEQ
@@ -15,32 +15,23 @@ from looped.machine import machine_for
 
 PROGRAMS = ["programs/fleq/calculator.asm", "programs/fleq/matrix_ops.asm", "programs/fleq/blocks.asm"]
 
-# The error each block may add to one instruction's result: (relative, absolute) against the
-# exact function (docs/fleq.md states them; benchmarks/fleq_accuracy.py measures them).
-BLOCK_ERROR = {
-    "add": (0.0, 0.0), "sub": (0.0, 0.0), "mov": (0.0, 0.0), "transpose": (0.0, 0.0),
-    "exponent": (0.0, 0.0), "scale": (0.0, 0.0),
-    "mul": (5e-6, 5e-10), "matmul": (1e-6, 1e-10), "sigmoid": (0.0, 1e-15),
-    "recip": (pwl_constants.RECIP_MAX_REL_ERROR * (1 + 1e-9), 1e-11),
-    "rsqrt": (pwl_constants.RSQRT_MAX_REL_ERROR * (1 + 1e-9), 1e-11),
-}
-
-
 def within_block_error(program: FleqProgram, inst, before, got, want) -> bool:
-    rel, absolute = BLOCK_ERROR[inst.fn]
-    scale = np.abs(want)
-    if inst.fn == "matmul":  # relative to the sum of the terms' magnitudes
-        W = program.slots
-        A = np.zeros((program.height, W))
-        B = np.zeros((program.height, W))
-        for j, c in enumerate(inst.a_cols):
-            A[:, j] = before[:, c]
-        for j, c in enumerate(inst.b_cols):
-            B[:, j] = before[:, c]
+    """Within the block's stated bound (looped/blocks/bounds.py, as docs/fleq.md states it)."""
+    W = program.slots
+    A, B = np.zeros((program.height, W)), np.zeros((program.height, W))
+    for j, c in enumerate(inst.a_cols):
+        A[:, j] = before[:, c]
+    for j, c in enumerate(inst.b_cols):
+        B[:, j] = before[:, c]
+    if inst.b_rows_broadcast:
+        B[:, :] = B[0, :]
+    rows, cols = got.shape
+    if inst.fn == "matmul":
         k = min(program.height, W)
-        full = np.abs(A[:, :k]) @ np.abs(B[:k, :])
-        scale = full[:, : len(inst.c_cols)][: got.shape[0]]
-    return bool(np.all(np.abs(got - want) <= rel * scale + absolute))
+        allowed = bounds.matmul_allowed(A[:, :k], B[:k, :])[:rows, :cols]
+    else:
+        allowed = bounds.allowed(inst.fn, A[:rows, :cols], B[:rows, :cols], want)
+    return bool(np.all(np.abs(got - want) <= allowed))
 
 
 def check_against_oracle(programs: list[FleqProgram], backend: str, steps: int) -> list[int]:

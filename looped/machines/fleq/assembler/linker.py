@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from looped import limits
+from looped.assembler.statements import place_code
 from looped.errors import AsmError, SourceLoc, suggest
 from looped.machines.fleq.program import FleqInstruction, FleqProgram, Value
 from looped.machines.fleq.assembler.language import (HALT, ORDINALS, RESERVED, ROW_ONLY, SCRATCH_T,
@@ -103,30 +104,9 @@ class Linker:
 
         # -- code layout ------------------------------------------------------------------------
         code = p.code
-        last_real = max((i for i, st in enumerate(code) if st.op not in ("halt", "error")),
-                        default=-1)
-        starts, sizes = [], []
-        index, falls = 0, True
-        for i, st in enumerate(code):
-            if st.op == "halt":
-                size = 1 if (i < last_real and falls) else 0
-                falls = False
-            elif st.op == "error":
-                size = 0
-            else:
-                size = 1
-                falls = not _always_jumps(st)
-            starts.append(index)
-            sizes.append(size)
-            index += size
-        halt_index = index
-        code_labels: dict[str, int] = {}
-        for st, start in zip(code, starts):
-            for name, _ in st.labels:
-                code_labels[name] = halt_index if st.op == "halt" else start
-        for name, _ in p.trailing_code_labels:
-            code_labels[name] = halt_index
-        self.code_labels, self.halt_index = code_labels, halt_index
+        places = place_code(code, lambda st: 1, _always_jumps, p.trailing_code_labels)
+        starts, sizes, halt_index = places.starts, places.sizes, places.halt_index
+        self.code_labels, self.halt_index = places.labels, halt_index
 
         # -- resolve and check every statement ------------------------------------------------
         lowered: list[_Lowered] = []
@@ -199,7 +179,7 @@ class Linker:
             values[SCRATCH_T] = Value(SCRATCH_T, t_col, (1, 1), "scratch", None)
 
         program = FleqProgram(memory=memory, code=tuple(instructions), values=values,
-                              code_labels=code_labels, zero_col=zero_col, one_col=one_col,
+                              code_labels=self.code_labels, zero_col=zero_col, one_col=one_col,
                               file=p.file)
         self._check_machine(program, lowered)
         return program

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from looped import limits
+from looped.assembler.statements import ONE_ISA, header_directive_problem, label_name_problem
 from looped.errors import AsmError, SourceLoc, suggest
 from looped.machines.fleq.program import FUNCTIONS, MAX_MAGNITUDE, MIN_MAGNITUDE
 from looped.assembler.lexer import Token, tokenize
@@ -196,12 +197,9 @@ class Parser:
             if tok is None or not _is_punct(nxt, ":"):
                 break
             loc = cur.loc(tok)
-            if tok.kind != "name":
-                raise cur.error(tok, f"bad label name '{tok.text}' (expected a name: a letter "
-                                     f"or '_' followed by letters, digits, '_' or '.')")
-            if tok.text.lower() in RESERVED:
-                raise cur.error(tok, f"'{tok.text}' is a reserved word and cannot be a label "
-                                     f"(reserved: {', '.join(sorted(RESERVED))})")
+            problem = label_name_problem(tok.kind, tok.text, RESERVED)
+            if problem:
+                raise cur.error(tok, problem)
             self._mark_statement(loc)
             previous = self.out.labels.get(tok.text)
             if previous is not None:
@@ -230,12 +228,9 @@ class Parser:
             return
         if name == ".isa":
             arg = cur.next()
-            if self.isa_loc is not None:
-                raise cur.error(tok, f"'.isa' given twice (first at line {self.isa_loc.line}); "
-                                     f"a file has one instruction set")
-            if self.seen_statement is not None:
-                raise cur.error(tok, f"'.isa' must come before any statement (the first "
-                                     f"statement is at line {self.seen_statement.line})")
+            problem = header_directive_problem(".isa", self.isa_loc, self.seen_statement, ONE_ISA)
+            if problem:
+                raise cur.error(tok, problem)
             self.isa_loc = cur.loc(tok)
             if arg is None or arg.kind != "name":
                 raise cur.error(arg, "'.isa' expects an instruction set: 'subleq' or 'fleq'")

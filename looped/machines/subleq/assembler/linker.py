@@ -8,6 +8,7 @@ macro needs it). Code: the statements' instructions in source order, then the ha
 from __future__ import annotations
 
 from looped import limits
+from looped.assembler.statements import place_code
 from looped.errors import AsmError, SourceLoc, suggest
 from looped.machines.subleq.program import Cell, Instruction, Program
 
@@ -64,30 +65,9 @@ class Linker:
 
         # -- code layout ------------------------------------------------------------------------
         code = p.code
-        last_real = max((i for i, st in enumerate(code) if st.op not in ("halt", "error")),
-                        default=-1)
-        starts, sizes = [], []
-        index, falls = 0, True
-        for i, st in enumerate(code):
-            if st.op == "halt":
-                size = 1 if (i < last_real and falls) else 0
-                falls = False
-            elif st.op == "error":
-                size = 0
-            else:
-                size = SIZES[st.op]
-                falls = not _always_jumps(st)
-            starts.append(index)
-            sizes.append(size)
-            index += size
-        halt_index = index
-        code_labels: dict[str, int] = {}
-        for st, start in zip(code, starts):
-            for name, _ in st.labels:
-                code_labels[name] = halt_index if st.op == "halt" else start
-        for name, _ in p.trailing_code_labels:
-            code_labels[name] = halt_index
-        self.code_labels = code_labels
+        places = place_code(code, lambda st: SIZES[st.op], _always_jumps, p.trailing_code_labels)
+        starts, sizes, halt_index = places.starts, places.sizes, places.halt_index
+        self.code_labels = places.labels
         self._halt_index = halt_index
 
         # -- resolve operands (collecting errors) ---------------------------------------------
@@ -161,7 +141,7 @@ class Linker:
         assert n_user + len(consts) + (t_offset is not None) == len(memory)
 
         return Program(bits=p.bits, memory=tuple(memory), code=tuple(instructions), cells=cells,
-                       code_labels=code_labels, file=p.file, isa=p.isa)
+                       code_labels=self.code_labels, file=p.file, isa=p.isa)
 
     @staticmethod
     def _value_of(r, consts: dict[int, int]) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from looped import limits
+from looped.assembler.statements import ONE_ISA, header_directive_problem, label_name_problem
 from looped.errors import AsmError, SourceLoc, suggest
 
 from looped.assembler.lexer import INT_HELP, Token, tokenize
@@ -68,10 +69,6 @@ class Parsed:
 
 class _SwitchToFleq(Exception):
     """Raised by a valid `.isa fleq`: the rest of the file is not SUBLEQ."""
-
-
-def _is_reserved(name: str) -> bool:
-    return name.lower() in RESERVED
 
 
 class _Line:
@@ -176,12 +173,9 @@ class Parser:
             if tok is None or nxt is None or nxt.kind != "punct" or nxt.text != ":":
                 break
             loc = line.loc(tok.col)
-            if tok.kind != "name":
-                raise line.error(tok, f"bad label name '{tok.text}' (expected a name: a letter "
-                                      f"or '_' followed by letters, digits, '_' or '.')")
-            if _is_reserved(tok.text):
-                raise line.error(tok, f"'{tok.text}' is a reserved word and cannot be a label "
-                                      f"(reserved: {', '.join(sorted(RESERVED))})")
+            problem = label_name_problem(tok.kind, tok.text, RESERVED)
+            if problem:
+                raise line.error(tok, problem)
             self._mark_statement(loc)
             kind = self.section
             previous = self.out.labels.get(tok.text)
@@ -206,12 +200,9 @@ class Parser:
             return
         if name == ".isa":
             arg = line.next()
-            if self.isa_loc is not None:
-                raise line.error(tok, f"'.isa' given twice (first at line {self.isa_loc.line}); "
-                                      f"a file has one instruction set")
-            if self.seen_statement is not None:
-                raise line.error(tok, f"'.isa' must come before any statement (the first "
-                                      f"statement is at line {self.seen_statement.line})")
+            problem = header_directive_problem(".isa", self.isa_loc, self.seen_statement, ONE_ISA)
+            if problem:
+                raise line.error(tok, problem)
             self.isa_loc = line.loc(tok.col)
             if arg is None or arg.kind != "name":
                 raise line.error(arg, "'.isa' expects an instruction set: 'subleq' or 'fleq'")
@@ -226,11 +217,9 @@ class Parser:
             return
         if name == ".bits":
             arg = line.next()
-            if self.bits_loc is not None:
-                raise line.error(tok, f"'.bits' given twice (first at line {self.bits_loc.line})")
-            if self.seen_statement is not None:
-                raise line.error(tok, f"'.bits' must come before any statement (the first "
-                                      f"statement is at line {self.seen_statement.line})")
+            problem = header_directive_problem(".bits", self.bits_loc, self.seen_statement)
+            if problem:
+                raise line.error(tok, problem)
             self.bits_loc = line.loc(tok.col)
             negative = arg is not None and arg.kind == "punct" and arg.text == "-"
             if negative:

@@ -1,0 +1,359 @@
+"""Batch-invariant evaluation: a whole batch of real-valued cards in one vectorised pass, each
+card's result bit for bit what that card gives alone.
+
+Real-valued machines (Stack.per_card: FLEQ) keep values that error correction does not snap back,
+so a card's result depends on the order its sums are taken in. XLA's dot products and reductions
+pick that order by shape: a batch-folded matrix product [B*t, r] @ [r, c] may block its
+contraction differently for B = 1 and B = 64. This evaluator therefore uses no dot product and no
+library sum. Every value is computed by:
+
+* elementwise operations (IEEE-exact per element, whatever the array's shape), data movement
+  (slices, gathers of static indices, concatenation, transposes) and maxima (exact in any order);
+* sums in an order fixed by the card alone (`tree_sum`): a pairwise tree of slice-and-add steps
+  along the summed axis, the same tree whatever the other axes' sizes;
+* linear maps by the hand-set weights as fixed-order sparse sums (`FixedSum`): each output adds its
+  non-zero terms (ascending input feature) by that tree. The weights are very sparse (a unit reads
+  a handful of features), so this is also far less work than a dense product.
+
+Every array is feature-major with the batch innermost ([features, tokens, B], as
+kernels/batched.py): the batch axis is never summed over or reshaped with another, every operation
+acts on each card's B-vector alike (vectorised along the batch on a CPU), and gathers move whole
+[tokens, B] rows. A batch of 1 and a batch of 64 thus run the same per-card arithmetic.
+tests/kernels/test_invariant.py checks that bit for bit through the runner (batches of 1, 3 and 64,
+and mixed programs); tests/kernels/test_cuda_lowering.py lowers it for CUDA (plain StableHLO:
+elementwise ops, gathers, no dot, no custom call).
+
+It evaluates the kernel plan (kernels/plan.py) with kernels/fast.py's forms (scratch tokens apart,
+the other tokens' written and read features apart, the same reassociated heads, row-wise and
+general MLP groups); the raw values differ from fast's by rounding only (another summation order).
+Check of the CPU code: XLA's CPU flags that could reorder float sums (xla_cpu_enable_fast_math and
+its reassociation) are off by default; tests/kernels/test_invariant.py would see a change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kernels.batched import Pieces, materializer
+from kernels.common import BatchOps, Step, as_array, as_plan, take_rows
+from kernels.plan import HeadPlan, MLPPlan
+from looped.layers import Layer, Stack
+
+# ---- sums in a fixed order ----------------------------------------------------------------------------
+
+
+def tree_sum(x, axis: int, keepdims: bool = False):
+    """The sum of x along `axis` as a fixed pairwise tree: zeros pad the axis to a power of two
+    (adding +0 changes no sum), then the first half is added elementwise to the second, repeated.
+    The tree depends only on that axis's length."""
+    n = x.shape[axis]
+    size = _pow2(max(n, 1))
+    if size != n:
+        pad = [(0, 0)] * x.ndim
+        pad[axis] = (0, size - n)
+        x = jnp.pad(x, pad)
+    while size > 1:
+        size //= 2
+        x = jax.lax.slice_in_dim(x, 0, size, axis=axis) + jax.lax.slice_in_dim(x, size, 2 * size, axis=axis)
+    return x if keepdims else jnp.squeeze(x, axis)
+
+
+def _pow2(x: int) -> int:
+    return 1 << max(0, int(x - 1).bit_length())
+
+
+def _column(a, ndim: int):
+    """A per-feature table [F] (or [F, P]) shaped to broadcast over [F, (P,) ..., B]."""
+    return a.reshape(a.shape + (1,) * (ndim - a.ndim))
+
+
+@dataclass
+class FixedSum:
+    """y = w^T x for static weights w [F, c], along the leading (feature) axis of x [F, ..., B]:
+    every output the tree sum of its non-zero terms coef * x[feature], in ascending feature order.
+    Outputs are grouped by their count of terms rounded up to a power of two (zero-coefficient terms
+    pad a group), one gather, product and tree per group; `order` puts the groups' outputs back in
+    column order."""
+
+    groups: list  # [(features [m, P] (np), coefficients [m, P] (array) or None: all ones)]
+    order: np.ndarray | None  # output j is the order[j]-th of the groups' concatenated outputs
+    zero_outputs: int  # outputs with no term (appended after the groups, as zeros)
+    c: int
+
+    @classmethod
+    def build(cls, w: np.ndarray, dtype) -> "FixedSum":
+        w = np.asarray(w, float)
+        by_size: dict[int, list] = {}
+        empty = []
+        for j in range(w.shape[1]):
+            nz = np.flatnonzero(w[:, j])
+            (by_size.setdefault(_pow2(len(nz)), []).append(j) if len(nz) else empty.append(j))
+        groups, placed = [], []
+        for size in sorted(by_size):
+            outputs = by_size[size]
+            idx, coef = np.zeros((len(outputs), size), int), np.zeros((len(outputs), size))
+            for i, j in enumerate(outputs):
+                nz = np.flatnonzero(w[:, j])
+                idx[i, : len(nz)], coef[i, : len(nz)] = nz, w[nz, j]
+                idx[i, len(nz):] = nz[0]  # padding: a term with coefficient 0 on a feature read anyway
+            groups.append((idx, None if np.all(coef == 1.0) else as_array(coef, dtype)))
+            placed += outputs
+        placed += empty
+        order = np.argsort(np.asarray(placed, int)) if placed else np.zeros(0, int)
+        return cls(groups, None if np.array_equal(order, np.arange(len(order))) else order, len(empty), w.shape[1])
+
+    def __call__(self, x):
+        pieces = []
+        for idx, coef in self.groups:
+            m, size = idx.shape
+            terms = take_rows(x, idx.reshape(-1)) if m * size <= 8 else jnp.take(x, idx.reshape(-1), axis=0, mode="clip")
+            terms = terms.reshape((m, size) + x.shape[1:])
+            if coef is not None:
+                terms = terms * _column(coef, terms.ndim)
+            pieces.append(tree_sum(terms, axis=1))
+        if self.zero_outputs:
+            pieces.append(jnp.zeros((self.zero_outputs,) + x.shape[1:], x.dtype))
+        out = pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces, axis=0)
+        return out if self.order is None else jnp.take(out, self.order, axis=0)
+
+
+def contract(a, b, axis: int, keepdims: bool = False):
+    """sum over `axis` of a * b (broadcast against each other), term after term in index order:
+    a contraction of two state-dependent operands. XLA fuses the chain into one loop that reads
+    both operands once (measured 3x faster than a tree over the materialised product)."""
+    size = max(a.shape[axis], b.shape[axis])
+    term = lambda x, k: jax.lax.slice_in_dim(x, k if x.shape[axis] > 1 else 0, (k if x.shape[axis] > 1 else 0) + 1, axis=axis)  # noqa: E731
+    acc = term(a, 0) * term(b, 0)
+    for k in range(1, size):
+        acc = acc + term(a, k) * term(b, k)
+    return acc if keepdims else jnp.squeeze(acc, axis)
+
+
+def ordered_sum(x, axis: int, keepdims: bool = False):
+    """sum over `axis`, term after term in index order (as `contract`)."""
+    acc = jax.lax.slice_in_dim(x, 0, 1, axis=axis)
+    for k in range(1, x.shape[axis]):
+        acc = acc + jax.lax.slice_in_dim(x, k, k + 1, axis=axis)
+    return acc if keepdims else jnp.squeeze(acc, axis)
+
+
+def largest(x, keep: int = 1):
+    """The maximum over every axis but the last `keep` (exact in any order)."""
+    return jnp.max(x, axis=tuple(range(x.ndim - keep))) if x.ndim > keep else x
+
+
+def lattice_distance_per_card(x):
+    """Largest distance of x [..., B] from {-1, 0, +1}, per card -> [B]."""
+    return largest(jnp.abs(x - jnp.clip(jnp.round(x), -1.0, 1.0)))
+
+
+# ---- feature-major state --------------------------------------------------------------------------
+#
+# Both token sets keep their features in kernels/batched.py's pieces ([features, tokens, B] arrays
+# that every layer writes whole): an update is an elementwise add of whole pieces, never a scatter
+# into, or a copy of, a larger array.
+
+
+# ---- attention ------------------------------------------------------------------------------------
+
+
+@dataclass
+class InvariantHead:
+    """A head of the plan with every product a fixed-order sum (kernels/fast.py's SparseHead, the
+    same reassociations). Scratch values are S [d, s, B], the others' R [features, n-s, B]."""
+
+    plan: HeadPlan
+    q: FixedSum  # x[q_rows] -> wq^T x  [k]
+    k: FixedSum  # x[k_rows] -> wk^T x  [k]
+    v: FixedSum  # x[v_rows] -> wv^T x  [len(v_cols)]
+    kt: FixedSum  # q [k] -> wk q  [len(k_rows)]
+    qt: FixedSum  # k [k] -> wq k  [len(q_rows)]
+    self_m: FixedSum  # x[k_rows] -> M x  [len(q_rows)] (M = wq wk^T: the self score)
+
+    @classmethod
+    def build(cls, head: HeadPlan, dtype) -> "InvariantHead":
+        return cls(head, FixedSum.build(head.wq, dtype), FixedSum.build(head.wk, dtype),
+                   FixedSum.build(head.wv, dtype), FixedSum.build(head.wk.T, dtype),
+                   FixedSum.build(head.wq.T, dtype), FixedSum.build(head.bilinear.T, dtype))
+
+    def attend_scratch(self, scratch, rest, lam, keep):
+        """The scratch tokens' read-out [len(v_cols), s, B], softmax over every key (scratch and
+        rest). `scratch`, `rest`: features -> their values on those tokens; `keep`: a boundary
+        (kernels/batched.py's materializer), so that the scores, their maximum and the softmax
+        weights are computed once rather than inside each consumer."""
+        u = keep(self.kt(self.q(scratch(self.plan.q_rows))))  # [kr, s_q, B]
+        sk, rk = scratch(self.plan.k_rows), rest(self.plan.k_rows)  # [kr, s_k, B], [kr, n-s, B]
+        sc_s = lam * contract(sk[:, :, None], u[:, None, :], 0)  # [s_k, s_q, B]
+        sc_r = keep(lam * contract(u[:, :, None], rk[:, None, :], 0))  # [s_q, n-s, B]
+        m = keep(jnp.maximum(jnp.max(sc_s, axis=0), jnp.max(sc_r, axis=1)))  # [s_q, B]
+        e_s, e_r = keep((jnp.exp(sc_s - m[None]), jnp.exp(sc_r - m[:, None])))
+        z = ordered_sum(e_s, axis=0) + ordered_sum(e_r, axis=1)  # [s_q, B]
+        sv, rv = scratch(self.plan.v_rows), rest(self.plan.v_rows)  # [vr, s_k, B], [vr, n-s, B]
+        pooled = contract(sv[:, :, None], e_s[None], 1) + contract(rv[:, None, :], e_r[None], 2)  # [vr, s_q, B]
+        return self.v(keep(pooled / z[None]))
+
+    def attend_rest(self, scratch, take, lam, keep):
+        """The other tokens' read-out [len(v_cols), n-s, B] (heads the others query)."""
+        k_s = self.k(scratch(self.plan.k_rows))  # [k, s, B]
+        v_s = keep(self.v(scratch(self.plan.v_rows)))  # [c, s, B]
+        u = keep(self.qt(k_s))  # [qr, s, B]
+        xq = take(self.plan.q_rows)  # [qr, n-s, B]
+        sc_s = lam * contract(u[:, :, None], xq[:, None, :], 0)  # [s, n-s, B]
+        v_r = self.v(take(self.plan.v_rows))  # [c, n-s, B]
+        if self.plan.keys == "scratch+self":
+            sc_self = lam * contract(xq, self.self_m(take(self.plan.k_rows)), 0, keepdims=True)  # [1, n-s, B]
+            m = jnp.maximum(jnp.max(sc_s, axis=0, keepdims=True), sc_self)
+            e_s, e_self = keep((jnp.exp(sc_s - m), jnp.exp(sc_self - m)))
+            z = ordered_sum(e_s, axis=0, keepdims=True) + e_self
+            return (contract(v_s[:, :, None], e_s[None], 1) + e_self * v_r) / z
+        # Every key (O(n^2) products): the scores keys x queries, then the weighted values.
+        q_r, k_r = self.q(xq), self.k(take(self.plan.k_rows))  # [k, n-s, B]
+        scores = jnp.concatenate([sc_s, lam * contract(k_r[:, :, None], q_r[:, None, :], 0)], axis=0)  # [keys, queries, B]
+        e = keep(jnp.exp(scores - keep(jnp.max(scores, axis=0, keepdims=True))))
+        p = keep(e / ordered_sum(e, axis=0, keepdims=True))
+        s = k_s.shape[1]
+        return contract(v_s[:, :, None], p[None, :s], 1) + contract(v_r[:, :, None], p[None, s:], 1)
+
+
+# ---- MLP groups ------------------------------------------------------------------------------------
+
+
+@dataclass
+class InvariantMLP:
+    """An MLP group of the plan on feature-major x [len(in_rows), tokens, B]: row-wise, elementwise
+    from the plan's per-feature tables, or general, hidden = relu(w1^T x + b1), update =
+    w2^T hidden + b2, both maps fixed-order sums."""
+
+    plan: MLPPlan
+    tables: dict | None = None  # row-wise: cin, bias, cout [rows, units]; linear, b2 [rows]
+    w1: FixedSum | None = None
+    w2: FixedSum | None = None
+    b1: jax.Array | None = None
+    b2: jax.Array | None = None
+
+    @classmethod
+    def build(cls, mlp: MLPPlan, dtype) -> "InvariantMLP":
+        if mlp.rowwise is not None:
+            return cls(mlp, {name: as_array(table, dtype) for name, table in mlp.rowwise.items()})
+        return cls(mlp, None, FixedSum.build(mlp.w1, dtype), FixedSum.build(mlp.w2, dtype), as_array(mlp.b1, dtype),
+                   as_array(mlp.b2, dtype))
+
+    def update(self, x):
+        """The group's update on out_cols [len(out_cols), tokens, B]."""
+        if self.tables is not None:  # b2 + sum_u cout_u relu(cin_u x + bias_u), then + linear x (MLPPlan)
+            t, col = self.tables, lambda a: _column(a, x.ndim)
+            out = col(t["b2"])
+            for u in range(t["cin"].shape[1]):
+                out = out + jax.nn.relu(x * col(t["cin"][:, u]) + col(t["bias"][:, u])) * col(t["cout"][:, u])
+            if np.any(self.plan.rowwise["linear"] != 0):
+                out = out + x * col(t["linear"])
+            return jnp.broadcast_to(out, x.shape)
+        hidden = jax.nn.relu(self.w1(x) + _column(self.b1, x.ndim))
+        return self.w2(hidden) + _column(self.b2, x.ndim)
+
+
+# ---- the batch operations --------------------------------------------------------------------------
+
+
+def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
+    """open/advance/close/scratch_rows/select for a batch of cards [B, n, d], batch innermost."""
+    plan = as_plan(stack)
+    s, d = plan.scratch_tokens, plan.d
+    layers = [([InvariantHead.build(h, dtype) for h in lay.heads], [InvariantMLP.build(m, dtype) for m in lay.mlps])
+              for lay in plan.layers]
+    rest_of = Pieces(plan.write_sets("rest"), plan.read_on_rest)
+    scratch_of = Pieces(plan.write_sets("scratch"), np.arange(d))  # every feature: the runner reads the pc here
+    corrected, check = plan.corrected_rows, plan.health_layer
+    fixed, moving = plan.fixed_health_rows, plan.moving_health_rows
+    lam = jnp.asarray(lam, dtype)
+
+    def apply(layer, S, P, keep):
+        heads, mlps = layer
+        scratch = lambda f: scratch_of.take(S, f)  # noqa: E731
+        rest = lambda f: rest_of.take(P, f)  # noqa: E731
+        AS, AP = S, P  # every head reads the layer's input; their read-outs add up, in head order
+        for head in heads:
+            if head.plan.queries != "others":
+                AS = scratch_of.add(AS, head.plan.v_cols, head.attend_scratch(scratch, rest, lam, keep))
+            if head.plan.queries != "scratch":
+                AP = rest_of.add(AP, head.plan.v_cols, head.attend_rest(scratch, rest, lam, keep))
+        if heads:  # what the attention wrote is read by every MLP group
+            AS, AP = keep((AS, AP))
+        S, P = AS, AP
+        for mlp in mlps:  # every MLP group reads the attention's output
+            S = scratch_of.add(S, mlp.plan.out_cols, mlp.update(scratch_of.take(AS, mlp.plan.in_rows)))
+            if mlp.plan.tokens == "all":
+                P = rest_of.add(P, mlp.plan.out_cols, mlp.update(rest_of.take(AP, mlp.plan.in_rows)))
+        return S, P
+
+    def health_of(pieces_of, pieces, features, batch, dtype):
+        health = jnp.zeros((batch,), dtype)
+        for part in (pieces_of.parts(pieces, features) if len(features) else []):
+            health = jnp.maximum(health, lattice_distance_per_card(part))
+        return health
+
+    def open_cards(X):  # [B, n, d]
+        P = rest_of.open(X[:, s:])
+        return {"card": X, "scratch": scratch_of.open(X[:, :s]), "pieces": P,
+                "fixed_health": health_of(rest_of, P, fixed, X.shape[0], X.dtype)}
+
+    def advance(state):
+        S, P = state["scratch"], state["pieces"]
+        keep = materializer(jnp.isfinite(S[0].reshape(-1)[0]))
+        health = state["fixed_health"]
+        for i, layer in enumerate(layers):
+            if i == check:
+                health = jnp.maximum(health, jnp.maximum(health_of(scratch_of, S, corrected, *health.shape, health.dtype),
+                                                         health_of(rest_of, P, moving, *health.shape, health.dtype)))
+            S, P = apply(layer, S, P, keep)
+        return {**state, "scratch": S, "pieces": P}, health
+
+    def close(state):
+        X = rest_of.close(state["card"], state["pieces"], s)
+        return scratch_of.close(X, state["scratch"], 0)
+
+    def scratch_rows(state, features=None):  # [B, s, d] or [B, s, len(features)]
+        features = np.arange(d) if features is None else np.arange(d)[features]
+        return jnp.transpose(scratch_of.take(state["scratch"], features), (2, 1, 0))
+
+    def select(active, new, old):
+        """The active cards' new state, the others' old one: only the written pieces change in a
+        step (the card, the read-only runs and the fixed health are the same in both)."""
+        def pick(new_pieces, old_pieces, n_written):
+            return tuple(jnp.where(active, a, b) if k < n_written else a
+                         for k, (a, b) in enumerate(zip(new_pieces, old_pieces)))
+
+        return {**new, "scratch": pick(new["scratch"], old["scratch"], scratch_of.n_written),
+                "pieces": pick(new["pieces"], old["pieces"], rest_of.n_written)}
+
+    return BatchOps(open_cards, advance, close, scratch_rows, select)
+
+
+def without_hints(stack: Stack) -> Stack:
+    """The stack with its structure hints (looped/layers.py) dropped: every head queried by every
+    token over every key, every MLP part on every token: the layer formula as written (dense)."""
+    def layer(lay: Layer) -> Layer:
+        heads = tuple(dataclasses.replace(h, queries="all", keys="all") for h in lay.heads)
+        return dataclasses.replace(lay, heads=heads, parts=tuple(dataclasses.replace(p, tokens="all") for p in lay.parts))
+
+    return dataclasses.replace(stack, layers=tuple(layer(lay) for lay in stack.layers))
+
+
+def with_invariant_batches(step: Step, stack, lam: float, dtype, hints: bool = True) -> Step:
+    """`step` with its per_card batches (of every size, one card included) evaluated here, in one
+    vectorised pass; the batch operations are built once, on first use. `hints=False` (the dense
+    backend) evaluates the layer formula as written (`without_hints`)."""
+    built = []
+
+    def batch_ops() -> BatchOps:
+        if not built:  # (first asked for while a loop is traced: its weights must be concrete arrays)
+            with jax.ensure_compile_time_eval():
+                built.append(make_batch_ops(stack if hints else without_hints(stack), lam, dtype))
+        return built[0]
+
+    return dataclasses.replace(step, invariant_batch=batch_ops)

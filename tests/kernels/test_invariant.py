@@ -1,0 +1,123 @@
+"""The batch-invariant evaluation (kernels/invariant.py): a batch of real-valued cards (FLEQ,
+Stack.per_card) runs in one vectorised pass, and each card's final state, step count, done flag
+and health figures are bit for bit what that card gives alone (a batch of one through the same
+runner), at every batch size and beside other programs."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import kernels
+from kernels import invariant
+from looped import engine
+from looped.assembler import assemble_file
+
+CALCULATOR = "programs/fleq/calculator.asm"
+INVERSE = "programs/fleq/inverse.asm"
+
+
+def calculators(count: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    program = assemble_file(CALCULATOR)
+    return [program.with_settings({"x": float(rng.uniform(-1e3, 1e3)), "y": float(rng.uniform(0.01, 100))})
+            for _ in range(count)]
+
+
+def inverses(count: int, seed: int = 2):
+    rng = np.random.default_rng(seed)
+    program = assemble_file(INVERSE)
+    out = []
+    for _ in range(count):
+        q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+        out.append(program.with_settings({"A": (q @ np.diag(rng.uniform(0.5, 5, 4)) @ q.T).tolist()}))
+    return out
+
+
+def assert_each_card_as_alone(programs, backend: str = "fast"):
+    """Run `programs` as one batch and each alone, through the same machine's loop (the runner of
+    `looped run`), and compare everything bit for bit; also through engine.run (decoded results)."""
+    _, cards, loop, X0, halt = engine._prepare(programs, backend, None, False)
+    batch = loop.run(X0, halt)
+    for i in range(len(programs)):
+        alone = loop.run(X0[i:i + 1], halt[i:i + 1])
+        assert np.array_equal(np.asarray(batch.X)[i], np.asarray(alone.X)[0]), i  # float64, bit for bit
+        for field in ("steps", "done", "worst", "bad_step"):
+            assert np.array_equal(np.asarray(getattr(batch, field))[i], np.asarray(getattr(alone, field))[0]), (i, field)
+    return batch
+
+
+@jax.enable_x64(True)
+def test_tree_sum_is_the_same_tree_at_every_batch_size():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(13, 5, 64)) * 10.0 ** rng.integers(-8, 8, size=(13, 5, 64))
+    whole = np.asarray(jax.jit(lambda a: invariant.tree_sum(a, axis=0))(x))
+    for b in (1, 3, 64):
+        part = np.asarray(jax.jit(lambda a: invariant.tree_sum(a, axis=0))(x[..., :b]))
+        assert np.array_equal(part, whole[..., :b])
+    assert np.allclose(whole, x.sum(axis=0), rtol=1e-12, atol=0)
+
+
+@jax.enable_x64(True)
+def test_fixed_sum_is_the_weights_product():
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=(9, 7)) * (rng.random((9, 7)) < 0.4)
+    w[:, 3] = 0.0  # an output with no term
+    fixed = invariant.FixedSum.build(w, jnp.float64)
+    x = rng.normal(size=(9, 4, 2))
+    assert np.allclose(np.asarray(fixed(jnp.asarray(x))), np.einsum("fc,ftb->ctb", w, x), rtol=1e-12, atol=1e-15)
+
+
+def test_per_card_stacks_take_the_invariant_batches():
+    from looped import machines
+
+    isa = machines.get("fleq")
+    stack = isa.stack(isa.layout(isa.machine_key([assemble_file(CALCULATOR)])))
+    for backend in kernels.INVARIANT_BATCHES:
+        step = kernels.make_step(backend, stack, 1.0, jnp.float64)
+        assert step.per_card and step.invariant_batch is not None
+        assert step.batched(1, 83) is step.batched(64, 83)  # one evaluation for every batch size
+
+
+def test_a_batch_of_three_calculators_is_bit_for_bit_each_alone():
+    batch = assert_each_card_as_alone(calculators(3))
+    assert np.all(np.asarray(batch.done))
+
+
+def test_programs_of_different_lengths_in_one_batch():
+    """Calculators and 4x4 inverses in one batch (the machine fits both): each card as alone, while
+    the runner compacts the batch as the short ones stop."""
+    programs = calculators(2, seed=5) + inverses(2, seed=6)
+    batch = assert_each_card_as_alone(programs)
+    steps = np.asarray(batch.steps)
+    assert steps[:2].max() < steps[2:].min()  # the calculators stopped first
+
+
+@pytest.mark.parametrize("make", [calculators, inverses])
+def test_a_batch_of_64_is_bit_for_bit_each_alone(make):
+    programs = make(64)
+    _, cards, loop, X0, halt = engine._prepare(programs, "fast", None, False)
+    batch = loop.run(X0, halt)
+    for i in (0, 17, 40, 63):
+        alone = loop.run(X0[i:i + 1], halt[i:i + 1])
+        assert np.array_equal(np.asarray(batch.X)[i], np.asarray(alone.X)[0]), i
+        for field in ("steps", "done", "worst", "bad_step"):
+            assert np.array_equal(np.asarray(getattr(batch, field))[i], np.asarray(getattr(alone, field))[0]), (i, field)
+
+
+def test_faults_and_step_limits_are_the_same_in_a_batch():
+    """A division by zero (a fault) and a step limit beside normal cards: decoded results, faults
+    and step counts as each alone."""
+    program = assemble_file(CALCULATOR)
+    programs = [program.with_settings({"x": 3.0, "y": 0.0})] + calculators(2, seed=9)
+    batch = engine.run(programs)
+    alone = [engine.run([p])[0] for p in programs]
+    assert batch[0].status == "fault"
+    for b, a in zip(batch, alone):
+        assert (b.status, b.steps, b.fault, b.outputs) == (a.status, a.steps, a.fault, a.outputs)
+    limited = engine.run(programs, max_steps=20)
+    assert [r.steps for r in limited] == [min(20, a.steps) for a in alone]
+    for b, a in zip(limited, [engine.run([p], max_steps=20)[0] for p in programs]):
+        assert (b.status, b.steps, b.outputs) == (a.status, a.steps, a.outputs)
