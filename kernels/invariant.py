@@ -107,6 +107,33 @@ class FixedSum:
         order = np.argsort(np.asarray(placed, int)) if placed else np.zeros(0, int)
         return cls(groups, None if np.array_equal(order, np.arange(len(order))) else order, len(empty), w.shape[1])
 
+    @classmethod
+    def from_entries(cls, inputs, outputs, coefs, c: int, dtype) -> "FixedSum":
+        """build() of the [F, c] matrix whose non-zero entries are (inputs, outputs, coefs), without
+        forming it (FLEQ's MLPs: thousands of units over thousands of features)."""
+        inputs, outputs, coefs = (np.asarray(a) for a in (inputs, outputs, coefs))
+        keep = coefs != 0
+        inputs, outputs, coefs = inputs[keep].astype(int), outputs[keep].astype(int), coefs[keep].astype(float)
+        order = np.lexsort((inputs, outputs))
+        inputs, outputs, coefs = inputs[order], outputs[order], coefs[order]
+        counts = np.bincount(outputs, minlength=c)
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        size_of = np.array([_pow2(int(k)) for k in counts])
+        groups, placed = [], []
+        for size in sorted(set(size_of[counts > 0].tolist())):
+            chosen = np.flatnonzero((size_of == size) & (counts > 0))
+            idx, coef = np.zeros((len(chosen), size), int), np.zeros((len(chosen), size))
+            for i, j in enumerate(chosen.tolist()):
+                a, b = starts[j], starts[j + 1]
+                idx[i, : b - a], coef[i, : b - a] = inputs[a:b], coefs[a:b]
+                idx[i, b - a:] = inputs[a]  # padding: a term with coefficient 0 on a feature read anyway
+            groups.append((idx, None if np.all(coef == 1.0) else as_array(coef, dtype)))
+            placed += chosen.tolist()
+        empty = np.flatnonzero(counts == 0).tolist()
+        placed += empty
+        order = np.argsort(np.asarray(placed, int)) if placed else np.zeros(0, int)
+        return cls(groups, None if np.array_equal(order, np.arange(len(order))) else order, len(empty), c)
+
     def __call__(self, x):
         pieces = []
         for idx, coef in self.groups:
@@ -122,11 +149,20 @@ class FixedSum:
         return out if self.order is None else jnp.take(out, self.order, axis=0)
 
 
+# A sum over more terms than this is a tree over the materialised terms rather than a chain: a
+# chain is one operation per term, and over a card's tokens (hundreds) the chains made the compile
+# of a 32 x 32 FLEQ machine take minutes.
+CHAIN_TERMS = 16
+
+
 def contract(a, b, axis: int, keepdims: bool = False):
     """sum over `axis` of a * b (broadcast against each other), term after term in index order:
     a contraction of two state-dependent operands. XLA fuses the chain into one loop that reads
-    both operands once (measured 3x faster than a tree over the materialised product)."""
+    both operands once (measured 3x faster than a tree over the materialised product). Over more
+    than CHAIN_TERMS terms: tree_sum of the product (also an order fixed by the card alone)."""
     size = max(a.shape[axis], b.shape[axis])
+    if size > CHAIN_TERMS:
+        return tree_sum(a * b, axis, keepdims)
     term = lambda x, k: jax.lax.slice_in_dim(x, k if x.shape[axis] > 1 else 0, (k if x.shape[axis] > 1 else 0) + 1, axis=axis)  # noqa: E731
     acc = term(a, 0) * term(b, 0)
     for k in range(1, size):
@@ -135,7 +171,9 @@ def contract(a, b, axis: int, keepdims: bool = False):
 
 
 def ordered_sum(x, axis: int, keepdims: bool = False):
-    """sum over `axis`, term after term in index order (as `contract`)."""
+    """sum over `axis`, term after term in index order (as `contract`; a tree past CHAIN_TERMS)."""
+    if x.shape[axis] > CHAIN_TERMS:
+        return tree_sum(x, axis, keepdims)
     acc = jax.lax.slice_in_dim(x, 0, 1, axis=axis)
     for k in range(1, x.shape[axis]):
         acc = acc + jax.lax.slice_in_dim(x, k, k + 1, axis=axis)
@@ -220,6 +258,97 @@ class InvariantHead:
         return contract(v_s[:, :, None], p[None, :s], 1) + contract(v_r[:, :, None], p[None, s:], 1)
 
 
+def _columns(w: np.ndarray, rows: np.ndarray) -> list:
+    """Each column of a head's query or key map as ((feature, coef), ...): what a score dimension
+    reads."""
+    return [tuple((int(rows[i]), float(w[i, c])) for i in np.flatnonzero(w[:, c])) for c in range(w.shape[1])]
+
+
+@dataclass
+class ScratchGroup:
+    """Heads of one shape whose queries and keys are the scratch tokens (keys="scratch": FLEQ's
+    product, sigmoid and transpose heads, one to three per row), evaluated side by side on a leading
+    head axis. Score dimensions that every head of the group shares (FLEQ's own-slot separation,
+    W of them per head) are computed once; each head adds its own dimensions. Every sum is a
+    fixed-order sum, as in InvariantHead, so a card's result does not depend on its batch."""
+
+    heads: int
+    features: np.ndarray  # the scratch features the group reads
+    q_common: FixedSum | None  # x[features] -> the shared dimensions' query values [kc]
+    k_common: FixedSum | None
+    q_own: FixedSum  # x[features] -> every head's own dimensions' query values [h * ko]
+    k_own: FixedSum
+    own: int  # ko
+    v_rows: np.ndarray  # [h * vr] positions in features
+    v: FixedSum  # pooled [h * vr] -> read-outs [h * vc], in ascending column order
+    out_cols: np.ndarray  # the columns the read-outs are added to (sorted)
+
+    @classmethod
+    def build(cls, heads: list, dtype) -> "ScratchGroup":
+        features = np.unique(np.concatenate([np.concatenate([h.q_rows, h.k_rows, h.v_rows]) for h in heads]))
+        at = lambda rows: np.searchsorted(features, rows)  # noqa: E731
+        qs = [_columns(h.wq, h.q_rows) for h in heads]
+        ks = [_columns(h.wk, h.k_rows) for h in heads]
+        k = heads[0].wq.shape[1]
+        common = [c for c in range(k) if all(q[c] == qs[0][c] and kk[c] == ks[0][c] for q, kk in zip(qs, ks))]
+        own = [c for c in range(k) if c not in common]
+
+        def dims(columns_of, chosen, per_head):
+            entries = [(int(at([f])[0]), (i * len(chosen) if per_head else 0) + o, coef)
+                       for i, columns in enumerate(columns_of if per_head else columns_of[:1])
+                       for o, c in enumerate(chosen) for f, coef in columns[c]]
+            if not entries:
+                entries = [(0, 0, 0.0)]
+            i, o, coef = zip(*entries)
+            return FixedSum.from_entries(i, o, coef, (len(heads) if per_head else 1) * len(chosen), dtype)
+
+        out_cols = np.concatenate([h.v_cols for h in heads])
+        if len(set(out_cols.tolist())) != len(out_cols):
+            raise ValueError("heads of a group write the same column")
+        rank = np.argsort(np.argsort(out_cols))  # each read-out's place among the sorted columns
+        vr, vc = len(heads[0].v_rows), len(heads[0].v_cols)
+        v_entries = [(i * vr + r, int(rank[i * vc + c]), float(h.wv[r, c]))
+                     for i, h in enumerate(heads) for r, c in zip(*np.nonzero(h.wv))]
+        vi, vo, vcoef = zip(*v_entries)
+        return cls(len(heads), features,
+                   dims(qs, common, False) if common else None, dims(ks, common, False) if common else None,
+                   dims(qs, own, True), dims(ks, own, True), len(own),
+                   np.concatenate([at(h.v_rows) for h in heads]), FixedSum.from_entries(vi, vo, vcoef, len(out_cols), dtype),
+                   np.sort(out_cols))
+
+    def attend(self, scratch, lam, keep):
+        """The heads' read-outs [len(out_cols), s, B] on the scratch tokens."""
+        h, x = self.heads, scratch(self.features)  # [F, s, B]
+        s = x.shape[1]
+        oq = self.q_own(x).reshape((h, self.own) + x.shape[1:])  # [h, ko, s, B]
+        ok = self.k_own(x).reshape((h, self.own) + x.shape[1:])
+        scores = contract(ok[:, :, :, None], oq[:, :, None, :], 1)  # [h, s_k, s_q, B]
+        if self.q_common is not None:
+            cq, ck = self.q_common(x), self.k_common(x)  # [kc, s, B]
+            scores = scores + contract(ck[:, :, None], cq[:, None, :], 0)[None]
+        scores = keep(lam * scores)
+        m = keep(jnp.max(scores, axis=1))  # [h, s_q, B]
+        e = keep(jnp.exp(scores - m[:, None]))
+        z = ordered_sum(e, axis=1)  # [h, s_q, B]
+        xv = jnp.take(x, self.v_rows, axis=0).reshape((h, -1, s) + x.shape[2:])  # [h, vr, s_k, B]
+        pooled = contract(xv[:, :, :, None], e[:, None], 2)  # [h, vr, s_q, B]
+        pooled = keep(pooled / z[:, None])
+        return self.v(pooled.reshape((-1,) + pooled.shape[2:]))
+
+
+def scratch_only(head: HeadPlan) -> bool:
+    return head.queries == "scratch" and head.keys == "scratch"
+
+
+def scratch_groups(heads: list, dtype) -> list:
+    """The layer's keys="scratch" heads, one ScratchGroup per shape (rows read, columns written)."""
+    shapes: dict = {}
+    for h in heads:
+        if scratch_only(h):
+            shapes.setdefault((len(h.q_rows), len(h.k_rows), len(h.v_rows), len(h.v_cols), h.wq.shape[1]), []).append(h)
+    return [ScratchGroup.build(group, dtype) for group in shapes.values()]
+
+
 # ---- MLP groups ------------------------------------------------------------------------------------
 
 
@@ -240,6 +369,11 @@ class InvariantMLP:
     def build(cls, mlp: MLPPlan, dtype) -> "InvariantMLP":
         if mlp.rowwise is not None:
             return cls(mlp, {name: as_array(table, dtype) for name, table in mlp.rowwise.items()})
+        if mlp.reads is not None:  # the plan's sparse form: no dense [in_rows, units] matrix is made
+            (ri, ru, rc), (wu, wo, wc) = mlp.reads, mlp.writes
+            return cls(mlp, None, FixedSum.from_entries(ri, ru, rc, mlp.units, dtype),
+                       FixedSum.from_entries(wu, wo, wc, len(mlp.out_cols), dtype), as_array(mlp.b1, dtype),
+                       as_array(mlp.b2, dtype))
         return cls(mlp, None, FixedSum.build(mlp.w1, dtype), FixedSum.build(mlp.w2, dtype), as_array(mlp.b1, dtype),
                    as_array(mlp.b2, dtype))
 
@@ -264,7 +398,8 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
     """open/advance/close/scratch_rows/select for a batch of cards [B, n, d], batch innermost."""
     plan = as_plan(stack)
     s, d = plan.scratch_tokens, plan.d
-    layers = [([InvariantHead.build(h, dtype) for h in lay.heads], [InvariantMLP.build(m, dtype) for m in lay.mlps])
+    layers = [([InvariantHead.build(h, dtype) for h in lay.heads if not scratch_only(h)],
+               [InvariantMLP.build(m, dtype) for m in lay.mlps], scratch_groups(lay.heads, dtype))
               for lay in plan.layers]
     rest_of = Pieces(plan.write_sets("rest"), plan.read_on_rest)
     scratch_of = Pieces(plan.write_sets("scratch"), np.arange(d))  # every feature: the runner reads the pc here
@@ -273,16 +408,18 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
     lam = jnp.asarray(lam, dtype)
 
     def apply(layer, S, P, keep):
-        heads, mlps = layer
+        heads, mlps, groups = layer
         scratch = lambda f: scratch_of.take(S, f)  # noqa: E731
         rest = lambda f: rest_of.take(P, f)  # noqa: E731
         AS, AP = S, P  # every head reads the layer's input; their read-outs add up, in head order
+        for group in groups:  # (the keys="scratch" heads first, a group at a time)
+            AS = scratch_of.add(AS, group.out_cols, group.attend(scratch, lam, keep))
         for head in heads:
             if head.plan.queries != "others":
                 AS = scratch_of.add(AS, head.plan.v_cols, head.attend_scratch(scratch, rest, lam, keep))
             if head.plan.queries != "scratch":
                 AP = rest_of.add(AP, head.plan.v_cols, head.attend_rest(scratch, rest, lam, keep))
-        if heads:  # what the attention wrote is read by every MLP group
+        if heads or groups:  # what the attention wrote is read by every MLP group
             AS, AP = keep((AS, AP))
         S, P = AS, AP
         for mlp in mlps:  # every MLP group reads the attention's output
