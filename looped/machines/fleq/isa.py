@@ -10,8 +10,10 @@ operand and computes column j of the result, which the write puts into memory co
 Pointers, the program counter and the function selector are ±1 / 0-1 codes; only the program
 counter is corrected (the instruction fields are copied afresh each step and cleared).
 
-    fetch      1 head    fetched <- the instruction at pc; each slot keeps its own column pointers
-    operands   3 heads   opA <- A[:, j], opB <- B[:, j] (row-broadcast when asked), flag <- [mem[flag] <= 0]
+    fetch      1 head    fetched <- the instruction at pc; slot j's pointers base + j by an adder
+                         (looped/blocks/pointers.py: one base and a count per operand)
+    operands   4 heads   opA <- A[:, j], opB <- B[:, j] (or B's one column on every slot; row-broadcast
+                         when asked; zeros past an operand's count), flag <- [mem[flag] <= 0]
     function   2H+H+2+K  every function block on (opA, opB) side by side; result <- the selected one,
                heads     rows past the result's height zeroed (K = min(H, W))
     write      1 head    mem[c + j] <- result; pc <- flag ? p : pc + 1; clear the scratch rows
