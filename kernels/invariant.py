@@ -276,8 +276,8 @@ class ScratchGroup:
     features: np.ndarray  # the scratch features the group reads
     q_common: FixedSum | None  # x[features] -> the shared dimensions' query values [kc]
     k_common: FixedSum | None
-    q_own: FixedSum  # x[features] -> every head's own dimensions' query values [h * ko]
-    k_own: FixedSum
+    q_own: FixedSum | None  # x[features] -> every head's own dimensions' query values [h * ko]
+    k_own: FixedSum | None
     own: int  # ko
     v_rows: np.ndarray  # [h * vr] positions in features
     v: FixedSum  # pooled [h * vr] -> read-outs [h * vc], in ascending column order
@@ -290,7 +290,8 @@ class ScratchGroup:
         qs = [_columns(h.wq, h.q_rows) for h in heads]
         ks = [_columns(h.wk, h.k_rows) for h in heads]
         k = heads[0].wq.shape[1]
-        common = [c for c in range(k) if all(q[c] == qs[0][c] and kk[c] == ks[0][c] for q, kk in zip(qs, ks))]
+        common = [c for c in range(k) if len(heads) > 1 and all(q[c] == qs[0][c] and kk[c] == ks[0][c]
+                                                                for q, kk in zip(qs, ks))]
         own = [c for c in range(k) if c not in common]
 
         def dims(columns_of, chosen, per_head):
@@ -312,7 +313,7 @@ class ScratchGroup:
         vi, vo, vcoef = zip(*v_entries)
         return cls(len(heads), features,
                    dims(qs, common, False) if common else None, dims(ks, common, False) if common else None,
-                   dims(qs, own, True), dims(ks, own, True), len(own),
+                   dims(qs, own, True) if own else None, dims(ks, own, True) if own else None, len(own),
                    np.concatenate([at(h.v_rows) for h in heads]), FixedSum.from_entries(vi, vo, vcoef, len(out_cols), dtype),
                    np.sort(out_cols))
 
@@ -320,9 +321,11 @@ class ScratchGroup:
         """The heads' read-outs [len(out_cols), s, B] on the scratch tokens."""
         h, x = self.heads, scratch(self.features)  # [F, s, B]
         s = x.shape[1]
-        oq = self.q_own(x).reshape((h, self.own) + x.shape[1:])  # [h, ko, s, B]
-        ok = self.k_own(x).reshape((h, self.own) + x.shape[1:])
-        scores = contract(ok[:, :, :, None], oq[:, :, None, :], 1)  # [h, s_k, s_q, B]
+        scores = jnp.zeros((h, s, s) + x.shape[2:], x.dtype)
+        if self.own:
+            oq = self.q_own(x).reshape((h, self.own) + x.shape[1:])  # [h, ko, s, B]
+            ok = self.k_own(x).reshape((h, self.own) + x.shape[1:])
+            scores = contract(ok[:, :, :, None], oq[:, :, None, :], 1)  # [h, s_k, s_q, B]
         if self.q_common is not None:
             cq, ck = self.q_common(x), self.k_common(x)  # [kc, s, B]
             scores = scores + contract(ck[:, :, None], cq[:, None, :], 0)[None]

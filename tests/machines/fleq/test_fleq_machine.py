@@ -142,6 +142,7 @@ def test_layers_and_heads():
     assert [row["layer"] for row in table] == ["fetch", "operands", "function", "check", "write", "branch"]
     assert len(table) <= 13
     H = W = 1
-    assert [row["heads"] for row in table] == [1, 3, 2 * H + H + 2 + min(H, W), 1, 2, 0]
+    # operands: a, b, b's one column on every slot (looped/blocks/pointers.py), the flag
+    assert [row["heads"] for row in table] == [1, 4, 2 * H + H + 2 + min(H, W), 1, 2, 0]
     assert machine.dtype == np.float64
     assert len(FUNCTIONS) == 11
