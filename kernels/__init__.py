@@ -13,8 +13,10 @@ the MLP parts grouped (row-wise tables, sparse units), the features each layer w
 the health rows. They differ only in how they compute it: fast.py one card, tokens innermost;
 batched.py a whole batch, batch innermost; pallas.py fast with two Pallas parts; native.py the
 whole instruction, or a chunk of the runner's loop, as one call of C++ code generated from the plan
-(kernels/native_gen.py), compiled on first use where a C++ compiler is found. Imports run one way: plan <- common <- batched <- fast <- pallas, and
-plan <- common <- native (tests/kernels/test_plan.py checks there is no cycle).
+(kernels/native_gen.py), compiled on first use where a C++ compiler is found. Batches of real-valued
+cards (Stack.per_card) on `fast` and `dense` run through invariant.py: the whole batch in one pass,
+each card bit for bit what it gives alone. Imports run one way: plan <- common <- batched <- fast <- pallas,
+batched <- invariant, and plan <- common <- native (tests/kernels/test_plan.py checks there is no cycle).
 """
 
 import importlib

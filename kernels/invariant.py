@@ -282,14 +282,19 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
                 AS = scratch_of.add(AS, head.plan.v_cols, head.attend_scratch(scratch, rest, lam, keep))
             if head.plan.queries != "scratch":
                 AP = rest_of.add(AP, head.plan.v_cols, head.attend_rest(scratch, rest, lam, keep))
-        if heads:  # what the attention wrote is read by every MLP group
-            AS, AP = keep((AS, AP))
+        if heads:  # what the attention wrote is read by every MLP group (kept: only the changed pieces)
+            AS, AP = keep_changed(keep, S, AS), keep_changed(keep, P, AP)
         S, P = AS, AP
         for mlp in mlps:  # every MLP group reads the attention's output
             S = scratch_of.add(S, mlp.plan.out_cols, mlp.update(scratch_of.take(AS, mlp.plan.in_rows)))
             if mlp.plan.tokens == "all":
                 P = rest_of.add(P, mlp.plan.out_cols, mlp.update(rest_of.take(AP, mlp.plan.in_rows)))
         return S, P
+
+    def keep_changed(keep, before, after):
+        changed = [k for k in range(len(after)) if after[k] is not before[k]]
+        kept = dict(zip(changed, keep([after[k] for k in changed])))
+        return tuple(kept.get(k, piece) for k, piece in enumerate(after))
 
     def health_of(pieces_of, pieces, features, batch, dtype):
         health = jnp.zeros((batch,), dtype)

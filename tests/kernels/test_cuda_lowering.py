@@ -74,7 +74,22 @@ def test_subleq_loop_lowers_for_cuda(backend, batch):
 @pytest.mark.parametrize("isa", ["fleq", "tape"])
 def test_other_machines_loops_lower_for_cuda(isa):
     for batch in (1, 8):
-        assert _custom_calls(_lower_for_cuda(isa, "fast", batch)) == set()
+        text = _lower_for_cuda(isa, "fast", batch)
+        assert _custom_calls(text) == set()
+        if isa == "fleq":  # real values: kernels/invariant.py, no dot (see the test below)
+            assert "stablehlo.dot" not in text
+
+
+@pytest.mark.slow
+def test_real_valued_batches_lower_for_cuda_without_a_dot_on_dense():
+    """FLEQ's batches (Stack.per_card) run kernels/invariant.py on `fast` (above) and `dense`, one
+    card and a batch alike: on a GPU too no dot product (whose blocking XLA picks by shape) and no
+    custom call, so that each card's sums keep their fixed order."""
+    assert "dense" in kernels.INVARIANT_BATCHES
+    for batch in (1, 8):
+        text = _lower_for_cuda("fleq", "dense", batch)
+        assert _custom_calls(text) == set()
+        assert "stablehlo.dot" not in text
 
 
 def test_pallas_lowers_for_the_gpu_only_inside_lowering_for():
