@@ -42,7 +42,6 @@ import numpy as np
 from kernels.batched import Pieces, materializer
 from kernels.common import BatchOps, Step, as_array, as_plan, take_rows
 from kernels.plan import HeadPlan, MLPPlan
-from looped.layers import Layer, Stack
 
 # ---- sums in a fixed order ----------------------------------------------------------------------------
 
@@ -339,26 +338,15 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
     return BatchOps(open_cards, advance, close, scratch_rows, select)
 
 
-def without_hints(stack: Stack) -> Stack:
-    """The stack with its structure hints (looped/layers.py) dropped: every head queried by every
-    token over every key, every MLP part on every token: the layer formula as written (dense)."""
-    def layer(lay: Layer) -> Layer:
-        heads = tuple(dataclasses.replace(h, queries="all", keys="all") for h in lay.heads)
-        return dataclasses.replace(lay, heads=heads, parts=tuple(dataclasses.replace(p, tokens="all") for p in lay.parts))
-
-    return dataclasses.replace(stack, layers=tuple(layer(lay) for lay in stack.layers))
-
-
-def with_invariant_batches(step: Step, stack, lam: float, dtype, hints: bool = True) -> Step:
+def with_invariant_batches(step: Step, stack, lam: float, dtype) -> Step:
     """`step` with its per_card batches (of every size, one card included) evaluated here, in one
-    vectorised pass; the batch operations are built once, on first use. `hints=False` (the dense
-    backend) evaluates the layer formula as written (`without_hints`)."""
+    vectorised pass; the batch operations are built once, on first use."""
     built = []
 
     def batch_ops() -> BatchOps:
         if not built:  # (first asked for while a loop is traced: its weights must be concrete arrays)
             with jax.ensure_compile_time_eval():
-                built.append(make_batch_ops(stack if hints else without_hints(stack), lam, dtype))
+                built.append(make_batch_ops(stack, lam, dtype))
         return built[0]
 
     return dataclasses.replace(step, invariant_batch=batch_ops)

@@ -76,20 +76,8 @@ def test_other_machines_loops_lower_for_cuda(isa):
     for batch in (1, 8):
         text = _lower_for_cuda(isa, "fast", batch)
         assert _custom_calls(text) == set()
-        if isa == "fleq":  # real values: kernels/invariant.py, no dot (see the test below)
+        if isa == "fleq":  # real values: kernels/invariant.py, no dot (XLA picks a dot's blocking by shape)
             assert "stablehlo.dot" not in text
-
-
-@pytest.mark.slow
-def test_real_valued_batches_lower_for_cuda_without_a_dot_on_dense():
-    """FLEQ's batches (Stack.per_card) run kernels/invariant.py on `fast` (above) and `dense`, one
-    card and a batch alike: on a GPU too no dot product (whose blocking XLA picks by shape) and no
-    custom call, so that each card's sums keep their fixed order."""
-    assert "dense" in kernels.INVARIANT_BATCHES
-    for batch in (1, 8):
-        text = _lower_for_cuda("fleq", "dense", batch)
-        assert _custom_calls(text) == set()
-        assert "stablehlo.dot" not in text
 
 
 def test_pallas_lowers_for_the_gpu_only_inside_lowering_for():
