@@ -169,7 +169,7 @@ class Domain:
 PROGRAMS = {
     "blocks.asm": Domain(blocks_inputs, blocks_check, {}, ("x", "y"),
                          "each output within its block's stated bound (looped/blocks/bounds.py); "
-                         "in domain: 2^-12 <= x <= 2^12, |y| <= 100, |x y| <= 1e4"),
+                         "2^-12 <= x <= 2^12, |y| <= 100, |x y| <= 1e4"),
     "calculator.asm": Domain(calculator_inputs, calculator_check, {}, ("x", "y"),
                              "every output within 1e-5 relative; |x|, |y| in [1e-6, 1e6]"),
     "cube_root.asm": Domain(lambda rng: {"a": _log_uniform(rng, 1e-3, 1e3, 3)}, _relative(3e-6, "y"),
@@ -178,7 +178,7 @@ PROGRAMS = {
                       lambda i, w: {"e": 5e-6 * np.abs(w["e"]) + 1e-9, "th": 4e-15 + 0 * w["th"]}, {}, ("x",),
                       "e within 5e-6 relative + 1e-9 (mul's floor), th within 4e-15; |x| <= 8"),
     "heat_diffusion.asm": Domain(heat_inputs, heat_check, {"n": (1, 40)}, ("u", "left", "right", "alpha"),
-                                 "u within 1e-5 x max(|u0|, |left|, |right|) + 1e-7; those <= 100, "
+                                 "u within 1e-5 x max(|u0|, |left|, |right|) + 1e-7; |u|, |left|, |right| <= 100, "
                                  "0 < alpha <= 0.5, n <= 40"),
     "horner.asm": Domain(horner_inputs, horner_check, {}, ("c", "x"),
                          "p within 2e-5 S(p) + 1e-9 sum_j<5 |x|^j, dp within 2e-5 (S(p) + S(p')) + the floors "

@@ -7,7 +7,9 @@ Each program runs once through `looped.engine.run` with backend native (what `lo
 --backend native` does) on an empty native cache (a fresh LOOPED_CACHE_DIR), so its machine's C++
 is generated and compiled then: `first_run_s` is the whole call, `compile_s` the C++ compiler's
 part, `form` the code's form (kernels/native.py `choose_form`), `terms` the machine's weight terms.
-A machine native declines is recorded with the refusal's message. The run's status and step count
+A machine native declines is recorded with the refusal's message. Programs of one machine key
+share one machine, compiled at the first of them (`machine_built_by`; the others' first runs
+compile nothing). The run's status and step count
 are checked against the FLEQ oracle (looped/machines/fleq/oracle.py). `--quick`: the 8x8 programs
 and the top-level ones only.
 
@@ -88,9 +90,12 @@ def main(quick: bool = False, limit: float = 60.0) -> dict:
     if not native.available():
         return emit("native_compile", {"skipped": "no C++ compiler: the native backend is not offered here"})
     native.available()  # (the one-layer probe is built before the clock starts)
-    rows = []
+    rows, built_by = [], {}
     for path in programs(quick):
         row = first_run(path)
+        # programs of one machine key share one machine: its code is compiled by the first of them
+        key = tuple(row["machine_key"])
+        row["machine_built_by"] = built_by.setdefault(key, row["program"])
         row["within_limit"] = row["declined"] or row["first_run_s"] <= limit
         rows.append(row)
         print(f"{row['program']}: {row['form']}, {row['terms']:,} terms, first run {row['first_run_s']:.1f} s"

@@ -13,7 +13,10 @@ the MLP parts grouped (row-wise tables, sparse units), the features each layer w
 the health rows. They differ only in how they compute it: fast.py one card, tokens innermost;
 batched.py a whole batch, batch innermost; pallas.py fast with two Pallas parts; native.py the
 whole instruction, or a chunk of the runner's loop, as one call of C++ code generated from the plan
-(kernels/native_gen.py), compiled on first use where a C++ compiler is found. Imports run one way: plan <- common <- batched <- fast <- pallas, and
+(kernels/native_gen.py), compiled on first use where a C++ compiler is found. Batches of
+real-valued cards (Stack.per_card) on `fast` (and `pallas`, which is fast for them) run through
+invariant.py: the whole batch in one pass, each card bit for bit what it gives alone. Imports run
+one way: plan <- common <- batched <- fast <- pallas, batched <- invariant, and
 plan <- common <- native (tests/kernels/test_plan.py checks there is no cycle).
 """
 
@@ -22,8 +25,12 @@ import importlib
 BACKENDS = ("fast", "dense", "pallas", "native")
 DEFAULT_BACKEND = "fast"
 # Backends whose batches of real-valued cards (Stack.per_card) run in one batch-invariant pass
-# (kernels/invariant.py: each card bit for bit as alone); the others run them one card after another.
-INVARIANT_BATCHES = ("fast", "dense")
+# (kernels/invariant.py: each card bit for bit as alone, from the kernel plan); the others run them
+# one card after another. pallas evaluates float64 machines (FLEQ's) as fast does, so it takes these
+# batches too (a float32 per_card stack would take them as well, not its Pallas parts). dense keeps the layer formula as written (the reference the plan's hints are
+# checked against): a plan-free invariant form of it compiled 7-10x slower (61-90 s against 8.8 s
+# for matrix_ops.asm's first run), though it then ran 80x faster.
+INVARIANT_BATCHES = ("fast", "pallas")
 
 
 def available_backends() -> tuple[str, ...]:
@@ -47,5 +54,5 @@ def make_step(backend: str, stack, lam: float, dtype):
     if step.per_card and backend in INVARIANT_BATCHES:
         from kernels import invariant
 
-        step = invariant.with_invariant_batches(step, stack, lam, dtype, hints=backend != "dense")
+        step = invariant.with_invariant_batches(step, stack, lam, dtype)
     return step

@@ -42,7 +42,6 @@ import numpy as np
 from kernels.batched import Pieces, materializer
 from kernels.common import BatchOps, Step, as_array, as_plan, take_rows
 from kernels.plan import HeadPlan, MLPPlan
-from looped.layers import Layer, Stack
 
 # ---- sums in a fixed order ----------------------------------------------------------------------------
 
@@ -422,14 +421,19 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
                 AS = scratch_of.add(AS, head.plan.v_cols, head.attend_scratch(scratch, rest, lam, keep))
             if head.plan.queries != "scratch":
                 AP = rest_of.add(AP, head.plan.v_cols, head.attend_rest(scratch, rest, lam, keep))
-        if heads or groups:  # what the attention wrote is read by every MLP group
-            AS, AP = keep((AS, AP))
+        if heads or groups:  # what the attention wrote is read by every MLP group (kept: only the changed pieces)
+            AS, AP = keep_changed(keep, S, AS), keep_changed(keep, P, AP)
         S, P = AS, AP
         for mlp in mlps:  # every MLP group reads the attention's output
             S = scratch_of.add(S, mlp.plan.out_cols, mlp.update(scratch_of.take(AS, mlp.plan.in_rows)))
             if mlp.plan.tokens == "all":
                 P = rest_of.add(P, mlp.plan.out_cols, mlp.update(rest_of.take(AP, mlp.plan.in_rows)))
         return S, P
+
+    def keep_changed(keep, before, after):
+        changed = [k for k in range(len(after)) if after[k] is not before[k]]
+        kept = dict(zip(changed, keep([after[k] for k in changed])))
+        return tuple(kept.get(k, piece) for k, piece in enumerate(after))
 
     def health_of(pieces_of, pieces, features, batch, dtype):
         health = jnp.zeros((batch,), dtype)
@@ -474,26 +478,15 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
     return BatchOps(open_cards, advance, close, scratch_rows, select)
 
 
-def without_hints(stack: Stack) -> Stack:
-    """The stack with its structure hints (looped/layers.py) dropped: every head queried by every
-    token over every key, every MLP part on every token: the layer formula as written (dense)."""
-    def layer(lay: Layer) -> Layer:
-        heads = tuple(dataclasses.replace(h, queries="all", keys="all") for h in lay.heads)
-        return dataclasses.replace(lay, heads=heads, parts=tuple(dataclasses.replace(p, tokens="all") for p in lay.parts))
-
-    return dataclasses.replace(stack, layers=tuple(layer(lay) for lay in stack.layers))
-
-
-def with_invariant_batches(step: Step, stack, lam: float, dtype, hints: bool = True) -> Step:
+def with_invariant_batches(step: Step, stack, lam: float, dtype) -> Step:
     """`step` with its per_card batches (of every size, one card included) evaluated here, in one
-    vectorised pass; the batch operations are built once, on first use. `hints=False` (the dense
-    backend) evaluates the layer formula as written (`without_hints`)."""
+    vectorised pass; the batch operations are built once, on first use."""
     built = []
 
     def batch_ops() -> BatchOps:
         if not built:  # (first asked for while a loop is traced: its weights must be concrete arrays)
             with jax.ensure_compile_time_eval():
-                built.append(make_batch_ops(stack if hints else without_hints(stack), lam, dtype))
+                built.append(make_batch_ops(stack, lam, dtype))
         return built[0]
 
     return dataclasses.replace(step, invariant_batch=batch_ops)

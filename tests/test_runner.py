@@ -229,3 +229,42 @@ def test_a_tail_run_alone_gives_every_card_the_same_result_and_names_the_first_l
     with pytest.raises(NumericalHealthError) as info:
         loop_with(lam=3.0, bits=8, n=40).run(X0, halt, max_steps=50, lanes=1)
     assert (info.value.card, info.value.step) == (5, 7) and tails == [6]
+
+
+def test_the_tail_pool_runs_its_cards_by_turns_in_any_lane(monkeypatch):
+    """Tails go to the run's pool at once (forced), whose cards run a slice at a time (here 8
+    iterations) in whichever lane is free: every card is kept exactly once, with the result it
+    has alone, with one lane and with two; and with one lane no shorter card is kept after the
+    longest one, though it holds the first slot (by turns, it does not hold up the others)."""
+    from looped.loop import lanes
+
+    monkeypatch.setattr(runner._Lane, "_alone_count", lambda self, W: W - 1)
+    monkeypatch.setattr(lanes, "ALONE_SLICE", 8)
+    kept = []
+    original_keep = lanes.Run.keep
+
+    def spy_keep(self, cards, X, worst, bad):
+        kept.extend(int(c) for c in cards)
+        return original_keep(self, cards, X, worst, bad)
+
+    monkeypatch.setattr(lanes.Run, "keep", spy_keep)
+    programs = mixed_programs(count=8)
+    expected = [oracle.run(p, max_steps=90) for p in programs]
+    longest = max(range(len(programs)), key=lambda i: expected[i].steps)
+    programs.insert(0, programs.pop(longest))  # the longest card in the first slot
+    expected.insert(0, expected.pop(longest))
+    X0, halt = cards_for(programs, 24)
+    loop = loop_with(lam=30.0, bits=8, n=24)
+    for lanes_count in (1, 2):
+        kept.clear()
+        state = loop.run(X0, halt, max_steps=90, lanes=lanes_count)
+        assert sorted(kept) == list(range(len(programs)))
+        assert np.asarray(state.steps).tolist() == [e.steps for e in expected]
+        for i, (program, e) in enumerate(zip(programs, expected)):
+            layout = subleq_layout(len(program.memory), len(program.code), 8, 24)
+            memory = decode_memory(layout, np.asarray(state.X)[i], len(program.memory))
+            assert np.asarray(memory).tolist() == list(e.memory), (lanes_count, i)
+        if lanes_count == 1:
+            after = kept[kept.index(0):]  # the cards kept after the longest one, in the first slot
+            assert all(expected[c].steps >= expected[0].steps for c in after)
+            assert expected[0].steps > min(e.steps for e in expected[1:])

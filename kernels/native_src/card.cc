@@ -13,6 +13,7 @@
 #include <memory>
 #include <thread>
 #include <type_traits>
+#include <vector>
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;

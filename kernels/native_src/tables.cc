@@ -22,13 +22,17 @@ constexpr int TOKEN_BLOCK = 16;
 inline int list_size(int o) { return ML[o]; }
 inline int list_at(int o, int i) { return ML[o + 1 + i]; }
 
-// room for n values, 64-byte aligned, freed with the scope
-struct Space {
-  T* p;
-  explicit Space(size_t n) : p(static_cast<T*>(std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64 + 64))) {}
-  ~Space() { std::free(p); }
-  Space(const Space&) = delete;
-};
+// Room for n values, 64-byte aligned, for one place in the code (PLACE) and lane count (W): kept by
+// each thread and grown, never shrunk. (Allocated and freed per instruction, the large ones came
+// from fresh pages each time: the kernel's page clearing was 12 % of a FLEQ instruction.) No
+// function that takes room calls itself, so each place's room is in use once at a time.
+template <int PLACE, int W>
+inline T* room(size_t n) {
+  thread_local std::vector<T> kept;
+  if (kept.size() < n + 64 / sizeof(T)) kept.resize(n + 64 / sizeof(T));
+  const uintptr_t at = reinterpret_cast<uintptr_t>(kept.data());
+  return reinterpret_cast<T*>((at + 63) / 64 * 64);
+}
 
 template <int S>
 inline T* cell(T* x, int f, int t) { return x + (size_t(f) * NP + t) * S; }
@@ -131,8 +135,8 @@ struct RestHead { int U, V, q_rows, sf, v_cols; };
 template <int W>
 void scratch_head(T* x, int q, const ScratchHead& h, T (*o)[W], T (*b)[W], T (*bt)[TOKEN_BLOCK]) {
   const int nq = list_size(h.qv), nk = list_size(h.k_rows), nv = list_size(h.v_rows);
-  Space space(size_t(nq + nk + nv + NP + 1) * W);
-  T (*qv)[W] = reinterpret_cast<T (*)[W]>(space.p);
+  T* const space = room<0, W>(size_t(nq + nk + nv + NP + 1) * W);
+  T (*qv)[W] = reinterpret_cast<T (*)[W]>(space);
   T (*u)[W] = qv + nq;
   T (*read)[W] = u + nk;
   T (*w)[W] = read + nv;
@@ -236,8 +240,8 @@ inline void rest_token(T* x, int t, const RestHead& h, const T (*U)[W], const T 
 template <int W>
 void rest_head(T* x, const RestHead& h, bool direct, T* staged, T (*b)[W], T (*bt)[TOKEN_BLOCK]) {
   const int na = list_size(h.q_rows), nc = list_size(h.v_cols);
-  Space space(size_t(S_TOKENS * (na + nc)) * W + size_t(nc) * TOKEN_BLOCK * (W > 1 ? W : 1) + 64);
-  T (*U)[W] = reinterpret_cast<T (*)[W]>(space.p);  // U[j * na + a]
+  T* const space = room<1, W>(size_t(S_TOKENS * (na + nc)) * W + size_t(nc) * TOKEN_BLOCK * (W > 1 ? W : 1) + 64);
+  T (*U)[W] = reinterpret_cast<T (*)[W]>(space);  // U[j * na + a]
   T (*Vk)[W] = U + S_TOKENS * na;  // V[j * nc + c]
   for (int j = 0; j < S_TOKENS; ++j) {
     for (int a = 0; a < na; ++a) {
@@ -281,15 +285,15 @@ void rest_head(T* x, const RestHead& h, bool direct, T* staged, T (*b)[W], T (*b
 // the staged rest heads' updates
 template <int W>
 void layer_heads(T* x, const ScratchHead* sh, int nsh, const RestHead* rh, int nrh) {
-  Space space(size_t(MAX_TERMS) * (W + TOKEN_BLOCK));
-  T (*b)[W] = reinterpret_cast<T (*)[W]>(space.p);
-  T (*bt)[TOKEN_BLOCK] = reinterpret_cast<T (*)[TOKEN_BLOCK]>(space.p + size_t(MAX_TERMS) * W);
+  T* const space = room<2, W>(size_t(MAX_TERMS) * (W + TOKEN_BLOCK));
+  T (*b)[W] = reinterpret_cast<T (*)[W]>(space);
+  T (*bt)[TOKEN_BLOCK] = reinterpret_cast<T (*)[TOKEN_BLOCK]>(space + size_t(MAX_TERMS) * W);
   size_t scratch_outputs = 0, rest_outputs = 0;
   for (int k = 0; k < nsh; ++k) scratch_outputs += size_t(S_TOKENS) * list_size(sh[k].v_cols);
   for (int k = 0; k + 1 < nrh; ++k) rest_outputs += size_t(list_size(rh[k].v_cols)) * N;
-  Space staged((scratch_outputs + rest_outputs + 1) * W);
-  T (*so)[W] = reinterpret_cast<T (*)[W]>(staged.p);
-  T* ro = staged.p + scratch_outputs * W;
+  T* const staged = room<3, W>((scratch_outputs + rest_outputs + 1) * W);
+  T (*so)[W] = reinterpret_cast<T (*)[W]>(staged);
+  T* ro = staged + scratch_outputs * W;
   {
     T (*o)[W] = so;
     for (int k = 0; k < nsh; ++k)
@@ -403,8 +407,8 @@ void layer_mlps(T* x, const Group* gs, int ng) {
     most_units = std::max(most_units, size_t(gs[k].count));
     all += gs[k].all_tokens;
   }
-  Space space((MAX_TERMS + most_units + widest) * W + staged * W + (MAX_TERMS + most_units + widest * all) * VT);
-  T (*b)[W] = reinterpret_cast<T (*)[W]>(space.p);
+  T* const space = room<4, W>((MAX_TERMS + most_units + widest) * W + staged * W + (MAX_TERMS + most_units + widest * all) * VT);
+  T (*b)[W] = reinterpret_cast<T (*)[W]>(space);
   T (*hidden)[W] = b + MAX_TERMS;
   T (*values)[W] = hidden + most_units;
   T (*st)[W] = values + widest;  // staged[(o * S_TOKENS + q)] per scratch group, in group order

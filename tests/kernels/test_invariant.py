@@ -86,6 +86,7 @@ def test_a_batch_of_three_calculators_is_bit_for_bit_each_alone():
     assert np.all(np.asarray(batch.done))
 
 
+@pytest.mark.slow
 def test_programs_of_different_lengths_in_one_batch():
     """Calculators and 4x4 inverses in one batch (the machine fits both): each card as alone, while
     the runner compacts the batch as the short ones stop."""
@@ -95,6 +96,7 @@ def test_programs_of_different_lengths_in_one_batch():
     assert steps[:2].max() < steps[2:].min()  # the calculators stopped first
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [calculators, inverses])
 def test_a_batch_of_64_is_bit_for_bit_each_alone(make):
     programs = make(64)
@@ -107,6 +109,7 @@ def test_a_batch_of_64_is_bit_for_bit_each_alone(make):
             assert np.array_equal(np.asarray(getattr(batch, field))[i], np.asarray(getattr(alone, field))[0]), (i, field)
 
 
+@pytest.mark.slow
 def test_faults_and_step_limits_are_the_same_in_a_batch():
     """A division by zero (a fault) and a step limit beside normal cards: decoded results, faults
     and step counts as each alone."""
