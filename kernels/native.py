@@ -122,16 +122,16 @@ class NativeUnavailable(RuntimeError):
 # straight-line code, whose compile time grows faster than its size (SUBLEQ's widest machines,
 # ~3,100 terms: 10-25 s; the 4x4 FLEQ inverse, ~20,000 terms: 9.5 minutes, 1.6 MB of C++); the
 # table form (kernels/native_tables.py) walks the weights as arrays with the same code for every
-# machine (~10 s, and about 3 us per number of its tables), at several times the cost per
-# instruction (measured 10x on 32-column SUBLEQ). The same results bit for bit either way.
+# machine (a FLEQ machine: 2.2 s of CPU, and about 3 us per number of its tables), at several times
+# the cost per instruction (10-14x on 32-column SUBLEQ). The same results bit for bit either way.
 LITERAL_TERMS = 6000
 # Beyond this many terms even the tables would take over a minute to compile here: declined.
 TABLE_TERMS = 2_000_000
 
 
 def choose_form(plan: Plan) -> str:
-    """"literal" where the machine's literal code stays small, else "tables" (LOOPED_NATIVE_FORM
-    overrides, for measuring)."""
+    """The code's form: "literal" where the machine's literal code stays small, else "tables"
+    (LOOPED_NATIVE_FORM overrides, for measuring)."""
     from kernels.native_gen import literal_terms
 
     forced = os.environ.get("LOOPED_NATIVE_FORM")
