@@ -41,11 +41,15 @@ def random_spd(rng, n=4, low=0.5, high=5.0):
 
 
 def random_dominant(rng, n=4):
-    """Symmetric, dominant eigenvalue 1.5 to 3 times the next in magnitude, scaled by 10^[-1, 1]."""
-    q, _ = np.linalg.qr(rng.normal(size=(n, n)))
-    others = rng.uniform(-1, 1, n - 1)
-    top = rng.uniform(1.5, 3) * np.max(np.abs(others)) * rng.choice([-1, 1])
-    return 10.0 ** rng.uniform(-1, 1) * (q @ np.diag(np.concatenate([[top], others])) @ q.T)
+    """Symmetric, dominant eigenvalue 1.5 to 3 times the next in magnitude, scaled by 10^[-1, 1];
+    drawn again until ||A||_F^2 is in [2^-12, 2^12] and every entry at most 10 in magnitude."""
+    while True:
+        q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+        others = rng.uniform(-1, 1, n - 1)
+        top = rng.uniform(1.5, 3) * np.max(np.abs(others)) * rng.choice([-1, 1])
+        A = 10.0 ** rng.uniform(-1, 1) * (q @ np.diag(np.concatenate([[top], others])) @ q.T)
+        if 2.0**-12 <= np.sum(A * A) <= 2.0**12 and np.max(np.abs(A)) <= 10:
+            return A
 
 
 def _relative(tolerance: float, *names: str):
@@ -184,7 +188,7 @@ PROGRAMS = {
                          "p within 2e-5 S(p) + 1e-9 sum_j<5 |x|^j, dp within 2e-5 (S(p) + S(p')) + the floors "
                          "(S: the sum of the terms' magnitudes); |c| <= 2, |x| <= 2.5"),
     "inverse.asm": Domain(lambda rng: {"A": random_spd(rng)}, _relative(1e-6, "Ainv"), {}, ("A",),
-                          "Ainv within 1e-6 x max(1, max |Ainv|); A SPD, eigenvalues in [0.5, 5]"),
+                          "Ainv within 1e-6 x max(1, max |Ainv|); A SPD, eigenvalues in [0.5, 5] (so entries at most 5)"),
     "jacobi.asm": Domain(jacobi_inputs, jacobi_check, {"n": (5, 30)}, ("A", "b"),
                          "x within 1e-5 s, res within 1e-5 s max |A| (s = max(1, |x|, |b|)); "
                          "A strictly diagonally dominant (row ratio <= 0.7), 1 <= |A_ii| <= 10, |A^-1 b| <= 40"),
@@ -205,7 +209,7 @@ PROGRAMS = {
     "power_iteration.asm": Domain(lambda rng: {"A": random_dominant(rng)},
                                   lambda i, w: {"eig": 1e-6 * np.abs(w["eig"]), "v": 1e-6 + 0 * w["v"]}, {}, ("A",),
                                   "eig within 1e-6 relative, v within 1e-6; A symmetric, dominance ratio >= 1.5, "
-                                  "||A||_F^2 in [2^-12, 2^12]"),
+                                  "||A||_F^2 in [2^-12, 2^12], entries at most 10"),
 }
 
 

@@ -9,8 +9,10 @@ library sum. Every value is computed by:
 
 * elementwise operations (IEEE-exact per element, whatever the array's shape), data movement
   (slices, gathers of static indices, concatenation, transposes) and maxima (exact in any order);
-* sums in an order fixed by the card alone (`tree_sum`): a pairwise tree of slice-and-add steps
-  along the summed axis, the same tree whatever the other axes' sizes;
+* sums in an order fixed by the card alone: contractions of two state-dependent operands and the
+  softmax sums term after term in index order (`contract`, `ordered_sum`: one fused loop), linear
+  maps by a pairwise tree of slice-and-add steps (`tree_sum`); the same order whatever the other
+  axes' sizes;
 * linear maps by the hand-set weights as fixed-order sparse sums (`FixedSum`): each output adds its
   non-zero terms (ascending input feature) by that tree. The weights are very sparse (a unit reads
   a handful of features), so this is also far less work than a dense product.

@@ -122,16 +122,16 @@ class NativeUnavailable(RuntimeError):
 # straight-line code, whose compile time grows faster than its size (SUBLEQ's widest machines,
 # ~3,100 terms: 10-25 s; the 4x4 FLEQ inverse, ~20,000 terms: 9.5 minutes, 1.6 MB of C++); the
 # table form (kernels/native_tables.py) walks the weights as arrays with the same code for every
-# machine (~10 s, and about 3 us per number of its tables), at several times the cost per
-# instruction (measured 10x on 32-column SUBLEQ). The same results bit for bit either way.
+# machine (a FLEQ machine: 2.2 s of CPU, and about 3 us per number of its tables), at several times
+# the cost per instruction (10-14x on 32-column SUBLEQ). The same results bit for bit either way.
 LITERAL_TERMS = 6000
 # Beyond this many terms even the tables would take over a minute to compile here: declined.
 TABLE_TERMS = 2_000_000
 
 
 def choose_form(plan: Plan) -> str:
-    """"literal" where the machine's literal code stays small, else "tables" (LOOPED_NATIVE_FORM
-    overrides, for measuring)."""
+    """The code's form: "literal" where the machine's literal code stays small, else "tables"
+    (LOOPED_NATIVE_FORM overrides, for measuring)."""
     from kernels.native_gen import literal_terms
 
     forced = os.environ.get("LOOPED_NATIVE_FORM")
@@ -166,26 +166,47 @@ def _compiler() -> str | None:
     return None
 
 
-def _build(source: bytes, stem: str, form: str = "literal") -> tuple[Path, str]:
-    """The shared library for a C++ source (compiled now unless the cache has it) and its key."""
+GLUE = Path(__file__).parent / "native_src" / "ffi_glue.cc"
+
+
+def _compile(compiler: str, args: list[str], out: Path, what: str) -> None:
+    """Run the compiler into a temporary file, then move it to `out` (another process building the
+    same file meanwhile writes its own)."""
+    tmp = out.with_name(f".{out.name}-{os.getpid()}")
+    done = subprocess.run([compiler, *args, "-o", str(tmp)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise NativeUnavailable(f"building {what} failed:\n{done.stderr[-2000:]}")
+    os.replace(tmp, out)
+
+
+def _glue(compiler: str, include: str, folder: Path) -> tuple[Path, str]:
+    """The FFI handlers' object (kernels/native_src/ffi_glue.cc), compiled once per compiler, flags
+    and XLA FFI header, and its key."""
+    glue_flags = flags("tables")
+    key = hashlib.sha256(GLUE.read_bytes() + " ".join([compiler] + glue_flags).encode()
+                         + Path(include, "xla/ffi/api/ffi.h").read_bytes()).hexdigest()[:16]
+    path = folder / f"ffi-glue-{key}.o"
+    if not path.exists():
+        _compile(compiler, [*glue_flags, f"-I{include}", "-c", str(GLUE)], path, "the FFI glue")
+    return path, key
+
+
+def _build(source: bytes, stem: str, form: str = "literal", glue: bool = True) -> tuple[Path, str]:
+    """The shared library for a C++ source (compiled now unless the cache has it, linked with the
+    FFI glue unless `glue` is False: a source without a machine's entry points) and its key."""
     compiler = _compiler()
     if compiler is None:
         raise NativeUnavailable("no C++ compiler found (set CXX)")
     include = jax.ffi.include_dir()
-    key = hashlib.sha256(source + " ".join([compiler] + flags(form)).encode()
-                         + Path(include, "xla/ffi/api/ffi.h").read_bytes()).hexdigest()[:16]
     folder = _cache_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    glue_object, glue_key = _glue(compiler, include, folder) if glue else (None, "")
+    key = hashlib.sha256(source + " ".join([compiler, glue_key] + flags(form)).encode()).hexdigest()[:16]
     path = folder / f"{stem}-{key}.so"
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
         src = folder / f"{stem}-{key}.cc"  # kept next to the library, for reading and profiling
         src.write_bytes(source)
-        tmp = folder / f".{stem}-{key}-{os.getpid()}.so"
-        done = subprocess.run([compiler, *flags(form), f"-I{include}", str(src), "-o", str(tmp)],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise NativeUnavailable(f"building {stem} failed:\n{done.stderr[-2000:]}")
-        os.replace(tmp, path)
+        _compile(compiler, [*flags(form), str(src), *([str(glue_object)] if glue else [])], path, stem)
     return path, key
 
 

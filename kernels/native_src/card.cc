@@ -14,9 +14,13 @@
 #include <thread>
 #include <type_traits>
 #include <vector>
-#include "xla/ffi/api/ffi.h"
 
-namespace ffi = xla::ffi;
+// The machine's entry points, called by the XLA FFI handlers (kernels/native_src/ffi_glue.cc,
+// compiled once and linked into every machine's library: XLA's FFI header and handlers were most
+// of a machine's compile time). Hidden: each library's glue calls its own machine.
+typedef void (*LoopedTask)(void*);
+typedef void (*LoopedSchedule)(void* pool, LoopedTask task, void* arg);
+#define LOOPED_ENTRY extern "C" __attribute__((visibility("hidden")))
 
 namespace {
 
@@ -337,8 +341,24 @@ struct FlushSubnormals {
 // spinning idle beside the caller (measured faster), and at most one per further group. Once every
 // group is claimed, the caller waits for the helpers still computing one (a helper that has not
 // started by then claims nothing when it does: `work` is shared, and outlives the call).
+// XLA's thread pool, through the glue: tasks scheduled on it, and its size.
+struct Pool {
+  void* pool;
+  LoopedSchedule schedule;
+  int64_t threads;
+  template <typename F>
+  void Schedule(F f) {
+    schedule(pool, [](void* task) {
+      F* g = static_cast<F*>(task);
+      (*g)();
+      delete g;
+    }, new F(std::move(f)));
+  }
+  int64_t num_threads() const { return threads; }
+};
+
 template <typename W, typename F>
-void share(ffi::ThreadPool& pool, int64_t threads, const std::shared_ptr<W>& work, F claim) {
+void share(Pool& pool, int64_t threads, const std::shared_ptr<W>& work, F claim) {
   int64_t helpers = threads > 0 ? threads - 1 : pool.num_threads();
   helpers = std::min(helpers, work->groups - 1);
   for (int64_t i = 0; i < helpers; ++i)
@@ -393,23 +413,15 @@ void claim(Work& w) {
   for (int64_t g = w.next.fetch_add(1); g < w.groups; g = w.next.fetch_add(1)) run_group(w, g);
 }
 
-ffi::Error step(ffi::ThreadPool pool, ffi::AnyBuffer state, ffi::Buffer<ffi::PRED> active,
-                ffi::Result<ffi::AnyBuffer> out, ffi::Result<ffi::AnyBuffer> health, int64_t threads) {
-  auto dims = state.dimensions();
-  if (dims.size() != 3 || dims[1] != D || dims[2] != NP)
-    return ffi::Error::InvalidArgument("state must be [B, d, padded n] of this machine");
-  const int64_t B = dims[0];
-  T* xo = static_cast<T*>(out->untyped_data());
-  const T* xi = static_cast<const T*>(state.untyped_data());
-  if (xo != xi) std::memcpy(xo, xi, sizeof(T) * B * D * NP);
+// one instruction for a batch x [B, D, NP] (in place), health [B]
+void step(Pool& pool, T* x, T* health, const bool* active, int64_t B, int64_t threads) {
   auto work = std::make_shared<Work>();
-  work->x = xo;
-  work->health = static_cast<T*>(health->untyped_data());
-  work->active = active.typed_data();
+  work->x = x;
+  work->health = health;
+  work->active = active;
   work->cards = B;
   work->groups = (B + L - 1) / L;
   share(pool, threads, work, claim);
-  return ffi::Error::Success();
 }
 
 // ---- many instructions per call: each group of cards runs on its own ----------------------
@@ -535,39 +547,23 @@ void claim_chunks(Chunk& c) {
   for (int64_t g = c.next.fetch_add(1); g < c.groups; g = c.next.fetch_add(1)) chunk_group(c, g);
 }
 
-template <typename A, typename R>
-void copy_into(const A& in, R& out, size_t bytes) {
-  if (out->untyped_data() != in.untyped_data()) std::memcpy(out->untyped_data(), in.untyped_data(), bytes);
-}
-
-ffi::Error chunk(ffi::ThreadPool pool, ffi::AnyBuffer state, ffi::Buffer<ffi::S32> halt, ffi::Buffer<ffi::S32> steps,
-                 ffi::Buffer<ffi::PRED> done, ffi::AnyBuffer worst, ffi::Buffer<ffi::S32> bad, ffi::AnyBuffer fixed,
-                 ffi::Buffer<ffi::S32> limits, ffi::Result<ffi::AnyBuffer> x_out,
-                 ffi::Result<ffi::Buffer<ffi::S32>> steps_out, ffi::Result<ffi::Buffer<ffi::PRED>> done_out,
-                 ffi::Result<ffi::AnyBuffer> worst_out, ffi::Result<ffi::Buffer<ffi::S32>> bad_out,
-                 int64_t pc_token, int64_t pc_start, int64_t pc_width, double bound, int64_t threads) {
-  auto dims = state.dimensions();
-  if (dims.size() != 3 || dims[1] != D || dims[2] != NP)
-    return ffi::Error::InvalidArgument("state must be [B, d, padded n] of this machine");
-  const int64_t B = dims[0];
-  copy_into(state, x_out, sizeof(T) * B * D * NP);
-  copy_into(steps, steps_out, sizeof(int32_t) * B);
-  copy_into(done, done_out, sizeof(bool) * B);
-  copy_into(worst, worst_out, sizeof(T) * B);
-  copy_into(bad, bad_out, sizeof(int32_t) * B);
+// a chunk of the runner's loop for a batch, in place (the glue has copied the inputs to the outputs)
+void chunk(Pool& pool, T* x, const int32_t* halt, int32_t* steps, bool* done, T* worst, int32_t* bad, const T* fixed,
+           const int32_t* limits, int64_t B, int64_t pc_token, int64_t pc_start, int64_t pc_width, double bound,
+           int64_t threads) {
   auto c = std::make_shared<Chunk>();
-  c->x = static_cast<T*>(x_out->untyped_data());
-  c->halt = halt.typed_data();
-  c->steps = steps_out->typed_data();
-  c->done = done_out->typed_data();
-  c->worst = static_cast<T*>(worst_out->untyped_data());
-  c->bad = bad_out->typed_data();
-  c->fixed = static_cast<const T*>(fixed.untyped_data());
+  c->x = x;
+  c->halt = halt;
+  c->steps = steps;
+  c->done = done;
+  c->worst = worst;
+  c->bad = bad;
+  c->fixed = fixed;
   c->cards = B;
   c->groups = (B + L - 1) / L;
-  c->max_steps = limits.typed_data()[0];
-  c->length = limits.typed_data()[1];
-  c->min_running = limits.typed_data()[2];
+  c->max_steps = limits[0];
+  c->length = limits[1];
+  c->min_running = limits[2];
   int64_t running = 0;
   for (int64_t b = 0; b < B; ++b) running += still_running(c->done[b], c->steps[b], c->max_steps, c->bad[b]);
   c->running = running;
@@ -576,38 +572,28 @@ ffi::Error chunk(ffi::ThreadPool pool, ffi::AnyBuffer state, ffi::Buffer<ffi::S3
   c->pc_width = pc_width;
   c->bound = T(bound);
   share(pool, threads, c, claim_chunks);
-  return ffi::Error::Success();
 }
 
 }  // namespace
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(LoopedCardStep, step,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::Buffer<ffi::PRED>>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Attr<int64_t>("threads"));
+// the state's shape [B, D, NP] and the size of its values (the glue checks the buffers against it)
+LOOPED_ENTRY void looped_shape(int64_t* d, int64_t* np, int64_t* value_bytes) {
+  *d = D;
+  *np = NP;
+  *value_bytes = sizeof(T);
+}
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(LoopedCardChunk, chunk,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::Buffer<ffi::S32>>()
-                                  .Arg<ffi::Buffer<ffi::S32>>()
-                                  .Arg<ffi::Buffer<ffi::PRED>>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::Buffer<ffi::S32>>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::Buffer<ffi::S32>>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::Buffer<ffi::S32>>()
-                                  .Ret<ffi::Buffer<ffi::PRED>>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::Buffer<ffi::S32>>()
-                                  .Attr<int64_t>("pc_token")
-                                  .Attr<int64_t>("pc_start")
-                                  .Attr<int64_t>("pc_width")
-                                  .Attr<double>("bound")
-                                  .Attr<int64_t>("threads"));
+LOOPED_ENTRY void looped_step(void* pool, LoopedSchedule schedule, int64_t pool_threads, void* x, void* health,
+                              const bool* active, int64_t B, int64_t threads) {
+  Pool p{pool, schedule, pool_threads};
+  step(p, static_cast<T*>(x), static_cast<T*>(health), active, B, threads);
+}
+
+LOOPED_ENTRY void looped_chunk(void* pool, LoopedSchedule schedule, int64_t pool_threads, void* x, const int32_t* halt,
+                               int32_t* steps, bool* done, void* worst, int32_t* bad, const void* fixed,
+                               const int32_t* limits, int64_t B, int64_t pc_token, int64_t pc_start, int64_t pc_width,
+                               double bound, int64_t threads) {
+  Pool p{pool, schedule, pool_threads};
+  chunk(p, static_cast<T*>(x), halt, steps, done, static_cast<T*>(worst), bad, static_cast<const T*>(fixed), limits, B,
+        pc_token, pc_start, pc_width, bound, threads);
+}

@@ -60,6 +60,28 @@ inline void tree(T (*b)[V], int k, T* __restrict out) {
   LANES out[l] = b[0][l];
 }
 
+// 16 lanes (one card's block of tokens) as GCC vectors: the generic loops stayed scalar at -O2
+template <>
+inline void tree<16>(T (*b)[16], int k, T* __restrict out) {
+  if (k == 0) {
+    for (int l = 0; l < 16; ++l) out[l] = T(0);
+    return;
+  }
+  while (k > 1) {
+    int h = 0;
+    for (int i = 0; i + 1 < k; i += 2, ++h) {
+      const V16 sum = load16(b[i]) + load16(b[i + 1]);
+      std::memcpy(b[h], &sum, sizeof(V16));
+    }
+    if (k & 1) {
+      std::memmove(b[h], b[k - 1], sizeof(V16));
+      ++h;
+    }
+    k = h;
+  }
+  std::memcpy(out, b[0], sizeof(V16));
+}
+
 // sum s over features of token t (its V lanes): the tree of x[TI, t] * TC
 template <int V, int S>
 inline void feature_sum(T* x, int t, int s, T (*b)[V], T* __restrict out) {
@@ -119,6 +141,23 @@ inline void w_dot(const T (*w)[V], const T* __restrict row, T* __restrict out) {
   for (int i = 16; i < NP; i += 16)
     for (int j = 0; j < 16; ++j) LANES a[j][l] += w[i + j][l] * row[(i + j) * V + l];
   w_reduce<V>(a, out);
+}
+
+// One card: the one-card code's own reductions (`largest`, `total`, and `dots`' order with its 16
+// running sums as one vector): the generic ones stayed scalar at -O2 (half a FLEQ instruction)
+template <>
+inline void w_largest<1>(const T (*v)[1], T* __restrict out) { *out = largest(&v[0][0]); }
+
+template <>
+inline void w_total<1>(const T (*v)[1], T* __restrict out) { *out = total(&v[0][0]); }
+
+template <>
+inline void w_dot<1>(const T (*w)[1], const T* __restrict row, T* __restrict out) {
+  V16 acc = load16(&w[0][0]) * load16(row);
+  for (int t = 16; t < NP; t += 16) acc += load16(&w[t][0]) * load16(row + t);
+  alignas(64) T lane[16];
+  std::memcpy(lane, &acc, sizeof(V16));
+  *out = reduce(lane);
 }
 
 // A scratch head (queries on the scratch tokens, keys on every token). Lists and sums in ML / TS:

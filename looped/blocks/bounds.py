@@ -22,6 +22,10 @@ domain (looped/machines/fleq/faults.py names the domains; outside them the layer
 * recip, rsqrt: relative, the fitted PWLs' exact sups over the domain (looped/blocks/pwl_constants.py),
   rounded up.
 * sigmoid: SIGMOID_ABSOLUTE (two ulps of values below 1).
+
+Every block: a result whose magnitude would be below SMALLEST_NORMAL (2^-1022, float64's
+subnormals) is held as 0, as XLA's CPU arithmetic flushes subnormals, an error below 2.3e-308
+(inputs that small are refused, and add and sub fault instead; docs/fleq.md, "Numbers").
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ MATMUL_RELATIVE = 2e-7
 MATMUL_FLOOR = 3e-10
 MATMUL_NORMALISER = math.exp(ANCHOR)
 SIGMOID_ABSOLUTE = 2.3e-16
+SMALLEST_NORMAL = 2.0**-1022
 # The PWLs' sups (pwl_constants: 3.7489e-3, 1.4066e-3) rounded up: the margin covers the units'
 # own float64 rounding (about 1e-11 absolute, pwl.py) over the whole domain.
 RELATIVE = {"recip": 3.75e-3, "rsqrt": 1.41e-3}
@@ -62,6 +67,10 @@ def allowed(fn: str, a: np.ndarray, b: np.ndarray, exact: np.ndarray) -> np.ndar
     """The largest |got - exact| block `fn` may return for operands a, b (already broadcast to the
     result's shape for the elementwise blocks; matmul: a is h x k, b is k x w)."""
     exact = np.asarray(exact, float)
+    return _allowed(fn, a, b, exact) + np.where(np.abs(exact) < SMALLEST_NORMAL, np.abs(exact), 0.0)
+
+
+def _allowed(fn: str, a, b, exact: np.ndarray) -> np.ndarray:
     if fn in EXACT:
         return np.zeros_like(exact)
     if fn == "mul":

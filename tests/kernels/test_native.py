@@ -130,7 +130,7 @@ def _probe(ctype: str, function: str = "weight"):
         head = head.replace(key, value)
     source = head + ('}\nextern "C" void probe(const void* a, void* out, long n) {\n'
                      f'  for (long i = 0; i < n; ++i) static_cast<T*>(out)[i] = {function}(static_cast<const T*>(a)[i]);\n}}\n')
-    path, _ = native._build(source.encode(), f"probe_{function}")
+    path, _ = native._build(source.encode(), f"probe_{function}", glue=False)
     lib = ctypes.CDLL(str(path))
     dtype = np.float32 if ctype == "float" else np.float64
 

@@ -74,7 +74,9 @@ def inverse(n: int) -> str:
 ;          (e0 = 1 - 0.25 / ({n} * 25)) below the `matmul` block's own error.
 ; Error:   every entry within 1e-6 x the largest entry of A^-1 on the domain (the goal is 1e-3;
 ;          held by tests/machines/fleq/test_fleq_linalg.py). It converges for any invertible A with
-;          ||A||_F^2 within recip's domain [2^-12, 2^12], more slowly when A is ill-conditioned.
+;          ||A||_F^2 within recip's domain [2^-12, 2^12], more slowly when A is ill-conditioned, and
+;          entries at most 10 in magnitude (their squares are `matmul`'s right operand, at most 100:
+;          a larger entry faults).
 .isa fleq
 .data
 A:     {matrix(example_spd(n))}
@@ -110,7 +112,8 @@ def power_iteration(n: int) -> str:
 ; power_iteration: the dominant eigenvalue and its unit eigenvector of a symmetric {n}x{n} matrix.
 ;
 ; Inputs:  A ({n}x{n}), symmetric, dominant eigenvalue at least 1.5x the next in magnitude, and
-;          ||A||_F^2 (the sum of the squared entries) within [2^-12, 2^12]
+;          ||A||_F^2 (the sum of the squared entries) within [2^-12, 2^12], entries at most 10 in
+;          magnitude (their squares are `matmul`'s right operand, at most 100: a larger entry faults)
 ; Outputs: eig (the dominant eigenvalue), v (its unit eigenvector, length {n}, either sign)
 ; Method:  iterate on B = A / ||A||_F (so |eig(B)| <= 1 and the dominant one >= 1/sqrt({n})):
 ;          v <- B v, then v <- v / sqrt(v.v), the inverse square root from the `rsqrt` block refined by

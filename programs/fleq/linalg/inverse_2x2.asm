@@ -9,8 +9,10 @@
 ;          error e = ||I - A X|| squares at each step; 20 steps take the worst case of the domain
 ;          (e0 = 1 - 0.25 / (2 * 25)) below the `matmul` block's own error.
 ; Error:   every entry within 1e-6 x the largest entry of A^-1 on the domain (the goal is 1e-3;
-;          held by tests/test_fleq_linalg.py). It converges for any invertible A with
-;          ||A||_F^2 within recip's domain [2^-12, 2^12], more slowly when A is ill-conditioned.
+;          held by tests/machines/fleq/test_fleq_linalg.py). It converges for any invertible A with
+;          ||A||_F^2 within recip's domain [2^-12, 2^12], more slowly when A is ill-conditioned, and
+;          entries at most 10 in magnitude (their squares are `matmul`'s right operand, at most 100:
+;          a larger entry faults).
 .isa fleq
 .data
 A:     [[2.5, 1], [1, 2.5]]

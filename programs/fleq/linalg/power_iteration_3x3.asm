@@ -3,7 +3,8 @@
 ; power_iteration: the dominant eigenvalue and its unit eigenvector of a symmetric 3x3 matrix.
 ;
 ; Inputs:  A (3x3), symmetric, dominant eigenvalue at least 1.5x the next in magnitude, and
-;          ||A||_F^2 (the sum of the squared entries) within [2^-12, 2^12]
+;          ||A||_F^2 (the sum of the squared entries) within [2^-12, 2^12], entries at most 10 in
+;          magnitude (their squares are `matmul`'s right operand, at most 100: a larger entry faults)
 ; Outputs: eig (the dominant eigenvalue), v (its unit eigenvector, length 3, either sign)
 ; Method:  iterate on B = A / ||A||_F (so |eig(B)| <= 1 and the dominant one >= 1/sqrt(3)):
 ;          v <- B v, then v <- v / sqrt(v.v), the inverse square root from the `rsqrt` block refined by
@@ -11,7 +12,7 @@
 ;          eig = v^T A v.
 ; Error:   at a ratio of 1.5 the vector's error falls as (1/1.5)^k: after 40 steps below 1e-7, and
 ;          the eigenvalue's below 1e-12 relative (goal: 1e-3 for both; held by
-;          tests/test_fleq_linalg.py). The start vector is fixed and not special; a matrix whose
+;          tests/machines/fleq/test_fleq_linalg.py). The start vector is fixed and not special; a matrix whose
 ;          dominant eigenvector is orthogonal to it would converge to the next one.
 .isa fleq
 .data

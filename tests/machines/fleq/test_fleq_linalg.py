@@ -61,7 +61,7 @@ def test_power_iteration_4x4_on_random_symmetric_matrices():
 
 @pytest.mark.parametrize("count", [pytest.param(64, marks=pytest.mark.slow), 16])
 def test_a_batch_of_matrices_gives_what_each_gives_alone(count):
-    """Bit for bit: FLEQ batches run one card at a time on the device (Stack.per_card)."""
+    """Bit for bit: FLEQ batches (Stack.per_card) run in one batch-invariant pass (kernels/invariant.py)."""
     rng = np.random.default_rng(2)
     program = assemble_file("programs/fleq/inverse.asm")
     runs = [program.with_settings({"A": random_spd(rng, 4).tolist()}) for _ in range(count)]
