@@ -344,7 +344,7 @@ class Fleq(InstructionSet):
         adders' per address bit), between 0 and 25 % above for every W, H <= 32 measured."""
         W, H, L = layout.sizes["slots"], layout.sizes["height"], layout.addr_bits
         K = min(H, W)
-        return 3 * H + K + 10, 2800 + 410 * H + 4 * K * K + 80 * L + 10 * W, max(L + 1, W + 2, K + 2)
+        return 3 * H + K + 10, 2800 + 425 * H + 4 * K * K + 80 * L + 10 * W, max(L + 1, W + 2, K + 2)
 
     def weight_bytes(self, layout: Layout) -> int:
         """The weights as built: DENSE_HEADS heads (the fetch, the flag's read, the write) hold
