@@ -23,9 +23,9 @@ domain (looped/machines/fleq/faults.py names the domains; outside them the layer
   rounded up.
 * sigmoid: SIGMOID_ABSOLUTE (two ulps of values below 1).
 
-Every block: a result whose magnitude would be below SMALLEST_NORMAL (2^-1022, float64's
-subnormals) is held as 0, as XLA's CPU arithmetic flushes subnormals, an error below 2.3e-308
-(inputs that small are refused, and add and sub fault instead; docs/fleq.md, "Numbers").
+Every block, the exact ones included: a result whose magnitude would be below SMALLEST_NORMAL
+(2^-1022, float64's subnormals) is held as 0, as XLA's CPU arithmetic flushes subnormals, an error
+below 2.3e-308 (inputs that small are refused; docs/fleq.md, "Numbers").
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 
 from looped.blocks.arith import result_gates
-from looped.blocks.exact import HUGE_GATE, STAGE, is_zero, raw_above
-from looped.blocks.gates import combine, gated_linear, gated_relu
+from looped.blocks.exact import is_zero, raw_above
+from looped.blocks.gates import combine, gated_linear
 from looped.blocks.heads import head
 from looped.blocks.product import PRODUCT_SCALE, SEPARATION
 from looped.layers import MLP, Head, Units, copy_map, projection
@@ -34,7 +34,6 @@ MUL_READOUT_LIMIT = 1.0 / (1.0 + math.exp(-PRODUCT_SCALE * MUL_LIMIT)) - 0.5
 # ... and |a|, |b| <= MUL_OPERAND_LIMIT: the heads read operands clipped there (looped/blocks/
 # real.py's move_clipped), keeping their logits c a b below 1e16.
 MUL_OPERAND_LIMIT = 1.0e10
-SMALLEST_NORMAL = 2.0**-1022  # float64's; below it (subnormals) XLA's CPU arithmetic flushes to 0
 
 
 def active(layout: Layout) -> dict[int, float]:
@@ -54,31 +53,11 @@ def _both_signs(units: Units, terms: dict, limit: float, gates: dict, raw: int) 
     raw_above(units, {row: -coef for row, coef in terms.items()}, limit, gates, raw)
 
 
-def _subnormal_tent(units: Units, terms: dict, gates: dict, raw: int) -> None:
-    """raw > 0 exactly when 0 < |x| < SMALLEST_NORMAL, x = sum terms: a result the machine would
-    hold as 0 (XLA's CPU flushes subnormals). A tent of u = STAGE x in each sign, relu(u) -
-    2 relu(u - h) + relu(u - 2h), h = STAGE 2^-1023: at least STAGE 2^-1074 = 2^-537 inside (u and
-    2h - u are multiples of 2^-537 there, computed exactly), 0 at x = 0, and exactly 0 for
-    |x| >= 2^-1022 up to |x| ~ 2^-971 (exact there too) and beyond 2^-969 (u - h and u - 2h round
-    to u); between, rounding may leave a few ulps either way: a fault at worst, never a miss. The
-    terms are the operands' copies clipped at MUL_OPERAND_LIMIT, so u stays below 2^572 and its
-    cancelling units cannot swallow another check's positive raw."""
-    h = STAGE * SMALLEST_NORMAL / 2
-    for sgn in (1.0, -1.0):
-        scaled = {row: sgn * STAGE * coef for row, coef in terms.items()}
-        for bias, weight in ((0.0, 1.0), (-h, -2.0), (-2 * h, 1.0)):
-            gated_relu(units, scaled, bias, gates, {raw: weight}, big=HUGE_GATE)
-
-
 def check_sum(layout: Layout, a: Rows, b: Rows, sign: float, select: int, raw: int, limit: float) -> MLP:
-    """add (sign +1) and sub (-1): fault when |a + sign b| > limit (the machine's range), or when
-    a + sign b is a nonzero subnormal (only sums of two operands both below 2^-969 can be)."""
+    """add (sign +1) and sub (-1): fault when |a + sign b| > limit (the machine's range)."""
     units = Units(layout.d, "check add" if sign > 0 else "check sub", "scratch")
-    clipped_a, clipped_b = layout["mulA"], layout["mulB"]  # as a and b, clipped (operands layer)
     for i in range(a.size):
-        gates = checked(layout, select, i)
-        _both_signs(units, {a.start + i: 1.0, b.start + i: sign}, limit, gates, raw)
-        _subnormal_tent(units, {clipped_a.start + i: 1.0, clipped_b.start + i: sign}, gates, raw)
+        _both_signs(units, {a.start + i: 1.0, b.start + i: sign}, limit, checked(layout, select, i), raw)
     return units.mlp()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from looped.blocks import pwl_constants
-from looped.blocks.faults import MUL_LIMIT, MUL_OPERAND_LIMIT, SMALLEST_NORMAL
+from looped.blocks.faults import MUL_LIMIT, MUL_OPERAND_LIMIT
 from looped.blocks.scaling import EXPONENT_RANGE, SCALE_RANGE
 from looped.machines.fleq.program import MAX_MAGNITUDE, FleqProgram, apply_function
 
@@ -19,10 +19,8 @@ MATMUL_B_LIMIT = 100.0  # as looped/machines/fleq/isa.py
 
 # Each block's domain, in words (docs/fleq.md has the table).
 DOMAINS = {
-    "add": f"a result of magnitude at most {MAX_MAGNITUDE:g} and, unless 0, at least 2^-1022 (smaller ones are "
-           f"float64's subnormals, which the machine cannot hold)",
-    "sub": f"a result of magnitude at most {MAX_MAGNITUDE:g} and, unless 0, at least 2^-1022 (smaller ones are "
-           f"float64's subnormals, which the machine cannot hold)",
+    "add": f"a result of magnitude at most {MAX_MAGNITUDE:g}",
+    "sub": f"a result of magnitude at most {MAX_MAGNITUDE:g}",
     "mul": f"|a*b| <= {MUL_LIMIT:g} and |a|, |b| <= {MUL_OPERAND_LIMIT:g}; bring larger operands into range "
            f"with 'exponent' and 'scale'",
     "matmul": f"entries of b of magnitude at most {MATMUL_B_LIMIT:g}, results at most {MAX_MAGNITUDE:g}",
@@ -56,8 +54,8 @@ def offending(fn: str, A: np.ndarray, B: np.ndarray, rows: int, width: int) -> f
     R = R[:rows, :width]
     low, high = pwl_constants.RECIP_DOMAIN
     candidates = {
-        "add": (R, (np.abs(R) > MAX_MAGNITUDE) | ((R != 0) & (np.abs(R) < SMALLEST_NORMAL))),
-        "sub": (R, (np.abs(R) > MAX_MAGNITUDE) | ((R != 0) & (np.abs(R) < SMALLEST_NORMAL))),
+        "add": (R, np.abs(R) > MAX_MAGNITUDE),
+        "sub": (R, np.abs(R) > MAX_MAGNITUDE),
         "mul": (A * B, (np.abs(A * B) > MUL_LIMIT) | (np.abs(A) > MUL_OPERAND_LIMIT) | (np.abs(B) > MUL_OPERAND_LIMIT)),
         "recip": (A, (np.abs(A) < low) | (np.abs(A) > high)),
         "rsqrt": (A, (A < low) | (A > high)),

@@ -70,9 +70,6 @@ FAULTS = [
     ("a: 1e9\nb: 40", "scale c, a, b", "scale", 1e9 * 2.0**40),
     ("a: 9e14\nb: 9e14", "add c, a, b", "add", 1.8e15),
     ("a: 9e14\nb: -9e14", "sub c, a, b", "sub", 1.8e15),
-    # 1.5 2^-1022 - 2^-1022 = 2^-1023, a subnormal the machine would hold as 0 (and jle would see 0)
-    ("a: 3.337610787760802e-308\nb: 2.2250738585072014e-308", "sub c, a, b", "sub", 2.0**-1023),
-    ("a: 3.337610787760802e-308\nb: -3.2e-308", "add c, a, b", "add", 3.337610787760802e-308 - 3.2e-308),
     ("a: 1\nb: 1000", "matmul c, a, b", "matmul", 1000.0),
 ]
 
