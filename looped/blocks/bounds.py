@@ -23,9 +23,10 @@ domain (looped/machines/fleq/faults.py names the domains; outside them the layer
   rounded up.
 * sigmoid: SIGMOID_ABSOLUTE (two ulps of values below 1).
 
-Every block, the exact ones included: a result whose magnitude would be below SMALLEST_NORMAL
-(2^-1022, float64's subnormals) is held as 0, as XLA's CPU arithmetic flushes subnormals, an error
-below 2.3e-308 (inputs that small are refused; docs/fleq.md, "Numbers").
+A result whose magnitude would be below SMALLEST_NORMAL (2^-1022, float64's subnormals, which
+XLA's CPU arithmetic flushes to 0) is a fault for the exact blocks that can make one (add, sub,
+scale: looped/blocks/faults.py); the approximate blocks may hold it as 0, an error below 2.3e-308
+that `allowed` includes (inputs that small are refused; docs/fleq.md, "Numbers").
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ def allowed(fn: str, a: np.ndarray, b: np.ndarray, exact: np.ndarray) -> np.ndar
     """The largest |got - exact| block `fn` may return for operands a, b (already broadcast to the
     result's shape for the elementwise blocks; matmul: a is h x k, b is k x w)."""
     exact = np.asarray(exact, float)
+    if fn in EXACT:  # (a result they cannot hold is a fault)
+        return _allowed(fn, a, b, exact)
     return _allowed(fn, a, b, exact) + np.where(np.abs(exact) < SMALLEST_NORMAL, np.abs(exact), 0.0)
 
 

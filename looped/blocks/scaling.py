@@ -50,6 +50,11 @@ def _g(steps: Rows, j: int) -> int:
     return steps.start + j + SCALE_RANGE
 
 
+def indicator_rows(steps: Rows, js) -> dict[int, int]:
+    """The rows of scale's indicators g_j (0 exactly when b == j) for the exponents `js`."""
+    return {j: _g(steps, j) for j in js}
+
+
 def exponent_stage1(layout: Layout, a: int, steps: Rows, select: int) -> MLP:
     """Operands layer: q_j > 0 exactly when |a| >= 2^j (a = row `a`, row 0 of the operand)."""
     units = Units(layout.d, "exponent thresholds", "scratch")

@@ -13,21 +13,24 @@ import numpy as np
 from looped.blocks import pwl_constants
 from looped.blocks.faults import MUL_LIMIT, MUL_OPERAND_LIMIT
 from looped.blocks.scaling import EXPONENT_RANGE, SCALE_RANGE
-from looped.machines.fleq.program import MAX_MAGNITUDE, FleqProgram, apply_function
+from looped.machines.fleq.program import MAX_MAGNITUDE, MIN_MAGNITUDE, FleqProgram, apply_function
 
 MATMUL_B_LIMIT = 100.0  # as looped/machines/fleq/isa.py
 
 # Each block's domain, in words (docs/fleq.md has the table).
+# A nonzero result below float64's smallest normal number (2^-1022) cannot be held (it would be
+# flushed to 0): the exact blocks fault on it.
+RESULT_RANGE = f"a result of 0 or of magnitude between 2^-1022 and {MAX_MAGNITUDE:g}"
 DOMAINS = {
-    "add": f"a result of magnitude at most {MAX_MAGNITUDE:g}",
-    "sub": f"a result of magnitude at most {MAX_MAGNITUDE:g}",
+    "add": RESULT_RANGE,
+    "sub": RESULT_RANGE,
     "mul": f"|a*b| <= {MUL_LIMIT:g} and |a|, |b| <= {MUL_OPERAND_LIMIT:g}; bring larger operands into range "
            f"with 'exponent' and 'scale'",
     "matmul": f"entries of b of magnitude at most {MATMUL_B_LIMIT:g}, results at most {MAX_MAGNITUDE:g}",
     "recip": "2^-12 <= |a| <= 2^12, 1/0 included; bring a into range with 'exponent' and 'scale'",
     "rsqrt": "2^-12 <= a <= 2^12, every a <= 0 included",
     "exponent": f"|a| >= 2^-{EXPONENT_RANGE}; 0 has no exponent",
-    "scale": f"an integer b with |b| <= {SCALE_RANGE}, a result of magnitude at most {MAX_MAGNITUDE:g}",
+    "scale": f"an integer b with |b| <= {SCALE_RANGE}, {RESULT_RANGE}",
 }
 
 
@@ -53,9 +56,10 @@ def offending(fn: str, A: np.ndarray, B: np.ndarray, rows: int, width: int) -> f
     R = apply_function(fn, np.pad(A, ((0, 0), (0, max(0, rows - width)))), np.pad(B, ((0, 0), (0, max(0, rows - width)))))
     R = R[:rows, :width]
     low, high = pwl_constants.RECIP_DOMAIN
+    out_of_range = lambda v: (np.abs(v) > MAX_MAGNITUDE) | ((v != 0) & (np.abs(v) < MIN_MAGNITUDE))  # noqa: E731
     candidates = {
-        "add": (R, np.abs(R) > MAX_MAGNITUDE),
-        "sub": (R, np.abs(R) > MAX_MAGNITUDE),
+        "add": (R, out_of_range(R)),
+        "sub": (R, out_of_range(R)),
         "mul": (A * B, (np.abs(A * B) > MUL_LIMIT) | (np.abs(A) > MUL_OPERAND_LIMIT) | (np.abs(B) > MUL_OPERAND_LIMIT)),
         "recip": (A, (np.abs(A) < low) | (np.abs(A) > high)),
         "rsqrt": (A, (A < low) | (A > high)),
@@ -70,7 +74,7 @@ def offending(fn: str, A: np.ndarray, B: np.ndarray, rows: int, width: int) -> f
         bad_b = (b != np.rint(b)) | (np.abs(b) > SCALE_RANGE)
         if np.any(bad_b):
             return float(b[bad_b][0])
-        candidates["scale"] = (R[:1], np.abs(R[:1]) > MAX_MAGNITUDE)
+        candidates["scale"] = (R[:1], out_of_range(R[:1]))
     if fn not in candidates:
         return None
     values, bad = candidates[fn]
@@ -91,6 +95,8 @@ def describe(program: FleqProgram, memory: np.ndarray, pc: int, step: int) -> di
     domain = DOMAINS.get(inst.fn, "its stated domain")
     where = str(inst.loc) if inst.loc else program.file
     shown = "an operand" if value is None else f"{value:.6g}"
+    if value is not None and 0 < abs(value) < MIN_MAGNITUDE:
+        shown = f"the result {value:.6g} (below float64's smallest normal number, it would be flushed to 0)"
     message = (f"{where}: fault at step {step}: '{inst.source.strip()}': {shown} is outside the domain of "
                f"'{inst.fn}' ({domain}); the instruction wrote nothing")
     return {"step": step, "loc": str(inst.loc) if inst.loc else None, "block": inst.fn, "value": value,

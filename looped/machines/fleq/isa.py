@@ -37,7 +37,7 @@ import numpy as np
 from looped import blocks
 from looped.blocks import (arith, faults, matmul, pointers, product, pwl, pwl_constants, real, scaling, sigmoid,
                            transpose)
-from looped.machines.fleq.program import FUNCTIONS, MAX_MAGNITUDE, FleqProgram, to_json_value
+from looped.machines.fleq.program import FUNCTIONS, MAX_MAGNITUDE, MIN_MAGNITUDE, FleqProgram, to_json_value
 from looped.machines.base import Card, InstructionSet
 from looped.layers import Stack, layer
 from looped.layout import Layout, Rows, RowAllocator, Zone, address_bits, bits_array, position_codes
@@ -121,6 +121,11 @@ def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int
     alloc.add("resultraw", 1)  # first stage of [result row 0 <= 0], for a flag the instruction writes
     alloc.add("expsteps", scaling.exponent_rows())  # exponent's thresholds (first stage)
     alloc.add("scalesteps", scaling.scale_rows())  # scale's indicators [b >= j]
+    # Underflow checks (looped/blocks/faults.py): 2^537 |a +- b| for add and sub, 2^537 |a| for
+    # scale (first stage), and one decision per row (the last: scale's), > 0 where one underflows.
+    alloc.add("summagnitude", H)
+    alloc.add("scalemagnitude", 1)
+    alloc.add("tiny", H + 1)
     alloc.add("faultraw", 1)  # > 0 where a block's check failed (looped/blocks/faults.py)
     alloc.add("faultsum", 1)  # faultraw gathered over the slots
     alloc.add("fault", 1)  # 1 once the machine has faulted (kept: the card halts)
@@ -200,6 +205,8 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
                               r["fetched.nbcast"].start),
             scaling.exponent_stage1(layout, r["buf.A"].start, expsteps, select["exponent"]),
             scaling.scale_stage1(layout, r["buf.B"].start, scalesteps, select["scale"], raw, active),
+            faults.underflow_stage1(layout, r["buf.A"], r["buf.B"], r["summagnitude"], {select["add"]: 1.0, select["sub"]: -1.0}),
+            faults.scale_underflow_stage1(layout, r["buf.A"].start, r["scalemagnitude"].start, select["scale"]),
             blocks.clear(layout, r["buf.A"], r["buf.B"], r["buf.F"]),
             d=d,
         ),
@@ -224,6 +231,11 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
             # The blocks' domains: a check that fails makes `faultraw` positive.
             faults.check_sum(layout, opA, opB, 1.0, select["add"], raw, MAX_MAGNITUDE),
             faults.check_sum(layout, opA, opB, -1.0, select["sub"], raw, MAX_MAGNITUDE),
+            faults.check_underflow(layout, r["summagnitude"], r["tiny"].part("sum", 0, layout.sizes["height"]),
+                                   MIN_MAGNITUDE),
+            faults.check_scale_underflow(layout, r["scalemagnitude"].start,
+                                         scaling.indicator_rows(scalesteps, range(-scaling.SCALE_RANGE, 0)),
+                                         select["scale"], r["tiny"].stop - 1, MIN_MAGNITUDE),
             faults.check_product(layout, r["buf.mul"], opA, opB, select["mul"], raw),
             faults.check_matmul(layout, opB, r["buf.matmul"], matmul.normaliser(layout.n) / (2 * matmul.MATMUL_SCALE),
                                 matmul.shared_index(layout, opA), select["matmul"], raw, MATMUL_B_LIMIT,
@@ -233,15 +245,15 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
             faults.check_rsqrt(layout, opA, select["rsqrt"], raw, *pwl_constants.RSQRT_DOMAIN),
             blocks.clear(layout, r["buf.mul"], r["buf.sigmoid"], r["buf.matmul"], r["buf.transpose"], opA, opB,
                          r["opApos"], r["opAneg"], r["flagraw"], expsteps, scalesteps, r["mulA"], r["mulB"], r["sigA"],
-                         r["matB"]),
+                         r["matB"], r["summagnitude"], r["scalemagnitude"]),
             d=d,
         ),
         layer(
             "check",
-            faults.gather(layout, lam, r["faultraw"], r["faultsum"]),
+            faults.gather(layout, lam, r["faultraw"], r["faultsum"], r["tiny"]),
             faults.raise_fault(layout, r["faultsum"], r["fault"]),
             faults.sign_raw(layout, out.start, r["resultraw"]),
-            blocks.clear(layout, r["faultraw"]),
+            blocks.clear(layout, r["faultraw"], r["tiny"]),
             blocks.clear(layout, r["faultsum"], tokens="all"),
             d=d,
         ),

@@ -57,6 +57,49 @@ def test_jle_is_exact_for_tiny_reals(backend):
         assert result.steps == want.steps, x
 
 
+SMALLEST = 2.0**-1022
+UNDERFLOW = """.isa fleq
+.data
+x: 0
+y: 0
+d: 7
+r: 0
+.code
+        {op} d, x, y
+        jle d, neg
+        mov r, 1
+        halt
+neg:    mov r, -1
+"""
+# (block, x, y): d = x - y, x + y or x 2^y. Exact results below 2^-1022 (which XLA would flush to
+# 0, so that jle would branch as for d <= 0) fault; the others, tiny ones included, branch exactly.
+UNDERFLOWS = [("sub", 1.5 * SMALLEST, SMALLEST), ("sub", SMALLEST, 1.5 * SMALLEST), ("add", 1.5 * SMALLEST, -SMALLEST),
+              ("add", 2.0**-1000, -(2.0**-1000 - 2.0**-1050)), ("scale", 2.0**-1000, -23),
+              ("scale", -(2.0**-990), -40), ("scale", 2.0**-958 - 2.0**-1000, -64)]
+NO_UNDERFLOWS = [("sub", SMALLEST, SMALLEST), ("sub", 3 * SMALLEST, SMALLEST), ("sub", 2 * SMALLEST, SMALLEST),
+                 ("add", -2 * SMALLEST, SMALLEST), ("sub", 1e-300, 1e-300), ("sub", 1e-7, 0.0),
+                 ("scale", 2.0**-1000, -22), ("scale", 0.0, -64), ("scale", 2.0**-958, -64),
+                 ("scale", -(2.0**-958), -64), ("scale", 1.0, -64)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_results_below_the_smallest_normal_fault(backend):
+    programs = {op: assemble(UNDERFLOW.format(op=op), f"{op}.asm") for op in ("add", "sub", "scale")}
+    cases = UNDERFLOWS + NO_UNDERFLOWS
+    runs = [programs[op].with_settings({"x": x, "y": y}) for op, x, y in cases]
+    for (op, x, y), result in zip(cases, engine.run(runs, backend=backend, max_steps=10)):
+        exact = x - y if op == "sub" else x + y if op == "add" else x * 2.0**y
+        if (op, x, y) in UNDERFLOWS:
+            assert 0 < abs(exact) < SMALLEST
+            assert result.status == "fault", (op, x, y, result.status)
+            fault = result.fault
+            assert fault["block"] == op and fault["step"] == 1 and fault["value"] == exact
+            assert "smallest normal" in fault["message"] and result.outputs["d"] == 7.0
+        else:
+            assert result.status == "halted", (op, x, y, result.fault)
+            assert result.outputs["d"] == exact and result.outputs["r"] == (1.0 if exact > 0 else -1.0)
+
+
 FAULTS = [
     # (data, instruction, block, offending value)
     ("a: 1000000\nb: 1000000", "mul c, a, b", "mul", 1e12),
