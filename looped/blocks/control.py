@@ -36,17 +36,19 @@ def _gated(inputs: dict[int, float], ind: int, gate: float) -> dict[int, float]:
 # ---- attention: reading and writing by address ---------------------------------------------------
 
 
-def read(layout: Layout, pointer: Rows, source: Rows, buffer: Rows, name: str = "read") -> Head:
+def read(layout: Layout, pointer: Rows, source: Rows, buffer: Rows, name: str = "read",
+         also: tuple[tuple[Rows, Rows], ...] = ()) -> Head:
     """The scratch token reads `source` of the token whose address `pointer` holds, into `buffer`.
 
     Query = the pointer rows, key = the positional code. The scratch token's own code is zero, so
     it scores 0 on itself, L on the target and at most L-2 on every other token: after the softmax
     it holds the target's `source` up to a leak of n*exp(-2*lam). Other tokens' queries are zero;
-    whatever they gather lands in `buffer`, which the same layer's MLP clears."""
+    whatever they gather lands in `buffer`, which the same layer's MLP clears. `also`: more
+    (source, buffer) blocks read the same way."""
     return Head(
         wq=projection(layout.d, {pointer: 1.0}),
         wk=projection(layout.d, {layout["pos"]: 1.0}),
-        wv=copy_map(layout.d, [(source, buffer)]),
+        wv=copy_map(layout.d, [(source, buffer), *also]),
         queries="scratch",
         name=name,
     )

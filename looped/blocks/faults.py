@@ -131,6 +131,19 @@ def check_scale_underflow(layout: Layout, magnitude: int, indicators: dict[int, 
     return units.mlp()
 
 
+def read_unheld(layout: Layout, marks: Rows, raw: int) -> MLP:
+    """Operands layer: raw += 2^537 * the marks the slot's reads brought (an input cell holding a
+    value the machine cannot hold, 1 on its token: looped/machines/fleq/isa.py), then the marks
+    are cleared on every token (the reads' other tokens gathered averages into them)."""
+    units = Units(layout.d, "read an unheld input", "scratch")
+    other = layout["other"].start
+    for row in marks.indices:
+        gated_relu(units, {row: STAGE}, 0.0, {other: 1.0}, {raw: 1.0}, big=HUGE_GATE)
+        units.add({row: 1.0}, 0.0, {row: -1.0})
+        units.add({row: -1.0}, 0.0, {row: 1.0})
+    return units.mlp()
+
+
 def check_product(layout: Layout, buf: Rows, a: Rows, b: Rows, select: int, raw: int) -> MLP:
     """mul: fault when |a b| > MUL_LIMIT, read off the first head's read-out (monotone in a b),
     or when |a| or |b| > MUL_OPERAND_LIMIT (the heads saw them clipped)."""

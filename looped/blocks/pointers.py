@@ -41,14 +41,15 @@ def past_count(layout: Layout, count: int, off: int) -> MLP:
 
 
 def read_or_anchor(layout: Layout, lam: float, pointer: Rows, off: int, source: Rows, buffer: Rows,
-                   name: str) -> Head:
+                   name: str, also: tuple[tuple[int, int], ...] = ()) -> Head:
     """blocks.read with a way out: the scratch token reads `source` of the token its pointer
     addresses, or, where its `off` row is 1, of the anchor (score 2L + 1 against at most L for
-    any address), whose `source` rows are zero."""
+    any address), whose `source` rows are zero. `also`: more (source row, buffer row) pairs read
+    the same way."""
     L = layout.addr_bits  # (head() takes logits: lam times the read's score, as blocks.read)
     dims = [({pointer.start + r: lam}, {layout["pos"].start + r: 1.0}) for r in range(L)]
     dims.append(({off: lam * (2.0 * L + 1.0)}, {layout["anc"].start: 1.0}))
-    values = [(src, dst, 1.0) for src, dst in zip(source.indices, buffer.indices)]
+    values = [(src, dst, 1.0) for src, dst in zip(source.indices, buffer.indices)] + [(s, t, 1.0) for s, t in also]
     return head(layout.d, lam, dims, values, name=name)
 
 

@@ -90,10 +90,19 @@ def describe(program: FleqProgram, memory: np.ndarray, pc: int, step: int) -> di
         return {"step": step, "loc": None, "block": None, "value": None,
                 "message": f"fault at step {step} (instruction {pc} is outside the program)"}
     inst = program.code[pc]
+    where = str(inst.loc) if inst.loc else program.file
+    read = memory[:, sorted({*inst.a_cols, *inst.b_cols, inst.flag_col})]
+    unheld = read[(read != 0) & (np.abs(read) < MIN_MAGNITUDE)]
+    if unheld.size:  # an input the machine could not hold (its cell's mark: looped/blocks/faults.py)
+        value = float(unheld[0])
+        message = (f"{where}: fault at step {step}: '{inst.source.strip()}' reads the input {value:.6g}, below "
+                   f"float64's smallest normal number 2^-1022, which the machine cannot hold (it flushes such "
+                   f"numbers to 0); the instruction wrote nothing")
+        return {"step": step, "loc": str(inst.loc) if inst.loc else None, "block": inst.fn, "value": value,
+                "message": message}
     A, B = operands(program, memory, inst)
     value = offending(inst.fn, A, B, max(inst.c_height, 1), max(len(inst.c_cols), 1))
     domain = DOMAINS.get(inst.fn, "its stated domain")
-    where = str(inst.loc) if inst.loc else program.file
     shown = "an operand" if value is None else f"{value:.6g}"
     if value is not None and 0 < abs(value) < MIN_MAGNITUDE:
         shown = f"the result {value:.6g} (below float64's smallest normal number, it would be flushed to 0)"

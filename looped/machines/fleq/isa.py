@@ -92,6 +92,10 @@ def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int
     instr_size = sum(size for _, _, size in instr_fields)
     alloc.add("instr", instr_size, instr_fields)
     alloc.add("val", H)
+    # On memory tokens: 1 where the input held a subnormal, which the machine cannot hold (its val
+    # is 0); reading the cell is a fault. A write clears it. `unheldread`: the marks a slot read.
+    alloc.add("unheld", 1)
+    alloc.add("unheldread", 1)
     alloc.add("pc", L)
     alloc.add("pos", L)
     alloc.add("slot", W)
@@ -169,6 +173,7 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
     active = faults.active(layout)
     fetch_fields = ("f", "p", "halt", "fnoff", "rowoff", "bcast", "nbcast", "flagslot", "flagold")
     fetched, minus = (lambda name: r[f"fetched.{name}"]), r["minusslot"]
+    unheld = ((r["unheld"].start, r["unheldread"].start),)  # an operand read also reads its cell's mark
     layers = (
         layer(
             "fetch",
@@ -187,12 +192,16 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
         ),
         layer(
             "operands",
-            pointers.read_or_anchor(layout, lam, fetched("a"), fetched("offa").start, r["val"], r["buf.A"], "read a"),
-            pointers.read_or_anchor(layout, lam, fetched("b"), fetched("offb").start, r["val"], r["buf.B"], "read b"),
+            pointers.read_or_anchor(layout, lam, fetched("a"), fetched("offa").start, r["val"], r["buf.A"], "read a",
+                                    also=unheld),
+            pointers.read_or_anchor(layout, lam, fetched("b"), fetched("offb").start, r["val"], r["buf.B"], "read b",
+                                    also=unheld),
             pointers.read_or_anchor(layout, lam, fetched("b0"), fetched("offb0").start, r["val"], r["buf.B"],
-                                    "read b (every slot)"),
+                                    "read b (every slot)", also=unheld),
             pointers.drop_pointer(layout, fetched("c"), fetched("off").start),
-            blocks.read(layout, r["fetched.f"], r["val"].part("0", 0, 1), r["buf.F"], name="read flag"),
+            blocks.read(layout, r["fetched.f"], r["val"].part("0", 0, 1), r["buf.F"], name="read flag",
+                        also=((r["unheld"], r["unheldread"]),)),
+            faults.read_unheld(layout, r["unheldread"], raw),
             faults.sign_raw(layout, r["buf.F"].start, r["flagraw"]),
             real.move(layout, r["buf.A"], opA),
             real.split_sign(layout, r["buf.A"], r["opApos"], r["opAneg"]),
@@ -263,6 +272,7 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
             real.read_slot_result(layout, lam, r["fetched.flagslot"], r["resultraw"], r["buf.written"]),
             # The addressed value is erased here and the new one put in the next layer: exact for reals.
             faults.erase(layout, r["val"], r["carried"], r["kept"]),
+            faults.erase(layout, r["unheld"], r["carried"], r["kept"]),
             faults.branch_flag(layout, r["flag"].start, r["buf.written"].start, r["fetched.flagold"].start,
                                r["fetched.flagslot"], r["fault"].start, r["branch"].start),
             faults.to_halt(layout, r["fetched.p"], r["fetched.halt"], r["pc"], r["faultpc"], r["fault"].start),
@@ -385,7 +395,11 @@ class Fleq(InstructionSet):
             layout = fleq_layout(W, H, n, program.n_columns, len(program.code))
             mem0, code0 = layout.zone("memory").start, layout.zone("code").start
             X[i, :W, r["pc"].slice] = position_codes([code0], L)
-            X[i, mem0 : mem0 + program.n_columns, r["val"].start : r["val"].start + program.height] = program.memory.T
+            memory = np.asarray(program.memory, np.float64)
+            unheld = (memory != 0) & (np.abs(memory) < MIN_MAGNITUDE)
+            X[i, mem0 : mem0 + program.n_columns, r["val"].start : r["val"].start + program.height] = \
+                np.where(unheld, 0.0, memory).T
+            X[i, mem0 : mem0 + program.n_columns, r["unheld"].start] = unheld.any(axis=0)
             same = (id(program.code), len(program.code), mem0, code0, program.zero_col, program.halt_index)
             if same in encoded:
                 X[i, code0 : code0 + len(program.code)] = X[encoded[same], code0 : code0 + len(program.code)]
@@ -429,7 +443,11 @@ class Fleq(InstructionSet):
         for i, card in enumerate(cards):
             program, layout = card.program, card.layout
             mem0, val = layout.zone("memory").start, layout["val"]
-            out.append(np.asarray(X[i, mem0 : mem0 + program.n_columns, val.start : val.start + program.height]).T.copy())
+            memory = np.asarray(X[i, mem0 : mem0 + program.n_columns, val.start : val.start + program.height]).T.copy()
+            # (a cell still marked was never written: it holds its input, which the machine held as 0)
+            marked = np.asarray(X[i, mem0 : mem0 + program.n_columns, layout["unheld"].start]) > 0.5
+            memory[:, marked] = np.asarray(program.memory, np.float64)[:, marked]
+            out.append(memory)
         return out
 
     def decode_faults(self, cards: Sequence[Card], X: np.ndarray, memories: Sequence, steps: Sequence[int]) -> list:

@@ -33,17 +33,25 @@ neg:    mov r, -1
 TINY = [2.0**-1022, -(2.0**-1022), 1e-300, -1e-300, 1e-7, -1e-7, 5e-7, -5e-7, 9e-7, 0.0, -0.0, 1.0, -1.0]
 
 
-def test_subnormal_inputs_are_refused():
-    """XLA's CPU arithmetic flushes float64's subnormals (below 2^-1022) to zero: the machine
-    cannot hold them, so they are refused as inputs (exit 2 on the command line), never branched on."""
-    from looped.errors import AsmError
+SUBNORMAL = [2.0**-1074, -(2.0**-1074), 1e-310, -(2.0**-1023)]
 
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_subnormal_input_faults_where_it_is_read(backend):
+    """XLA's CPU arithmetic (and native) flush float64's subnormals (below 2^-1022) to zero: the
+    machine cannot hold them. Such an input is held as 0 with a mark on its cell; the instruction
+    that reads the cell faults (the layers read the mark), and a cell overwritten first is fine."""
     program = assemble(BRANCH, "branch.asm")
-    for x in (2.0**-1074, -(2.0**-1074), 1e-310):
-        with pytest.raises(AsmError, match="smallest nonzero magnitude"):
-            program.with_settings({"x": x})
-    with pytest.raises(AsmError, match="smallest nonzero magnitude"):
-        assemble(BRANCH.replace("x: 0", "x: 5e-324"), "branch.asm")
+    overwritten = assemble(BRANCH.replace("        jle x, neg", "        mov x, -2\n        jle x, neg"), "over.asm")
+    runs = [program.with_settings({"x": x}) for x in SUBNORMAL] + [overwritten.with_settings({"x": SUBNORMAL[0]})]
+    results = engine.run(runs, backend=backend, max_steps=20)
+    for x, result in zip(SUBNORMAL, results):
+        assert result.status == "fault", (x, result.status)
+        assert result.fault["step"] == 1 and result.fault["value"] == x and result.fault["loc"] == "branch.asm:6:9"
+        assert "smallest normal" in result.fault["message"] and result.outputs == {"x": x, "r": 0.0}
+    assert results[-1].status == "halted" and results[-1].outputs == {"x": -2.0, "r": -1.0}
+    literal = assemble(BRANCH.replace("x: 0", "x: 5e-324"), "literal.asm")
+    assert engine.run([literal], backend=backend)[0].status == "fault"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
