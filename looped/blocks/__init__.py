@@ -5,7 +5,9 @@ One kind per file:
 * `control`: reading and writing by address, moves, clears, the SUBLEQ subtractor, the <= 0 flag,
   the branch and error correction (the blocks every instruction set uses);
 * FLEQ's function blocks: `arith` (add, sub, mov), `product` (elementwise mul), `matmul`,
-  `transpose`, `pwl` (recip, rsqrt as fitted piecewise-linear MLPs), `sigmoid`.
+  `transpose`, `pwl` (recip, rsqrt as fitted piecewise-linear MLPs), `sigmoid`, `scaling`
+  (exponent, scale); their checks: `faults` (domains, the fault row), `subnormals` (values float64
+  has but the machine cannot hold), `exact` (exact decisions), `bounds` (the stated errors).
 * `tape`: the classic SUBLEQ machine's gated logic (gated thresholds, snaps, adders, increments,
   the gated subtractor and the wrapped <= 0 test read off the operands) and a read by any key.
 

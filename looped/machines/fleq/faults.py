@@ -93,7 +93,7 @@ def describe(program: FleqProgram, memory: np.ndarray, pc: int, step: int) -> di
     where = str(inst.loc) if inst.loc else program.file
     read = memory[:, sorted({*inst.a_cols, *inst.b_cols, inst.flag_col})]
     unheld = read[(read != 0) & (np.abs(read) < MIN_MAGNITUDE)]
-    if unheld.size:  # an input the machine could not hold (its cell's mark: looped/blocks/faults.py)
+    if unheld.size:  # an input the machine could not hold (its cell's mark: looped/blocks/subnormals.py)
         value = float(unheld[0])
         message = (f"{where}: fault at step {step}: '{inst.source.strip()}' reads the input {value:.6g}, below "
                    f"float64's smallest normal number 2^-1022, which the machine cannot hold (it flushes such "

@@ -36,7 +36,7 @@ import numpy as np
 
 from looped import blocks
 from looped.blocks import (arith, faults, matmul, pointers, product, pwl, pwl_constants, real, scaling, sigmoid,
-                           transpose)
+                           subnormals, transpose)
 from looped.machines.fleq.program import FUNCTIONS, MAX_MAGNITUDE, MIN_MAGNITUDE, FleqProgram, to_json_value
 from looped.machines.base import Card, InstructionSet
 from looped.layers import Stack, layer
@@ -125,7 +125,7 @@ def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int
     alloc.add("resultraw", 1)  # first stage of [result row 0 <= 0], for a flag the instruction writes
     alloc.add("expsteps", scaling.exponent_rows())  # exponent's thresholds (first stage)
     alloc.add("scalesteps", scaling.scale_rows())  # scale's indicators [b >= j]
-    # Underflow checks (looped/blocks/faults.py): 2^537 |a +- b| for add and sub, 2^537 |a| for
+    # Underflow checks (looped/blocks/subnormals.py): 2^537 |a +- b| for add and sub, 2^537 |a| for
     # scale (first stage), and one decision per row (the last: scale's), > 0 where one underflows.
     alloc.add("summagnitude", H)
     alloc.add("scalemagnitude", 1)
@@ -201,7 +201,7 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
             pointers.drop_pointer(layout, fetched("c"), fetched("off").start),
             blocks.read(layout, r["fetched.f"], r["val"].part("0", 0, 1), r["buf.F"], name="read flag",
                         also=((r["unheld"], r["unheldread"]),)),
-            faults.read_unheld(layout, r["unheldread"], raw),
+            subnormals.read_unheld(layout, r["unheldread"], raw),
             faults.sign_raw(layout, r["buf.F"].start, r["flagraw"]),
             real.move(layout, r["buf.A"], opA),
             real.split_sign(layout, r["buf.A"], r["opApos"], r["opAneg"]),
@@ -214,8 +214,8 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
                               r["fetched.nbcast"].start),
             scaling.exponent_stage1(layout, r["buf.A"].start, expsteps, select["exponent"]),
             scaling.scale_stage1(layout, r["buf.B"].start, scalesteps, select["scale"], raw, active),
-            faults.underflow_stage1(layout, r["buf.A"], r["buf.B"], r["summagnitude"], {select["add"]: 1.0, select["sub"]: -1.0}),
-            faults.scale_underflow_stage1(layout, r["buf.A"].start, r["scalemagnitude"].start, select["scale"]),
+            subnormals.underflow_stage1(layout, r["buf.A"], r["buf.B"], r["summagnitude"], {select["add"]: 1.0, select["sub"]: -1.0}),
+            subnormals.scale_underflow_stage1(layout, r["buf.A"].start, r["scalemagnitude"].start, select["scale"]),
             blocks.clear(layout, r["buf.A"], r["buf.B"], r["buf.F"]),
             d=d,
         ),
@@ -240,9 +240,9 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
             # The blocks' domains: a check that fails makes `faultraw` positive.
             faults.check_sum(layout, opA, opB, 1.0, select["add"], raw, MAX_MAGNITUDE),
             faults.check_sum(layout, opA, opB, -1.0, select["sub"], raw, MAX_MAGNITUDE),
-            faults.check_underflow(layout, r["summagnitude"], r["tiny"].part("sum", 0, layout.sizes["height"]),
+            subnormals.check_underflow(layout, r["summagnitude"], r["tiny"].part("sum", 0, layout.sizes["height"]),
                                    MIN_MAGNITUDE),
-            faults.check_scale_underflow(layout, r["scalemagnitude"].start,
+            subnormals.check_scale_underflow(layout, r["scalemagnitude"].start,
                                          scaling.indicator_rows(scalesteps, range(-scaling.SCALE_RANGE, 0)),
                                          select["scale"], r["tiny"].stop - 1, MIN_MAGNITUDE),
             faults.check_product(layout, r["buf.mul"], opA, opB, select["mul"], raw),
