@@ -72,10 +72,6 @@ SLOW_CASES = (
     "tests/machines/fleq/test_fleq_export.py::test_exported_machine_disassembles_to_a_program_that_runs_the_same",
     "tests/machines/fleq/test_fleq_export.py::test_numpy_forward_pass_reproduces_looped_run[programs/fleq/calculator.asm-settings0]",
     "tests/kernels/test_native_tables.py::test_the_table_form_is_the_literal_form_bit_for_bit",
-    "tests/kernels/test_batched.py::test_readouts_with_several_scratch_tokens[2]",
-    "tests/kernels/test_batched.py::test_readouts_with_several_scratch_tokens[3]",
-    "tests/kernels/test_batched.py::test_wide_words_in_float64",
-    "tests/kernels/test_batched.py::test_scratch_rows_and_round_trip",
     "tests/kernels/test_kernels.py::test_wide_cards_in_small_batches_take_the_per_card_kernel",
     "tests/test_machine.py::test_random_programs_step_by_step[16]",
 )

@@ -34,7 +34,7 @@ def test_raw_state_matches_dense_every_step(n, bits, count):
     programs = long_random_programs(seed=n + bits, count=count, bits=bits, min_steps=30)
     machine, dense, ops, advance, close = dense_and_batched(n, bits)
     X = jnp.asarray(np.stack([c.X for c in batch_cards(programs, n)]), machine.dtype)
-    Xd, state = X, ops.open(X)
+    Xd, state = X, jax.jit(ops.open)(X)  # (jitted: op-by-op dispatch would compile every small op)
     for _ in range(30):
         Xd, health_d = dense(Xd)
         state, health_b = advance(state)
@@ -51,7 +51,7 @@ def test_wide_words_in_float64():
     machine, dense, ops, advance, close = dense_and_batched(16, 24)
     assert machine.dtype == jnp.float64
     X = jnp.asarray(np.stack([c.X for c in batch_cards(programs, 16)]), machine.dtype)
-    Xd, state = X, ops.open(X)
+    Xd, state = X, jax.jit(ops.open)(X)
     for _ in range(12):
         Xd = dense(Xd)[0]
         state = advance(state)[0]
@@ -64,9 +64,9 @@ def test_scratch_rows_and_round_trip():
     machine = build_machine(40, 8)
     ops = batched.make_batch_ops(machine.stack, machine.lam, machine.dtype)
     X = jnp.asarray(np.stack([c.X for c in batch_cards(programs, 40)]), machine.dtype)
-    state = ops.open(X)
-    assert np.array_equal(np.asarray(ops.close(state)), np.asarray(X))
-    assert np.array_equal(np.asarray(ops.scratch_rows(state)), np.asarray(X[:, :1]))
+    state = jax.jit(ops.open)(X)
+    assert np.array_equal(np.asarray(jax.jit(ops.close)(state)), np.asarray(X))
+    assert np.array_equal(np.asarray(jax.jit(ops.scratch_rows)(state)), np.asarray(X[:, :1]))
 
 
 def test_fast_backend_chooses_it_by_batch_and_width():
@@ -119,22 +119,25 @@ def test_pieces_take_add_close():
 
 
 def test_reductions_match_numpy():
+    # (jitted: one compile each, where op-by-op dispatch compiles every small op of a chain)
+    total, largest = jax.jit(batched.total, static_argnums=1), jax.jit(batched.largest, static_argnums=1)
+    contract = jax.jit(batched.contract, static_argnums=2)
     x = np.random.default_rng(1).normal(size=(4, 7, 3))
     for axis in range(3):
-        assert np.allclose(np.asarray(batched.total(jnp.asarray(x), axis)), x.sum(axis=axis))
-        assert np.allclose(np.asarray(batched.largest(jnp.asarray(x), axis)), x.max(axis=axis))
+        assert np.allclose(np.asarray(total(jnp.asarray(x), axis)), x.sum(axis=axis))
+        assert np.allclose(np.asarray(largest(jnp.asarray(x), axis)), x.max(axis=axis))
     y = np.random.default_rng(2).normal(size=(4, 1, 3))
-    assert np.allclose(np.asarray(batched.contract(jnp.asarray(x), jnp.asarray(y), 1)), (x * y).sum(axis=1))
+    assert np.allclose(np.asarray(contract(jnp.asarray(x), jnp.asarray(y), 1)), (x * y).sum(axis=1))
     long = np.random.default_rng(4).normal(size=(2, 1000, 3))  # grouped by CHAIN, padded
-    assert np.allclose(np.asarray(batched.total(jnp.asarray(long), 1)), long.sum(axis=1), atol=1e-4)
-    assert np.allclose(np.asarray(batched.largest(jnp.asarray(-np.abs(long)), 1)), (-np.abs(long)).max(axis=1))
+    assert np.allclose(np.asarray(total(jnp.asarray(long), 1)), long.sum(axis=1), atol=1e-4)
+    assert np.allclose(np.asarray(largest(jnp.asarray(-np.abs(long)), 1)), (-np.abs(long)).max(axis=1))
     y_long = np.random.default_rng(5).normal(size=(2, 1000, 1))
-    assert np.allclose(np.asarray(batched.contract(jnp.asarray(long), jnp.asarray(y_long), 1)),
+    assert np.allclose(np.asarray(contract(jnp.asarray(long), jnp.asarray(y_long), 1)),
                        (long * y_long).sum(axis=1), atol=1e-4)
     w = np.random.default_rng(3).normal(size=(6, 3))
     parts = [jnp.asarray(x[:, 0]), jnp.asarray(x[:2, 1])]  # rows 0..3 then 4..5
     stacked = np.concatenate([x[:, 0], x[:2, 1]])
-    assert np.allclose(np.asarray(batched.weighted_total(jnp.asarray(w), parts)), (w * stacked).sum(axis=0))
+    assert np.allclose(np.asarray(jax.jit(batched.weighted_total)(jnp.asarray(w), parts)), (w * stacked).sum(axis=0))
 
 
 def test_materializer_returns_its_input():
@@ -165,15 +168,18 @@ def test_readouts_with_several_scratch_tokens(s):
     built = batched.BatchHead.build(HeadPlan.of(head), jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
     S = jnp.asarray(np.transpose(X[:, :s], (2, 1, 0)))  # [d, s, B]
     R = jnp.asarray(np.transpose(X[:, s:], (2, 1, 0)))  # [d, t, B]
-    scratch = lambda f: take_rows(S, f)  # noqa: E731
-    rest = lambda f: [take_rows(R, f)]  # noqa: E731
     keep = batched.materializer(jnp.bool_(True))
-    got = np.asarray(built.scratch_readout(scratch, rest, lam, keep))  # [c, s, B]
+
+    def readout(which):  # jitted: one compile, where op-by-op dispatch compiles every small op
+        return jax.jit(lambda S, R: getattr(built, which)(lambda f: take_rows(S, f), lambda f: [take_rows(R, f)],
+                                                           lam, keep))(S, R)
+
+    got = np.asarray(readout("scratch_readout"))  # [c, s, B]
     for b in range(B):
         expected = softmax_readout(X[b], head, lam, np.arange(s))[:, built.plan.v_cols]
         assert np.allclose(got[:, :, b].T, expected, atol=1e-5)
     # keys = scratch tokens and the query itself
-    got = np.asarray(built.rest_readout(scratch, rest, lam, keep))  # [c, t, B]
+    got = np.asarray(readout("rest_readout"))  # [c, t, B]
     for b in range(B):
         Xb = X[b]
         for i in range(s, n):
