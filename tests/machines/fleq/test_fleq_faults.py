@@ -43,15 +43,16 @@ def test_a_subnormal_input_faults_where_it_is_read(backend):
     that reads the cell faults (the layers read the mark), and a cell overwritten first is fine."""
     program = assemble(BRANCH, "branch.asm")
     overwritten = assemble(BRANCH.replace("        jle x, neg", "        mov x, -2\n        jle x, neg"), "over.asm")
-    runs = [program.with_settings({"x": x}) for x in SUBNORMAL] + [overwritten.with_settings({"x": SUBNORMAL[0]})]
-    results = engine.run(runs, backend=backend, max_steps=20)
+    literal = assemble(BRANCH.replace("x: 0", "x: 5e-324"), "literal.asm")
+    runs = [program.with_settings({"x": x}) for x in SUBNORMAL] + [overwritten.with_settings({"x": SUBNORMAL[0]}),
+                                                                   literal]
+    results = engine.run(runs, backend=backend, max_steps=20)  # (one batch: one compile)
     for x, result in zip(SUBNORMAL, results):
         assert result.status == "fault", (x, result.status)
         assert result.fault["step"] == 1 and result.fault["value"] == x and result.fault["loc"] == "branch.asm:6:9"
         assert "smallest normal" in result.fault["message"] and result.outputs == {"x": x, "r": 0.0}
-    assert results[-1].status == "halted" and results[-1].outputs == {"x": -2.0, "r": -1.0}
-    literal = assemble(BRANCH.replace("x: 0", "x: 5e-324"), "literal.asm")
-    assert engine.run([literal], backend=backend)[0].status == "fault"
+    assert results[-2].status == "halted" and results[-2].outputs == {"x": -2.0, "r": -1.0}
+    assert results[-1].status == "fault" and results[-1].fault["value"] == 5e-324
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
