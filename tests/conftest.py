@@ -85,6 +85,9 @@ SLOW_CASES = (
     "tests/machines/fleq/test_fleq_machine.py::test_dense_and_fast_agree",
     "tests/machines/subleq/test_programs.py::test_small_programs_match_the_oracle_on_the_dense_layers",
     "tests/test_hints.py::test_every_hint_holds_on_the_states_a_program_visits[programs/fleq/matrix_ops.asm]",
+    "tests/machines/tape/test_tape_machine.py::test_other_word_sizes_and_full_output_cells_on_dense[20]",
+    "tests/test_batching.py::test_batch_alone_padded_and_oracle[dense]",
+    "tests/test_exactness.py::test_float64_above_the_float32_limit[32]",
 )
 
 
