@@ -25,8 +25,9 @@ domain (looped/machines/fleq/faults.py names the domains; outside them the layer
 
 A result whose magnitude would be below SMALLEST_NORMAL (2^-1022, float64's subnormals, which
 XLA's CPU arithmetic flushes to 0) is a fault for the exact blocks that can make one (add, sub,
-scale: looped/blocks/faults.py); the approximate blocks may hold it as 0, an error below 2.3e-308
-that `allowed` includes (inputs that small are refused; docs/fleq.md, "Numbers").
+scale: looped/blocks/subnormals.py); the approximate blocks may hold it as 0, an error below
+2.3e-308 that `allowed` includes (an input that small faults where it is read; docs/fleq.md,
+"Numbers").
 """
 
 from __future__ import annotations

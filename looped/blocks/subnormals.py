@@ -86,12 +86,10 @@ def check_scale_underflow(layout: Layout, magnitude: int, indicators: dict[int, 
 
 def read_unheld(layout: Layout, marks: Rows, raw: int) -> MLP:
     """Operands layer: raw += 2^537 * the marks the slot's reads brought (an input cell holding a
-    value the machine cannot hold, 1 on its token: looped/machines/fleq/isa.py), then the marks
-    are cleared on every token (the reads' other tokens gathered averages into them)."""
+    value the machine cannot hold, 1 on its token: looped/machines/fleq/isa.py). The same layer
+    clears the marks (blocks.clear), where the reads' other tokens gathered averages too."""
     units = Units(layout.d, "read an unheld input", "scratch")
     other = layout["other"].start
     for row in marks.indices:
         gated_relu(units, {row: STAGE}, 0.0, {other: 1.0}, {raw: 1.0}, big=HUGE_GATE)
-        units.add({row: 1.0}, 0.0, {row: -1.0})
-        units.add({row: -1.0}, 0.0, {row: 1.0})
     return units.mlp()

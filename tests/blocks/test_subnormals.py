@@ -4,7 +4,7 @@ raises the fault raw. (On every backend, through the machine: tests/machines/fle
 
 import numpy as np
 
-from looped.blocks import subnormals
+from looped.blocks import clear, subnormals
 from looped.blocks.exact import STAGE
 from looped.machines.fleq.isa import constant_rows, fleq_layout
 
@@ -30,12 +30,13 @@ def test_the_second_stage_is_positive_exactly_below_the_smallest_normal():
     assert not np.any(out[1:, tiny.slice])
 
 
-def test_a_read_mark_raises_the_fault_raw_and_is_cleared():
+def test_a_read_mark_raises_the_fault_raw_and_the_layer_clears_it():
     layout = fleq_layout(2, 1, 16)
     r = layout.rows
     X = constant_rows(layout)
     X[0, r["unheldread"].start] = 1.0  # slot 0 read a marked cell
     X[3:, r["unheldread"].start] = 0.25  # what the reads' query-less tokens average
-    out = X + mlp_update(subnormals.read_unheld(layout, r["unheldread"], r["faultraw"].start), X)
+    read = subnormals.read_unheld(layout, r["unheldread"], r["faultraw"].start)
+    out = X + mlp_update(read, X) + mlp_update(clear(layout, r["unheldread"]), X)  # (as the operands layer)
     assert out[0, r["faultraw"].start] >= 1.0 and out[1, r["faultraw"].start] == 0.0
     assert not np.any(out[:, r["unheldread"].start])

@@ -46,7 +46,7 @@ MAX_MAGNITUDE = 1.0e15
 # Smallest nonzero magnitude the machine holds: float64's smallest normal number. XLA's CPU
 # arithmetic (and the native kernels) flush subnormal numbers to zero. A subnormal input is held
 # as 0 with a mark on its cell, and an instruction that reads the cell faults (the layers see the
-# mark: looped/blocks/faults.py); an exact block whose result would be one faults too.
+# mark: looped/blocks/subnormals.py); an exact block whose result would be one faults too.
 MIN_MAGNITUDE = 2.0**-1022
 
 
