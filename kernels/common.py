@@ -114,6 +114,9 @@ class Step:
     # be None, unknown): kernels/batched.py for `fast` where measured faster, the generated code for
     # `native`. None, or a None from it: the per-card form, vmapped.
     batch_for: Callable[[int | None, int | None], BatchOps | None] | None = None
+    # XLA options the runner compiles this step's loops with (the kernel chooses its code shape;
+    # they are part of a compiled loop's key on disk). Empty: XLA's defaults.
+    compile_options: tuple = ()
 
     def scratch_rows(self, state):
         return self.scratch(state) if self.scratch is not None else state[: self.scratch_tokens]

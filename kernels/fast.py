@@ -474,11 +474,15 @@ def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, 
         T = TokenState(tokens, state["slabs"], state["blocks"])
         return T.close(state["card"], state["scratch"])
 
-    batch_ops = batched.make_batch_ops(plan, lam, dtype) if batch else None
+    built = []
 
     def batch_for(batch_size, width):  # kernels/batched.py where measured faster (batched.preferred)
-        known = batch_size is not None and width is not None
-        return batch_ops if batch_ops is not None and known and batched.preferred(batch_size, width) else None
+        if not (batch and batch_size is not None and width is not None and batched.preferred(batch_size, width)):
+            return None
+        if not built:  # (on first use: a per-card machine's batches never ask; 2 s for a 32 x 32 FLEQ machine)
+            with jax.ensure_compile_time_eval():
+                built.append(batched.make_batch_ops(plan, lam, dtype))
+        return built[0]
 
     return Step(advance, scratch_tokens=s, open=open_card, close=close_card, scratch=lambda state: state["scratch"],
                 batch_for=batch_for, per_card=plan.per_card)

@@ -143,6 +143,8 @@ class Loop:
         return functions
 
     def _disk_key(self, signature: tuple) -> tuple | None:
+        # (The kernel's compile options need no place here: they follow from the source and the
+        # platform, which executables.py's key holds.)
         if signature[2] or self.cache_key is None or executables.folder() is None:
             return None
         return ("loop", self.cache_key, self.pc_token, self.pc_rows.start, self.pc_rows.stop, self.bound,
@@ -168,7 +170,9 @@ class Loop:
         spec = lambda s, t: jax.ShapeDtypeStruct(s, t)  # noqa: E731
         args = (spec(shape, dtype), spec((B,), i32), spec((B,), i32), spec((B,), dtype), spec((B,), i32),
                 *[spec((), i32)] * 3)
-        return [f["go"].lower(*args).compile()]
+        options = dict(self.step.compile_options)
+        lowered = f["go"].lower(*args)
+        return [lowered.compile(compiler_options=options) if options else lowered.compile()]
 
     def note_iterations(self, slots: int, iterations: int, seconds: float) -> None:
         """A chunk's cost: `iterations` loop iterations of a batch of `slots` in `seconds`."""
