@@ -137,7 +137,18 @@ def check(instruction_set, key: tuple, programs) -> Estimate:
                 f"budget of {human(limit)} ({found.describe()}); use smaller values, or raise the budget "
                 f"with --max-memory SIZE")
         raise AsmError(loc, text) if loc is not None else LoopedError(f"error: {text}")
+    reserve(found.total)
     return found
+
+
+def reserve(size: int) -> None:
+    """Raise MemoryError ("out of memory", exit 1) now when this process cannot map `size` more bytes.
+    Where the address space is limited (`ulimit -v`) and the budget was raised past it, this is where
+    the machine would not fit: later, the allocation that failed would be XLA's own, inside its
+    compiler, which aborts the process rather than raising. (The bytes are mapped, never touched.)"""
+    import numpy as np
+
+    np.empty(max(int(size), 0), np.uint8)
 
 
 def _where(program) -> SourceLoc | None:
