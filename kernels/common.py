@@ -114,8 +114,8 @@ class Step:
     # be None, unknown): kernels/batched.py for `fast` where measured faster, the generated code for
     # `native`. None, or a None from it: the per-card form, vmapped.
     batch_for: Callable[[int | None, int | None], BatchOps | None] | None = None
-    # XLA options the runner compiles this step's loops with (the kernel chooses its code shape;
-    # they are part of a compiled loop's key on disk). Empty: XLA's defaults.
+    # XLA options this step's loops are compiled with (looped/loop/traced.py: runs, traces and
+    # sharded batches alike; the kernel chooses its code shape). Empty: XLA's defaults.
     compile_options: tuple = ()
 
     def scratch_rows(self, state):

@@ -170,9 +170,7 @@ class Loop:
         spec = lambda s, t: jax.ShapeDtypeStruct(s, t)  # noqa: E731
         args = (spec(shape, dtype), spec((B,), i32), spec((B,), i32), spec((B,), dtype), spec((B,), i32),
                 *[spec((), i32)] * 3)
-        options = dict(self.step.compile_options)
-        lowered = f["go"].lower(*args)
-        return [lowered.compile(compiler_options=options) if options else lowered.compile()]
+        return [f["go"].lower(*args).compile()]  # (with the kernel's compile options: looped/loop/traced.py)
 
     def note_iterations(self, slots: int, iterations: int, seconds: float) -> None:
         """A chunk's cost: `iterations` loop iterations of a batch of `slots` in `seconds`."""

@@ -133,5 +133,9 @@ def loop_functions(step: Step, width: int | None, pc_token: int, pc_rows: slice,
         counts = jnp.stack([state.steps, state.done.astype(jnp.int32), state.bad_step])
         return close(state), counts, state.worst
 
-    return {"start": jax.jit(start), "chunk": jax.jit(chunk), "close": jax.jit(close),
-            "go": jax.jit(go), "trace": jax.jit(trace, static_argnames=("n_steps", "observe"))}
+    # (compiled as the kernel asks, `Step.compile_options`: a run, a sharded batch and a trace all
+    # evaluate a card alike)
+    options = dict(step.compile_options) or None
+    jit = lambda f, **kw: jax.jit(f, compiler_options=options, **kw)  # noqa: E731
+    return {"start": jit(start), "chunk": jit(chunk), "close": jit(close),
+            "go": jit(go), "trace": jit(trace, static_argnames=("n_steps", "observe"))}

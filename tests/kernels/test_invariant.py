@@ -124,3 +124,18 @@ def test_faults_and_step_limits_are_the_same_in_a_batch():
     assert [r.steps for r in limited] == [min(20, a.steps) for a in alone]
     for b, a in zip(limited, [engine.run([p], max_steps=20)[0] for p in programs]):
         assert (b.status, b.steps, b.outputs) == (a.status, a.steps, a.outputs)
+
+
+def test_real_valued_loops_compile_with_the_kernels_own_options_and_integer_loops_with_xlas():
+    """The invariant kernel asks XLA:CPU for its older loop emitters (kernels/invariant.py
+    `invariant_compile_options`: half the compile time of a FLEQ machine), and every loop function
+    of that machine is jitted with them; SUBLEQ's kernels keep XLA's defaults."""
+    fleq = [p for p in calculators(1)]
+    _, _, fleq_loop, _, _ = engine._prepare(fleq, "fast", None, False)
+    subleq = [assemble_file("programs/gcd.asm")]
+    _, _, subleq_loop, _, _ = engine._prepare(subleq, "fast", None, False)
+    if jax.default_backend() == "cpu":
+        assert dict(fleq_loop.step.compile_options) == {"xla_cpu_use_fusion_emitters": False}
+    assert subleq_loop.step.compile_options == ()
+    for name, function in fleq_loop._functions().items():
+        assert function._jit_info.compiler_options_kvs == tuple(fleq_loop.step.compile_options), name
