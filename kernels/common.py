@@ -67,6 +67,21 @@ def select_leading(active, new, old):
     return jax.tree_util.tree_map(pick, new, old)
 
 
+def built_once(make: Callable[[], Any]) -> Callable[[], Any]:
+    """make() on the first call, its result thereafter. A kernel's batch form is built this way:
+    only when a loop first asks for it (some machines never do), and as concrete arrays even when
+    that happens while the loop is traced."""
+    built = []
+
+    def get():
+        if not built:
+            with jax.ensure_compile_time_eval():
+                built.append(make())
+        return built[0]
+
+    return get
+
+
 @dataclass(frozen=True)
 class BatchOps:
     open: Callable

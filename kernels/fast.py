@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kernels import batched
-from kernels.common import PRECISION, Step, as_array, as_plan, lattice_distance, matmul, take_rows
+from kernels.common import PRECISION, Step, as_array, as_plan, built_once, lattice_distance, matmul, take_rows
 from kernels.plan import HeadPlan, MLPPlan, sparse_terms, spans
 
 
@@ -474,15 +474,13 @@ def make_step(stack, lam: float, dtype, attend_scratch=None, rowwise_rest=None, 
         T = TokenState(tokens, state["slabs"], state["blocks"])
         return T.close(state["card"], state["scratch"])
 
-    built = []
+    # (built on first use: a per-card machine's batches never ask, and it took 2 s of a 32 x 32
+    # FLEQ machine's first run)
+    batch_ops = built_once(lambda: batched.make_batch_ops(plan, lam, dtype))
 
     def batch_for(batch_size, width):  # kernels/batched.py where measured faster (batched.preferred)
-        if not (batch and batch_size is not None and width is not None and batched.preferred(batch_size, width)):
-            return None
-        if not built:  # (on first use: a per-card machine's batches never ask; 2 s for a 32 x 32 FLEQ machine)
-            with jax.ensure_compile_time_eval():
-                built.append(batched.make_batch_ops(plan, lam, dtype))
-        return built[0]
+        known = batch_size is not None and width is not None
+        return batch_ops() if batch and known and batched.preferred(batch_size, width) else None
 
     return Step(advance, scratch_tokens=s, open=open_card, close=close_card, scratch=lambda state: state["scratch"],
                 batch_for=batch_for, per_card=plan.per_card)

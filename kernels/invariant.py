@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kernels.batched import Pieces, materializer
-from kernels.common import BatchOps, Step, as_array, as_plan, take_rows
+from kernels.common import BatchOps, Step, as_array, as_plan, built_once, take_rows
 from kernels.plan import HeadPlan, MLPPlan
 
 # ---- sums in a fixed order ----------------------------------------------------------------------------
@@ -483,14 +483,7 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
 def with_invariant_batches(step: Step, stack, lam: float, dtype) -> Step:
     """`step` with its per_card batches (of every size, one card included) evaluated here, in one
     vectorised pass; the batch operations are built once, on first use."""
-    built = []
-
-    def batch_ops() -> BatchOps:
-        if not built:  # (first asked for while a loop is traced: its weights must be concrete arrays)
-            with jax.ensure_compile_time_eval():
-                built.append(make_batch_ops(stack, lam, dtype))
-        return built[0]
-
+    batch_ops = built_once(lambda: make_batch_ops(stack, lam, dtype))
     return dataclasses.replace(step, invariant_batch=batch_ops, compile_options=invariant_compile_options())
 
 

@@ -5,7 +5,7 @@ hundreds of machines, shapes and eagerly dispatched operations, and held them al
 peak). The caches are cleared between test files, and within a file once the process has grown
 by GROWTH_MB since the last clearing. XLA's compilation cache on disk is on from the start (where
 `looped run` keeps it), so a machine that a later file needs again is loaded, not compiled: on our
-2-core machine the suite takes about 3 min 20 s with that cache warm (9 min with it empty, as on a
+2-core machine the suite takes about 2 min 45 s with that cache warm (8 min with it empty, as on a
 fresh machine: nearly all compiling)."""
 
 import gc

@@ -13,7 +13,7 @@ import numpy as np
 from looped.blocks import pwl_constants
 from looped.blocks.faults import MUL_LIMIT, MUL_OPERAND_LIMIT
 from looped.blocks.scaling import EXPONENT_RANGE, SCALE_RANGE
-from looped.machines.fleq.program import MAX_MAGNITUDE, MIN_MAGNITUDE, FleqProgram, apply_function
+from looped.machines.fleq.program import MAX_MAGNITUDE, FleqProgram, apply_function, unholdable
 
 MATMUL_B_LIMIT = 100.0  # as looped/machines/fleq/isa.py
 
@@ -56,7 +56,7 @@ def offending(fn: str, A: np.ndarray, B: np.ndarray, rows: int, width: int) -> f
     R = apply_function(fn, np.pad(A, ((0, 0), (0, max(0, rows - width)))), np.pad(B, ((0, 0), (0, max(0, rows - width)))))
     R = R[:rows, :width]
     low, high = pwl_constants.RECIP_DOMAIN
-    out_of_range = lambda v: (np.abs(v) > MAX_MAGNITUDE) | ((v != 0) & (np.abs(v) < MIN_MAGNITUDE))  # noqa: E731
+    out_of_range = lambda v: (np.abs(v) > MAX_MAGNITUDE) | unholdable(v)  # noqa: E731
     candidates = {
         "add": (R, out_of_range(R)),
         "sub": (R, out_of_range(R)),
@@ -92,21 +92,20 @@ def describe(program: FleqProgram, memory: np.ndarray, pc: int, step: int) -> di
     inst = program.code[pc]
     where = str(inst.loc) if inst.loc else program.file
     read = memory[:, sorted({*inst.a_cols, *inst.b_cols, inst.flag_col})]
-    unheld = read[(read != 0) & (np.abs(read) < MIN_MAGNITUDE)]
+    unheld = read[unholdable(read)]
     if unheld.size:  # an input the machine could not hold (its cell's mark: looped/blocks/subnormals.py)
         value = float(unheld[0])
         message = (f"{where}: fault at step {step}: '{inst.source.strip()}' reads the input {value:.6g}, below "
                    f"float64's smallest normal number 2^-1022, which the machine cannot hold (it flushes such "
                    f"numbers to 0); the instruction wrote nothing")
-        return {"step": step, "loc": str(inst.loc) if inst.loc else None, "block": inst.fn, "value": value,
-                "message": message}
-    A, B = operands(program, memory, inst)
-    value = offending(inst.fn, A, B, max(inst.c_height, 1), max(len(inst.c_cols), 1))
-    domain = DOMAINS.get(inst.fn, "its stated domain")
-    shown = "an operand" if value is None else f"{value:.6g}"
-    if value is not None and 0 < abs(value) < MIN_MAGNITUDE:
-        shown = f"the result {value:.6g} (below float64's smallest normal number, it would be flushed to 0)"
-    message = (f"{where}: fault at step {step}: '{inst.source.strip()}': {shown} is outside the domain of "
-               f"'{inst.fn}' ({domain}); the instruction wrote nothing")
+    else:
+        A, B = operands(program, memory, inst)
+        value = offending(inst.fn, A, B, max(inst.c_height, 1), max(len(inst.c_cols), 1))
+        domain = DOMAINS.get(inst.fn, "its stated domain")
+        shown = "an operand" if value is None else f"{value:.6g}"
+        if value is not None and unholdable(value):
+            shown = f"the result {value:.6g} (below float64's smallest normal number, it would be flushed to 0)"
+        message = (f"{where}: fault at step {step}: '{inst.source.strip()}': {shown} is outside the domain of "
+                   f"'{inst.fn}' ({domain}); the instruction wrote nothing")
     return {"step": step, "loc": str(inst.loc) if inst.loc else None, "block": inst.fn, "value": value,
             "message": message}

@@ -37,7 +37,8 @@ import numpy as np
 from looped import blocks
 from looped.blocks import (arith, faults, matmul, pointers, product, pwl, pwl_constants, real, scaling, sigmoid,
                            subnormals, transpose)
-from looped.machines.fleq.program import FUNCTIONS, MAX_MAGNITUDE, MIN_MAGNITUDE, FleqProgram, to_json_value
+from looped.machines.fleq.program import (FUNCTIONS, MAX_MAGNITUDE, MIN_MAGNITUDE, FleqProgram, to_json_value,
+                                          unholdable)
 from looped.machines.base import Card, InstructionSet
 from looped.layers import Stack, layer
 from looped.layout import Layout, Rows, RowAllocator, Zone, address_bits, bits_array, position_codes
@@ -397,7 +398,7 @@ class Fleq(InstructionSet):
             mem0, code0 = layout.zone("memory").start, layout.zone("code").start
             X[i, :W, r["pc"].slice] = position_codes([code0], L)
             memory = np.asarray(program.memory, np.float64)
-            unheld = (memory != 0) & (np.abs(memory) < MIN_MAGNITUDE)
+            unheld = unholdable(memory)
             X[i, mem0 : mem0 + program.n_columns, r["val"].start : r["val"].start + program.height] = \
                 np.where(unheld, 0.0, memory).T
             X[i, mem0 : mem0 + program.n_columns, r["unheld"].start] = unheld.any(axis=0)

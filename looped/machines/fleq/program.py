@@ -50,6 +50,13 @@ MAX_MAGNITUDE = 1.0e15
 MIN_MAGNITUDE = 2.0**-1022
 
 
+def unholdable(values):
+    """Where `values` are nonzero and below MIN_MAGNITUDE: float64 subnormals, which the machine
+    cannot hold (an input is held as 0 with a mark; an exact block's result faults)."""
+    values = np.asarray(values, np.float64)
+    return (values != 0) & (np.abs(values) < MIN_MAGNITUDE)
+
+
 def apply_function(name: str, A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """The exact result of function block `name` on padded operands A, B [H, W] -> [H, W]."""
     H, W = A.shape
