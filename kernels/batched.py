@@ -361,7 +361,7 @@ class MLPGroup:
         """The update on out_cols of the other tokens, whose features parts_fn gives as parts:
         row-wise groups work part by part and return a list of parts."""
         if self.rowwise is None and self.units is not None:
-            return self._by_units(lambda f: parts_fn([f])[0][0])
+            return self._by_units(lambda f: _joined(parts_fn(f)))
         if self.rowwise is None:
             return self.update(lambda f: _joined(parts_fn(f)))
         out, o = [], 0
@@ -370,12 +370,12 @@ class MLPGroup:
             o += x.shape[0]
         return out
 
-    def _by_units(self, row):
-        """The update [len(out_cols), ...] from row(feature) -> that feature's values [...]."""
+    def _by_units(self, take):
+        """The update on out_cols as parts (term_sums) from take(features) -> those features'
+        values [len, ...]."""
         reads, b1, writes, b2 = self.units
-        hidden = [jax.nn.relu(sum(coef * row(f) for f, coef in terms) + b) for terms, b in zip(reads, b1)]
-        out = [sum(coef * hidden[u] for u, coef in terms) + b for terms, b in zip(writes, b2)]
-        return jnp.stack(out)
+        hidden = [jax.nn.relu(part) for part in term_sums(take, reads, b1)]
+        return term_sums(lambda idx: take_parts(hidden, idx), writes, b2)
 
     def _rowwise(self, x, offset: int = 0):
         """Row-wise update of x, whose rows are features in_rows[offset : offset + len(x)]."""
@@ -395,6 +395,55 @@ class MLPGroup:
         hidden = jax.nn.relu(hidden + leading(self.b1, hidden.ndim))
         out = self.second(lambda idx: take_rows(hidden, idx))
         return out + leading(self.b2, out.ndim)
+
+
+def term_sums(take, terms, bias) -> list:
+    """Rows r = sum_k coef_rk * x[index_rk] + bias_r for rows of terms [(index, coef)], from
+    take(indices) -> x[indices] [len, ...], as a list of parts (consecutive blocks of rows; their
+    concatenation is not formed). A block is a run of rows with the same number of terms whose
+    k-th indices are, for every k, one contiguous or constant run: term k of the block is then one
+    product of a slice (or a broadcast row) with a coefficient column, and the block one fused
+    loop rather than a loop per row. Each element's sum is formed in the same order either way
+    (0, then the terms in order, then the bias), so the rows come out with the same bits."""
+    if not all(terms):
+        raise ValueError("every row sums at least one term")  # (MLPPlan.sparse_units lists none without)
+    column = lambda values, x: jnp.asarray(values, x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))  # noqa: E731
+    parts = []
+    for first, stop in _runs_of_terms(terms):
+        rows, total = terms[first:stop], 0
+        for k in range(len(rows[0])):
+            x = take([t[k][0] for t in rows])
+            total = total + x * column([t[k][1] for t in rows], x)
+        parts.append(total + column(bias[first:stop], total))
+    return parts
+
+
+def _runs_of_terms(terms) -> list[tuple[int, int]]:
+    """Consecutive blocks [first, stop) of rows with as many terms each and, for every k, k-th
+    indices that step by one or stay the same from row to row."""
+    blocks, first = [], 0
+    for r in range(1, len(terms) + 1):
+        if r < len(terms) and len(terms[r]) == len(terms[first]):
+            steps = {terms[r][k][0] - terms[r - 1][k][0] for k in range(len(terms[r]))}
+            same_step = r - first < 2 or all(
+                terms[r][k][0] - terms[r - 1][k][0] == terms[first + 1][k][0] - terms[first][k][0]
+                for k in range(len(terms[r])))
+            if steps <= {0, 1} and same_step:
+                continue
+        blocks.append((first, r))
+        first = r
+    return blocks
+
+
+def take_parts(parts, idx):
+    """Rows idx of the concatenation of `parts` (each [rows, ...]), sliced from one part where
+    they all lie in it."""
+    bounds = np.cumsum([0] + [p.shape[0] for p in parts])
+    lo, hi = min(idx), max(idx)
+    k = int(np.searchsorted(bounds, lo, side="right")) - 1
+    if hi < bounds[k + 1]:
+        return take_rows(parts[k], [i - bounds[k] for i in idx])
+    return take_rows(_joined(parts), idx)
 
 
 # ---- the batch step --------------------------------------------------------------------------------

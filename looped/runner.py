@@ -85,6 +85,11 @@ class Loop:
         self._load_from_disk = True
         self._compiling = threading.RLock()
         self._iteration_s: dict[int, list[float]] = {}  # batch size -> recent seconds per loop iteration
+        # Seconds this loop has spent running chunks and compiling batch shapes in this process, all
+        # runs together: the lanes' compile budget weighs a new shape against both
+        # (looped/loop/lanes.py, Lane._may_use).
+        self.running_s = 0.0
+        self.compiling_s = 0.0
         if self._step is not None:
             self._check_step(self._step)
 
@@ -135,6 +140,7 @@ class Loop:
                 started = time.perf_counter()
                 loaded = self._compile(signature[0], dtype, fresh=key is not None)
                 costs.compile_times.append(time.perf_counter() - started)
+                self.compiling_s += costs.compile_times[-1]
                 costs.compile_times_of[signature[0][0] == 1].append(costs.compile_times[-1])
                 if key is not None:
                     executables.save(key, loaded)
@@ -174,6 +180,7 @@ class Loop:
 
     def note_iterations(self, slots: int, iterations: int, seconds: float) -> None:
         """A chunk's cost: `iterations` loop iterations of a batch of `slots` in `seconds`."""
+        self.running_s += seconds
         if iterations >= 16:
             recent = self._iteration_s.setdefault(slots, [])
             recent.append(seconds / iterations)

@@ -126,6 +126,28 @@ def test_slots_are_refilled_and_compacted_and_results_keep_their_order(monkeypat
     assert (2, 1) in regroups or alone_tails == [1]
 
 
+def test_a_new_batch_shape_is_compiled_once_the_machines_runs_together_repay_it(monkeypatch):
+    """Lane._may_use: a shape not compiled yet waits until this lane's running time, or this
+    loop's running time over all its runs in the process, outweighs the compiling."""
+    from types import SimpleNamespace
+
+    from looped.loop import lanes
+
+    monkeypatch.setattr(lanes, "compile_estimate", lambda one_card=False: 2.0)
+    monkeypatch.setattr(lanes.executables, "folder", lambda: None)  # nothing kept on disk: factor 1
+    loop = SimpleNamespace(has_shape=lambda *a: False, cache_key=None, running_s=0.0, compiling_s=0.0)
+    run = SimpleNamespace(sharding=None, card_shape=(8, 4), dtype=np.float32, loop=loop)
+    lane = lanes.Lane(run, np.arange(4))
+    lane.busy, lane.compiling = 0.5, 0.0
+    assert not lane._may_use(2)  # one short run does not repay a compile
+    loop.running_s, loop.compiling_s = 3.0, 0.5  # the machine's runs so far, together
+    assert lane._may_use(2)
+    loop.compiling_s = 1.5  # compiled enough already for what it has run
+    assert not lane._may_use(2)
+    lane.busy = 2.5  # a long run repays one on its own
+    assert lane._may_use(2)
+
+
 def test_every_card_stops_after_exactly_max_steps_whenever_it_started():
     """16 slots, 18 programs: two halt early and two waiting programs take their slots, so the
     other cards reach the step limit five steps before the last two; they must not move after it."""

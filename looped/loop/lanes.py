@@ -367,12 +367,16 @@ class Lane:
         on disk). A new shape is compiled only while the compiling this lane has done stays below
         the time it has spent running (so compiling at most doubles what staying would have
         cost), or below four times that when compiled loops are kept on disk (each shape then
-        serves every later run of this machine)."""
-        r = self.r
-        if self.loop.has_shape((size,) + r.card_shape, r.dtype, r.sharding is not None):
+        serves every later run of this machine). The same holds for the loop's runs in this
+        process taken together: a machine whose batches keep coming gets the shapes its lanes
+        compact to, even where each run alone is too short to repay one."""
+        r, loop = self.r, self.loop
+        if loop.has_shape((size,) + r.card_shape, r.dtype, r.sharding is not None):
             return True
-        kept = r.sharding is None and self.loop.cache_key is not None and executables.folder() is not None
-        return self.compiling + compile_estimate(size == 1) <= self.busy * (4.0 if kept else 1.0)
+        kept = r.sharding is None and loop.cache_key is not None and executables.folder() is not None
+        factor, estimate = (4.0 if kept else 1.0), compile_estimate(size == 1)
+        return (self.compiling + estimate <= self.busy * factor
+                or loop.compiling_s + estimate <= loop.running_s * factor)
 
     def _run_alone(self, X, steps, worst, bad, owner: np.ndarray, halt: np.ndarray, stopped: np.ndarray,
                    chunk: int) -> None:

@@ -115,6 +115,23 @@ def test_pieces_take_add_close():
         pieces_of.add(P, [2], update[:1])  # half of the piece [2, 3]
 
 
+
+def test_term_sums_are_blocks_of_rows_with_the_bits_of_row_by_row_sums():
+    # The write's units: unit u reads features 15 + u and 73 + u and the flag 105; then the same
+    # rows with other signs (a second block), then one unit that breaks the pattern (a third).
+    terms = ([[(15 + u, -1.0), (73 + u, 1.0), (105, -4.0)] for u in range(16)]
+             + [[(15 + u, 1.0), (73 + u, -1.0), (105, -4.0)] for u in range(16)] + [[(3, 0.5), (9, 2.0), (1, 1.0)]])
+    bias = [float(b) for b in np.linspace(-1, 1, len(terms))]
+    assert batched._runs_of_terms(terms) == [(0, 16), (16, 32), (32, 33)]
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.normal(size=(110, 7, 4)).astype(np.float32) * 3)
+    parts = jax.jit(lambda x: batched.term_sums(lambda idx: take_rows(x, idx), terms, bias))(x)
+    assert [p.shape[0] for p in parts] == [16, 16, 1]
+    rows = jax.jit(lambda x: jnp.stack([sum(c * x[f] for f, c in t) + b for t, b in zip(terms, bias)]))(x)
+    assert np.array_equal(np.concatenate([np.asarray(p) for p in parts]).view(np.uint32), np.asarray(rows).view(np.uint32))
+    assert np.array_equal(np.asarray(batched.take_parts(parts, [17, 18])), np.asarray(rows)[17:19])
+    assert np.array_equal(np.asarray(batched.take_parts(parts, [31, 32])), np.asarray(rows)[31:33])
+
 # ---- reductions and read-outs ------------------------------------------------------------------------
 
 
