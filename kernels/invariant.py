@@ -150,25 +150,46 @@ class FixedSum:
         return out if self.order is None else jnp.take(out, self.order, axis=0)
 
 
-# A sum over more terms than this is a tree over the materialised terms rather than a chain: a
-# chain is one operation per term, and over a card's tokens (hundreds) the chains made the compile
-# of a 32 x 32 FLEQ machine take minutes.
+# The longest chain of terms: a chain is one operation per term, and chains over a card's tokens
+# (hundreds) made the compile of a 32 x 32 FLEQ machine take minutes. Longer sums are chains over
+# groups of this many terms (`contract`) or a tree (`ordered_sum`).
 CHAIN_TERMS = 16
 
 
 def contract(a, b, axis: int, keepdims: bool = False):
     """sum over `axis` of a * b (broadcast against each other), term after term in index order:
     a contraction of two state-dependent operands. XLA fuses the chain into one loop that reads
-    both operands once (measured 3x faster than a tree over the materialised product). Over more
-    than CHAIN_TERMS terms: tree_sum of the product (also an order fixed by the card alone)."""
+    both operands once (measured 3x faster than a tree over the materialised product).
+
+    Over more than CHAIN_TERMS terms (a card's tokens): group g chains terms g * CHAIN_TERMS + k,
+    k in order; the k-th terms of all groups are one strided slice of each operand, so every
+    group's chain is one fused loop, and no product or padded copy is formed (the tree over the
+    materialised product this replaces was a quarter of a FLEQ calculator batch's step). The groups'
+    sums are then added in order (`ordered_sum`), and the last, partial group's terms after them.
+    The order depends on the axis's length alone, as the card's result must."""
     size = max(a.shape[axis], b.shape[axis])
-    if size > CHAIN_TERMS:
-        return tree_sum(a * b, axis, keepdims)
-    term = lambda x, k: jax.lax.slice_in_dim(x, k if x.shape[axis] > 1 else 0, (k if x.shape[axis] > 1 else 0) + 1, axis=axis)  # noqa: E731
-    acc = term(a, 0) * term(b, 0)
-    for k in range(1, size):
-        acc = acc + term(a, k) * term(b, k)
-    return acc if keepdims else jnp.squeeze(acc, axis)
+    if size <= CHAIN_TERMS:
+        return _chain(a, b, axis, 0, size, 1, 1, keepdims)
+    groups, rest = divmod(size, CHAIN_TERMS)
+    total = ordered_sum(_chain(a, b, axis, 0, CHAIN_TERMS, CHAIN_TERMS, groups, True), axis, keepdims=True)
+    if rest:
+        total = total + _chain(a, b, axis, groups * CHAIN_TERMS, rest, 1, 1, True)
+    return total if keepdims else jnp.squeeze(total, axis)
+
+
+def _chain(a, b, axis: int, start: int, terms: int, stride: int, count: int, keepdims: bool):
+    """sum_k a_k * b_k for k < terms, in order, where a_k is the strided slice of `count` entries
+    start + k, start + k + stride, ... along `axis` (an axis of length 1 broadcasts)."""
+    def kth(x, k):
+        if x.shape[axis] == 1:
+            return x
+        first = start + k
+        return jax.lax.slice_in_dim(x, first, first + stride * (count - 1) + 1, stride=stride, axis=axis)
+
+    acc = kth(a, 0) * kth(b, 0)
+    for k in range(1, terms):
+        acc = acc + kth(a, k) * kth(b, k)
+    return acc if keepdims or count != 1 else jnp.squeeze(acc, axis)
 
 
 def ordered_sum(x, axis: int, keepdims: bool = False):

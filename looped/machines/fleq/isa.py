@@ -29,6 +29,8 @@ cannot resolve sigma(z) - 1/2 for the small z they need (looped/blocks/product.p
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -72,6 +74,7 @@ def inverse_temperature(n: int) -> float:
     return LAMBDA
 
 
+@functools.lru_cache(maxsize=1024)  # a batch encodes many programs of one shape (a frozen Layout)
 def fleq_layout(slots: int, height: int, n: int, n_columns: int = 0, n_code: int = 0) -> Layout:
     """The FLEQ card: W = `slots` slot tokens, the anchor, `n_columns` memory tokens, `n_code`
     command tokens (the halt column included), then padding up to `n` tokens."""
