@@ -93,6 +93,20 @@ def test_fixed_sum_is_the_weights_product():
     assert np.allclose(np.asarray(fixed(jnp.asarray(x))), np.einsum("fc,ftb->ctb", w, x), rtol=1e-12, atol=1e-15)
 
 
+@jax.enable_x64(True)
+def test_fixed_sum_by_columns_is_the_same_at_every_batch_size_and_the_weights_product():
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(40, 30)) * (rng.random((40, 30)) < 0.15) * 10.0 ** rng.integers(-5, 5, size=(40, 30))
+    fixed = invariant.FixedSum.build(w, jnp.float64)
+    assert any(1 < idx.shape[1] <= invariant.COLUMN_TERMS and idx.size > 8 for idx, _ in fixed.groups)
+    x = rng.normal(size=(40, 5, 64))
+    f = jax.jit(lambda v: fixed(v))
+    whole = np.asarray(f(x))
+    for batch in (1, 3):
+        assert np.array_equal(np.asarray(f(x[..., :batch])), whole[..., :batch])
+    assert np.allclose(whole, np.einsum("fc,ftb->ctb", w, x), rtol=1e-12, atol=1e-12)
+
+
 def test_per_card_stacks_take_the_invariant_batches():
     from looped import machines
 
