@@ -30,7 +30,6 @@ cannot resolve sigma(z) - 1/2 for the small z they need (looped/blocks/product.p
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass
 from typing import Sequence
 
