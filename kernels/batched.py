@@ -236,18 +236,10 @@ class Pieces:
 
 def rows_of(value):
     """(start, stop) -> rows [start, stop) of an array or of the concatenation of a list of parts
-    (a part itself where one matches exactly)."""
+    (sliced from one part where they all lie in it: `take_parts`)."""
     if not isinstance(value, (list, tuple)):
         return lambda start, stop: value[start:stop]
-    bounds = np.cumsum([0] + [p.shape[0] for p in value])
-
-    def rows(start, stop):
-        for k, part in enumerate(value):
-            if bounds[k] == start and bounds[k + 1] == stop:
-                return part
-        return jnp.concatenate(value, axis=0)[start:stop]
-
-    return rows
+    return lambda start, stop: take_parts(value, range(start, stop))
 
 
 # ---- attention -----------------------------------------------------------------------------------
@@ -407,7 +399,7 @@ def term_sums(take, terms, bias) -> list:
     (0, then the terms in order, then the bias), so the rows come out with the same bits."""
     if not all(terms):
         raise ValueError("every row sums at least one term")  # (MLPPlan.sparse_units lists none without)
-    column = lambda values, x: jnp.asarray(values, x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))  # noqa: E731
+    column = lambda values, x: leading(jnp.asarray(values, x.dtype), x.ndim)  # noqa: E731
     parts = []
     for first, stop in _runs_of_terms(terms):
         rows, total = terms[first:stop], 0
