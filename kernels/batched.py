@@ -175,16 +175,21 @@ def leading(v, ndim: int):
 
 
 class Pieces:
-    """Where each feature of the non-scratch tokens lives: written features in pieces that every
-    writing layer covers whole, read-only features in contiguous runs."""
+    """Where each feature of a token set lives: written features in pieces that every writing
+    layer covers whole, read-only features in contiguous runs. With `merge_up_to`, neighbouring
+    pieces are joined up to that many features (fewer, larger arrays; a write may then cover a
+    piece in part)."""
 
-    def __init__(self, write_sets: list[np.ndarray], read: np.ndarray):
+    def __init__(self, write_sets: list[np.ndarray], read: np.ndarray, merge_up_to: int = 0):
         written = sorted(set().union(*[set(np.asarray(w).tolist()) for w in write_sets]))
         groups = [written] if written else []
         for w in write_sets:  # refine: each piece lies wholly inside or outside every write set
             w = set(np.asarray(w).tolist())
             groups = [g for group in groups for g in ([f for f in group if f in w], [f for f in group if f not in w]) if g]
         self.spans = [span for group in groups for span in spans(group)]
+        self.merged = merge_up_to > 1  # (then a write may cover a piece in part)
+        if self.merged:
+            self.spans = _merged(self.spans, merge_up_to)
         self.n_written = len(self.spans)
         self.spans += spans(set(np.asarray(read).tolist()) - set(written))
         self.where = {first + o: (k, o) for k, (first, length) in enumerate(self.spans) for o in range(length)}
@@ -219,11 +224,17 @@ class Pieces:
         p = 0
         while p < len(features):
             k, offset = self.where[features[p]]
-            length = self.spans[k][1]
-            if offset != 0 or features[p : p + length] != list(range(features[p], features[p] + length)):
+            first, length = self.spans[k]
+            q = p + 1  # the write's features in piece k: p .. q - 1
+            while q < len(features) and self.where[features[q]][0] == k:
+                q += 1
+            if features[p:q] == list(range(first, first + length)):
+                pieces[k] = pieces[k] + update(p, q)
+            elif self.merged:  # a joined piece the write covers in part: its other rows add -0.0 (no change)
+                pieces[k] = pieces[k] + _spread(update(p, q), [f - first for f in features[p:q]], length)
+            else:
                 raise ValueError("a write must cover whole pieces")  # guaranteed by the refinement
-            pieces[k] = pieces[k] + update(p, p + length)
-            p += length
+            p = q
         return tuple(pieces)
 
     def close(self, X, pieces, start: int):
@@ -232,6 +243,29 @@ class Pieces:
             t = piece.shape[1]
             X = X.at[:, start : start + t, first : first + length].set(jnp.transpose(piece, (2, 1, 0)).astype(X.dtype))
         return X
+
+
+def _merged(pieces: list[tuple[int, int]], most: int) -> list[tuple[int, int]]:
+    """Neighbouring pieces (first, length) joined while they stay adjacent and at most `most`
+    features long: a write then adds to fewer, larger arrays (each piece is one operation of a
+    write; FLEQ's scratch refined into 57 pieces, many of one feature)."""
+    out = []
+    for first, length in sorted(pieces):
+        if out and out[-1][0] + out[-1][1] == first and out[-1][1] + length <= most:
+            out[-1] = (out[-1][0], out[-1][1] + length)
+        else:
+            out.append((first, length))
+    return out
+
+
+def _spread(update, rows: list[int], length: int):
+    """update [len(rows), ...] placed at `rows` of a [length, ...] array, -0.0 elsewhere (x + -0.0
+    is x for every float x, -0.0 included)."""
+    filler = jnp.full((1,) + update.shape[1:], -0.0, update.dtype)
+    source = jnp.concatenate([update, filler], axis=0)
+    where = np.full(length, len(rows))
+    where[np.asarray(rows)] = np.arange(len(rows))
+    return take_rows(source, where.tolist())
 
 
 def rows_of(value):

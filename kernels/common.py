@@ -121,10 +121,10 @@ class Step:
     # Evaluate every card of a batch by the same one-card computation, one card after another
     # (Stack.per_card: real values, which a batch-shaped evaluation would round differently).
     per_card: bool = False
-    # For per_card stacks: () -> the batch-invariant evaluation of a whole batch in one pass, each
-    # card bit for bit what it gives alone, at every batch size (kernels/invariant.py); None: one
-    # card after another.
-    invariant_batch: Callable[[], "BatchOps"] | None = None
+    # For per_card stacks: (batch size or None) -> the batch-invariant evaluation of a whole batch in
+    # one pass, each card bit for bit what it gives alone, at every batch size (kernels/invariant.py);
+    # None: one card after another.
+    invariant_batch: Callable[[int | None], "BatchOps"] | None = None
     # The backend's own evaluation of a whole batch, chosen by (batch size, card width; either may
     # be None, unknown): kernels/batched.py for `fast` where measured faster, the generated code for
     # `native`. None, or a None from it: the per-card form, vmapped.
@@ -143,7 +143,7 @@ class Step:
     def batched(self, batch_size: int | None = None, width: int | None = None) -> "BatchOps":
         """The four operations for a batch of `batch_size` cards of `width` tokens [B, ...]."""
         if self.per_card:
-            return self.invariant_batch() if self.invariant_batch is not None else self._one_card_at_a_time(width)
+            return self.invariant_batch(batch_size) if self.invariant_batch is not None else self._one_card_at_a_time(width)
         return self._vectorized(batch_size, width)
 
     def _vectorized(self, batch_size: int | None, width: int | None) -> "BatchOps":

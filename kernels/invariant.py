@@ -441,15 +441,17 @@ class InvariantMLP:
 # ---- the batch operations --------------------------------------------------------------------------
 
 
-def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
-    """open/advance/close/scratch_rows/select for a batch of cards [B, n, d], batch innermost."""
+def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps:
+    """open/advance/close/scratch_rows/select for a batch of cards [B, n, d], batch innermost.
+    `scratch_merge`: neighbouring pieces of the scratch tokens' written features are joined up to
+    this many features (kernels/batched.py Pieces); the arithmetic per value is the same either way."""
     plan = as_plan(stack)
     s, d = plan.scratch_tokens, plan.d
     layers = [([InvariantHead.build(h, dtype) for h in lay.heads if not scratch_only(h)],
                [InvariantMLP.build(m, dtype) for m in lay.mlps], scratch_groups(lay.heads, dtype))
               for lay in plan.layers]
     rest_of = Pieces(plan.write_sets("rest"), plan.read_on_rest)
-    scratch_of = Pieces(plan.write_sets("scratch"), np.arange(d))  # every feature: the runner reads the pc here
+    scratch_of = Pieces(plan.write_sets("scratch"), np.arange(d), scratch_merge)  # every feature: the runner reads the pc here
     corrected, check = plan.corrected_rows, plan.health_layer
     fixed, moving = plan.fixed_health_rows, plan.moving_health_rows
     lam = jnp.asarray(lam, dtype)
@@ -523,11 +525,23 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
     return BatchOps(open_cards, advance, close, scratch_rows, select)
 
 
+# One card's scratch pieces are joined up to this many features (`make_batch_ops`). FLEQ's scratch
+# refines into dozens of pieces, many of one feature, and a wide write (a clear, a correction) is one
+# operation per piece: for one card that is per-operation cost. Joined, a write that covers a piece
+# in part adds -0.0 to its other rows, which costs more elements: worth it for one card, not for a
+# batch (measured in-process, one 32 x 32 inverse: 2.61 -> 2.27 ms an instruction, compile 10.9 ->
+# 6.7 s; 32 calculators: no gain, or a loss of up to 10 %).
+ONE_CARD_MERGE = 64
+
+
 def with_invariant_batches(step: Step, stack, lam: float, dtype) -> Step:
     """`step` with its per_card batches (of every size, one card included) evaluated here, in one
-    vectorised pass; the batch operations are built once, on first use."""
-    batch_ops = built_once(lambda: make_batch_ops(stack, lam, dtype))
-    return dataclasses.replace(step, invariant_batch=batch_ops, compile_options=invariant_compile_options())
+    vectorised pass; the batch operations are built once, on first use (one card's apart:
+    ONE_CARD_MERGE). A card gives the same bits either way (tests/kernels/test_invariant.py)."""
+    one_card = built_once(lambda: make_batch_ops(stack, lam, dtype, ONE_CARD_MERGE))
+    batches = built_once(lambda: make_batch_ops(stack, lam, dtype))
+    return dataclasses.replace(step, invariant_batch=lambda batch_size=None: one_card() if batch_size == 1 else batches(),
+                               compile_options=invariant_compile_options())
 
 
 def invariant_compile_options() -> tuple:

@@ -116,6 +116,26 @@ def test_pieces_take_add_close():
 
 
 
+def test_joined_pieces_give_the_same_bits_as_the_refined_ones():
+    rng = np.random.default_rng(1)
+    B, t, d = 3, 4, 16
+    R = rng.normal(size=(B, t, d)).astype(np.float32)
+    R[0, 0, :] = -0.0  # a -0.0 where no write reaches must stay -0.0
+    writes = [[1, 2, 3, 9], [2], [5, 6, 9, 10], [11]]
+    updates = [jnp.asarray(rng.normal(size=(len(w), t, B)).astype(np.float32)) for w in writes]
+    refined = batched.Pieces([np.array(w) for w in writes], np.arange(d))
+    joined = batched.Pieces([np.array(w) for w in writes], np.arange(d), merge_up_to=8)
+    assert joined.n_written < refined.n_written
+    outs = []
+    for pieces_of in (refined, joined):
+        P = pieces_of.open(jnp.asarray(R))
+        for w, update in zip(writes, updates):
+            P = pieces_of.add(P, w, update)
+        outs.append(np.asarray(pieces_of.close(jnp.asarray(R), P, 0)))
+    assert np.array_equal(outs[0].view(np.uint32), outs[1].view(np.uint32))
+    assert np.signbit(outs[1][0, 0, [0, 4, 7, 8, 12]]).all()
+
+
 def test_term_sums_are_blocks_of_rows_with_the_bits_of_row_by_row_sums():
     # The write's units: unit u reads features 15 + u and 73 + u and the flag 105; then the same
     # rows with other signs (a second block), then one unit that breaks the pattern (a third).

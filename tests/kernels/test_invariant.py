@@ -115,7 +115,8 @@ def test_per_card_stacks_take_the_invariant_batches():
     for backend in kernels.INVARIANT_BATCHES:
         step = kernels.make_step(backend, stack, 1.0, jnp.float64)
         assert step.per_card and step.invariant_batch is not None
-        assert step.batched(1, 83) is step.batched(64, 83)  # one evaluation for every batch size
+        assert step.batched(3, 83) is step.batched(64, 83)  # one evaluation for every batch of cards,
+        assert step.batched(1, 83) is not step.batched(64, 83)  # and one card's, its scratch pieces joined
 
 
 def test_a_batch_of_three_calculators_is_bit_for_bit_each_alone():
