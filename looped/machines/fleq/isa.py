@@ -298,6 +298,15 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
                  scratch_tokens=layout.zone("scratch").size, per_card=True)
 
 
+@functools.lru_cache(maxsize=4096)
+def _code(token: int, L: int) -> np.ndarray:
+    """One token's position code (read-only): an encoding writes the same few addresses into
+    every instruction, and one numpy call per field was most of a card's encoding."""
+    code = position_codes([int(token)], L)[0]
+    code.flags.writeable = False
+    return code
+
+
 def constant_rows(layout: Layout) -> np.ndarray:
     """The state [n, d] every FLEQ card starts from before its program: positions, and the rows
     that tell slot tokens, the anchor and the other tokens apart."""
@@ -398,7 +407,7 @@ class Fleq(InstructionSet):
         for i, program in enumerate(programs):
             layout = fleq_layout(W, H, n, program.n_columns, len(program.code))
             mem0, code0 = layout.zone("memory").start, layout.zone("code").start
-            X[i, :W, r["pc"].slice] = position_codes([code0], L)
+            X[i, :W, r["pc"].slice] = _code(code0, L)
             memory = np.asarray(program.memory, np.float64)
             unheld = unholdable(memory)
             X[i, mem0 : mem0 + program.n_columns, r["val"].start : r["val"].start + program.height] = \
@@ -418,7 +427,7 @@ class Fleq(InstructionSet):
     def _encode_instruction(x, r, L, W, H, M, inst, mem0, code0, program) -> None:
         def base(columns, field):
             if columns:
-                x[r[f"instr.{field}"].slice] = position_codes([mem0 + columns[0]], L)[0]
+                x[r[f"instr.{field}"].slice] = _code(mem0 + columns[0], L)
 
         a, (b, b_every), c = operand_run(inst.a_cols), b_operand(inst.b_cols), operand_run(inst.c_cols)
         base(a, "a")
@@ -427,9 +436,9 @@ class Fleq(InstructionSet):
         for field, columns in (("na", a), ("nb", b), ("nc", c)):
             x[r[f"instr.{field}"].start] = len(columns)
         x[r["instr.nb0"].start] = len(b_every)
-        x[r["instr.f"].slice] = position_codes([mem0 + inst.flag_col], L)[0]
-        x[r["instr.halt"].slice] = position_codes([code0 + program.halt_index], L)[0]
-        x[r["instr.p"].slice] = position_codes([code0 + inst.p], L)[0]
+        x[r["instr.f"].slice] = _code(mem0 + inst.flag_col, L)
+        x[r["instr.halt"].slice] = _code(code0 + program.halt_index, L)
+        x[r["instr.p"].slice] = _code(code0 + inst.p, L)
         x[r["instr.fnoff"].slice] = [0.0 if name == inst.fn else 1.0 for name in FUNCTIONS]
         x[r["instr.rowoff"].slice] = [0.0 if i < inst.c_height else 1.0 for i in range(H)]
         x[r["instr.bcast"].start] = 1.0 if inst.b_rows_broadcast else 0.0
