@@ -183,20 +183,35 @@ def contract(a, b, axis: int, keepdims: bool = False):
     a contraction of two state-dependent operands. XLA fuses the chain into one loop that reads
     both operands once (measured 3x faster than a tree over the materialised product).
 
-    Over more than CHAIN_TERMS terms (a card's tokens): group g chains terms g * CHAIN_TERMS + k,
-    k in order; the k-th terms of all groups are one strided slice of each operand, so every
-    group's chain is one fused loop, and no product or padded copy is formed (the tree over the
-    materialised product this replaces was a quarter of a FLEQ calculator batch's step). The groups'
-    sums are then added in order (`ordered_sum`), and the last, partial group's terms after them.
+    Over more than CHAIN_TERMS terms (a card's tokens): G groups of `per` terms, G a power of two
+    and CHAIN_TERMS <= per < 2 CHAIN_TERMS; group g chains terms g * per + k, k in order. The k-th
+    terms of all groups are one strided slice of each operand, so every group's chain is one fused
+    loop, and no product or padded copy is formed (the tree over the materialised product this
+    replaces was a quarter of a FLEQ calculator batch's step). The groups' sums are then added by
+    `ordered_sum` (a tree over G: no padding), and the terms after the groups' by `contract` again.
     The order depends on the axis's length alone, as the card's result must."""
     size = max(a.shape[axis], b.shape[axis])
     if size <= CHAIN_TERMS:
         return _chain(a, b, axis, 0, size, 1, 1, keepdims)
-    groups, rest = divmod(size, CHAIN_TERMS)
-    total = ordered_sum(_chain(a, b, axis, 0, CHAIN_TERMS, CHAIN_TERMS, groups, True), axis, keepdims=True)
-    if rest:
-        total = total + _chain(a, b, axis, groups * CHAIN_TERMS, rest, 1, 1, True)
+    # A power of two of groups, each of `per` terms (CHAIN_TERMS <= per < 2 CHAIN_TERMS), so that
+    # their tree needs no padding (33 groups padded to 64 made a [206, 65, 64] copy per head at
+    # 64 x 64); the terms past the groups follow, summed the same way.
+    groups = _pow2_floor(size // CHAIN_TERMS)
+    per = size // groups
+    total = ordered_sum(_chain(a, b, axis, 0, per, per, groups, True), axis, keepdims=True)
+    if groups * per < size:
+        total = total + contract(_part(a, axis, groups * per, size), _part(b, axis, groups * per, size), axis,
+                                 keepdims=True)
     return total if keepdims else jnp.squeeze(total, axis)
+
+
+def _part(x, axis: int, start: int, stop: int):
+    """Entries start .. stop - 1 along `axis` (an axis of length 1 broadcasts: kept whole)."""
+    return x if x.shape[axis] == 1 else jax.lax.slice_in_dim(x, start, stop, axis=axis)
+
+
+def _pow2_floor(n: int) -> int:
+    return 1 << (max(int(n), 1).bit_length() - 1)
 
 
 def _chain(a, b, axis: int, start: int, terms: int, stride: int, count: int, keepdims: bool):
@@ -215,9 +230,16 @@ def _chain(a, b, axis: int, start: int, terms: int, stride: int, count: int, kee
 
 
 def ordered_sum(x, axis: int, keepdims: bool = False):
-    """sum over `axis`, term after term in index order (as `contract`; a tree past CHAIN_TERMS)."""
+    """sum over `axis`: term after term in index order up to CHAIN_TERMS terms; past that, a tree
+    over the largest power of two of leading terms, plus the rest's ordered_sum (no padding)."""
     if x.shape[axis] > CHAIN_TERMS:
-        return tree_sum(x, axis, keepdims)
+        # the largest power of two of terms as a tree (no padding), then the rest in the same way
+        n = x.shape[axis]
+        head = _pow2_floor(n)
+        total = tree_sum(jax.lax.slice_in_dim(x, 0, head, axis=axis), axis, keepdims=True)
+        if head < n:
+            total = total + ordered_sum(jax.lax.slice_in_dim(x, head, n, axis=axis), axis, keepdims=True)
+        return total if keepdims else jnp.squeeze(total, axis)
     acc = jax.lax.slice_in_dim(x, 0, 1, axis=axis)
     for k in range(1, x.shape[axis]):
         acc = acc + jax.lax.slice_in_dim(x, k, k + 1, axis=axis)

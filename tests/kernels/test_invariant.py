@@ -64,7 +64,22 @@ def test_tree_sum_is_the_same_tree_at_every_batch_size():
 
 
 @jax.enable_x64(True)
-@pytest.mark.parametrize("size", [5, 16, 37, 48, 300])
+@pytest.mark.parametrize("size", [9, 17, 85, 533])
+def test_ordered_sum_is_the_same_order_at_every_batch_size_and_near_the_exact_sum(size):
+    """A power of two of leading terms as a tree, the rest after it: no padding, the same order at
+    every batch size, within size * eps * sum |terms| of the exact sum."""
+    rng = np.random.default_rng(size)
+    x = rng.normal(size=(2, size, 64)) * 10.0 ** rng.integers(-6, 6, size=(2, size, 64))
+    f = jax.jit(lambda x: invariant.ordered_sum(x, axis=1))
+    whole = np.asarray(f(x))
+    for batch in (1, 3):
+        assert np.array_equal(np.asarray(f(x[..., :batch])), whole[..., :batch])
+    exact = np.apply_along_axis(math.fsum, 1, x)
+    assert np.all(np.abs(whole - exact) <= size * np.finfo(np.float64).eps * np.abs(x).sum(axis=1))
+
+
+@jax.enable_x64(True)
+@pytest.mark.parametrize("size", [5, 16, 37, 48, 300, 533, 1100])
 def test_contract_is_the_same_order_at_every_batch_size_and_near_the_exact_sum(size):
     """Over a card's tokens (more than CHAIN_TERMS): chains over groups of terms, then the groups'
     sums; bit for bit the same at batch sizes 1, 3 and 64, and within the rounding bound of any
