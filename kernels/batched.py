@@ -259,8 +259,9 @@ def _merged(pieces: list[tuple[int, int]], most: int) -> list[tuple[int, int]]:
 
 
 def _spread(update, rows: list[int], length: int):
-    """update [len(rows), ...] placed at `rows` of a [length, ...] array, -0.0 elsewhere (x + -0.0
-    is x for every float x, -0.0 included)."""
+    """update [len(rows), ...] placed at `rows` of a [length, ...] array, -0.0 elsewhere: x + -0.0
+    is x for every float x, -0.0 and NaN included (where subnormal inputs are read as zero, as on
+    XLA's CPU, none is ever stored: every stored value is a result, flushed the same way)."""
     filler = jnp.full((1,) + update.shape[1:], -0.0, update.dtype)
     source = jnp.concatenate([update, filler], axis=0)
     where = np.full(length, len(rows))
