@@ -172,9 +172,9 @@ class FixedSum:
 # Groups of at most this many terms per output are summed column by column (FixedSum._by_columns).
 COLUMN_TERMS = 16
 
-# The longest chain of terms: a chain is one operation per term, and chains over a card's tokens
-# (hundreds) made the compile of a 32 x 32 FLEQ machine take minutes. Longer sums are chains over
-# groups of this many terms (`contract`) or a tree (`ordered_sum`).
+# The longest sum taken as one chain: a chain is one operation per term, and chains over a card's
+# tokens (hundreds) made the compile of a 32 x 32 FLEQ machine take minutes. Longer sums are chains
+# over groups of CHAIN_TERMS to 2 CHAIN_TERMS - 1 terms (`contract`) or trees (`ordered_sum`).
 CHAIN_TERMS = 16
 
 
@@ -200,14 +200,18 @@ def contract(a, b, axis: int, keepdims: bool = False):
     per = size // groups
     total = ordered_sum(_chain(a, b, axis, 0, per, per, groups, True), axis, keepdims=True)
     if groups * per < size:
-        total = total + contract(_part(a, axis, groups * per, size), _part(b, axis, groups * per, size), axis,
+        done = groups * per
+        total = total + contract(_part(a, axis, done, size - done), _part(b, axis, done, size - done), axis,
                                  keepdims=True)
     return total if keepdims else jnp.squeeze(total, axis)
 
 
-def _part(x, axis: int, start: int, stop: int):
-    """Entries start .. stop - 1 along `axis` (an axis of length 1 broadcasts: kept whole)."""
-    return x if x.shape[axis] == 1 else jax.lax.slice_in_dim(x, start, stop, axis=axis)
+def _part(x, axis: int, start: int, count: int, stride: int = 1):
+    """`count` entries start, start + stride, ... along `axis` (an axis of length 1 broadcasts: it
+    is kept whole)."""
+    if x.shape[axis] == 1:
+        return x
+    return jax.lax.slice_in_dim(x, start, start + stride * (count - 1) + 1, stride=stride, axis=axis)
 
 
 def _pow2_floor(n: int) -> int:
@@ -217,12 +221,7 @@ def _pow2_floor(n: int) -> int:
 def _chain(a, b, axis: int, start: int, terms: int, stride: int, count: int, keepdims: bool):
     """sum_k a_k * b_k for k < terms, in order, where a_k is the strided slice of `count` entries
     start + k, start + k + stride, ... along `axis` (an axis of length 1 broadcasts)."""
-    def kth(x, k):
-        if x.shape[axis] == 1:
-            return x
-        first = start + k
-        return jax.lax.slice_in_dim(x, first, first + stride * (count - 1) + 1, stride=stride, axis=axis)
-
+    kth = lambda x, k: _part(x, axis, start + k, count, stride)  # noqa: E731
     acc = kth(a, 0) * kth(b, 0)
     for k in range(1, terms):
         acc = acc + kth(a, k) * kth(b, k)
