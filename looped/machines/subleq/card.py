@@ -61,7 +61,7 @@ def encode_many(programs: list[Program], n: int, layouts: list[Layout] | None = 
     card, offset = rows_of([len(p.memory) for p in programs])
     X[card, mem_start[card] + offset, r["mem"].slice] = bits_array([v for p in programs for v in p.memory], N)
     card, offset = rows_of([len(p.code) for p in programs])
-    fields = np.array([v for p in programs for i in p.code for v in (i.a, i.b, i.c)], dtype=np.int64).reshape(-1, 3)
+    fields = np.concatenate([_operands(p.code) for p in programs]) if B > 1 else _operands(programs[0].code)
     token = code_start[card] + offset
     operands = (codes[mem_start[card] + fields[:, 0]], codes[mem_start[card] + fields[:, 1]],
                 codes[code_start[card] + fields[:, 2]])
@@ -72,6 +72,25 @@ def encode_many(programs: list[Program], n: int, layouts: list[Layout] | None = 
         for rows, values in zip((a, b, c), operands):
             X[card, token, rows] = values
     return [Card(p, lay, X[i]) for i, (p, lay) in enumerate(zip(programs, layouts))], X
+
+
+# A program's operand fields [len(code), 3], by the identity of its code: a batch of one program's
+# inputs (`--sets`, `with_settings`) shares one code tuple, and a program run again (benchmarks,
+# the tail of a batch) is not read again. Each entry keeps its code alive, so its id stays its own.
+_OPERANDS: dict[int, tuple] = {}
+_OPERANDS_KEPT = 4096
+
+
+def _operands(code) -> np.ndarray:
+    kept = _OPERANDS.get(id(code))
+    if kept is not None and kept[0] is code:
+        return kept[1]
+    fields = np.array([(i.a, i.b, i.c) for i in code], dtype=np.int64).reshape(-1, 3)
+    fields.flags.writeable = False
+    if len(_OPERANDS) >= _OPERANDS_KEPT:
+        _OPERANDS.clear()
+    _OPERANDS[id(code)] = (code, fields)
+    return fields
 
 
 def _blank_card(n: int, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
