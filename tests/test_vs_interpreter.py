@@ -25,3 +25,16 @@ def test_case_widths():
     rng = np.random.default_rng(1)
     for columns, bits, _, cells, code in CASES.values():
         assert card_width(random_program(rng, bits, n_cells=cells, n_code=code)) == columns
+
+
+def test_the_avx2_build_is_measured_beside_native_only_on_avx512(monkeypatch):
+    import benchmarks.common
+    from benchmarks import vs_interpreter
+
+    monkeypatch.delenv("LOOPED_NATIVE_MARCH", raising=False)
+    for avx512, backends, wanted in ((True, ["fast", "native"], True), (True, ["fast"], False),
+                                     (False, ["fast", "native"], False)):
+        monkeypatch.setattr(benchmarks.common, "cpu_info", lambda avx512=avx512: {"avx512": avx512})
+        assert vs_interpreter.avx2_build_wanted(backends) is wanted
+    monkeypatch.setenv("LOOPED_NATIVE_MARCH", "x86-64-v3")  # a target chosen by hand is measured as it is
+    assert not vs_interpreter.avx2_build_wanted(["fast", "native"])
