@@ -393,7 +393,9 @@ class ScratchGroup:
             scores = contract(ok[:, :, :, None], oq[:, :, None, :], 1)  # [h, s_k, s_q, B]
         if self.q_common is not None:
             cq, ck = self.q_common(x), self.k_common(x)  # [kc, s, B]
-            scores = scores + contract(ck[:, :, None], cq[:, None, :], 0)[None]
+            # kept: XLA fused this [s, s] contraction into the sum over every head and computed
+            # it once per head (128 times over at 64 x 64: 4.6 of 15 ms a step)
+            scores = scores + keep(contract(ck[:, :, None], cq[:, None, :], 0))[None]
         scores = keep(lam * scores)
         m = keep(jnp.max(scores, axis=1))  # [h, s_q, B]
         e = keep(jnp.exp(scores - m[:, None]))
