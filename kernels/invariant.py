@@ -170,6 +170,11 @@ class FixedSum:
         return columns[0]
 
 
+# A head's read-out on the scratch tokens is tested for queries shared by the slots
+# (InvariantHead.attend_scratch) from this many multiply-adds per step ((value + key rows) x
+# other tokens x scratch tokens): the test and its conditional cost about what that saves below it.
+SHARED_QUERY_WORK = 300_000
+
 # Groups of at most this many terms per output are summed column by column (FixedSum._by_columns).
 COLUMN_TERMS = 16
 
@@ -289,8 +294,34 @@ class InvariantHead:
         """The scratch tokens' read-out [len(v_cols), s, B], softmax over every key (scratch and
         rest). `scratch`, `rest`: features -> their values on those tokens; `keep`: a boundary
         (kernels/batched.py's materializer), so that the scores, their maximum and the softmax
-        weights are computed once rather than inside each consumer."""
-        u = keep(self.kt(self.q(scratch(self.plan.q_rows))))  # [kr, s_q, B]
+        weights are computed once rather than inside each consumer.
+
+        Each query token's read-out depends on that token's query features alone (every sum runs
+        over the keys, in the same order whatever the number of queries). So where every token but
+        the last holds the same query features, bit for bit, in every card of the batch (FLEQ's
+        fetch and a few other heads: every slot holds the same program counter), the read-out is
+        computed for the first and the last token and the first's copied to the others: the same
+        bits, at 2 queries' cost instead of s. Tested at run time (a conditional), for heads whose
+        read-out is large (SHARED_QUERY_WORK), and on a CPU only (a GPU's conditional waits for
+        its predicate on the host)."""
+        q_in = scratch(self.plan.q_rows)  # [qr, s, B]
+        s, rest_tokens = q_in.shape[1], rest(self.plan.k_rows).shape[1]
+        work = (len(self.plan.v_rows) + len(self.plan.k_rows)) * rest_tokens * s
+        if s < 4 or work < SHARED_QUERY_WORK or jax.default_backend() != "cpu":
+            return self._read_out(q_in, scratch, rest, lam, keep)
+
+        def alike():
+            ends = self._read_out(jnp.concatenate([q_in[:, :1], q_in[:, s - 1:]], axis=1), scratch, rest, lam, keep)
+            first = jnp.broadcast_to(ends[:, :1], (ends.shape[0], s - 1) + ends.shape[2:])
+            return jnp.concatenate([first, ends[:, 1:]], axis=1)
+
+        bits = jax.lax.bitcast_convert_type(q_in, jnp.dtype(f"uint{8 * q_in.dtype.itemsize}"))
+        same = jnp.all(bits[:, 1 : s - 1] == bits[:, :1])
+        return jax.lax.cond(same, alike, lambda: self._read_out(q_in, scratch, rest, lam, keep))
+
+    def _read_out(self, q_in, scratch, rest, lam, keep):
+        """attend_scratch for the query tokens whose query features are q_in [qr, s_q, B]."""
+        u = keep(self.kt(self.q(q_in)))  # [kr, s_q, B]
         sk, rk = scratch(self.plan.k_rows), rest(self.plan.k_rows)  # [kr, s_k, B], [kr, n-s, B]
         sc_s = lam * contract(sk[:, :, None], u[:, None, :], 0)  # [s_k, s_q, B]
         sc_r = keep(lam * contract(u[:, :, None], rk[:, None, :], 0))  # [s_q, n-s, B]

@@ -192,3 +192,67 @@ def test_real_valued_loops_compile_with_the_kernels_own_options_and_integer_loop
     assert subleq_loop.step.compile_options == ()
     for name, function in fleq_loop._functions().items():
         assert function._jit_info.compiler_options_kvs == tuple(fleq_loop.step.compile_options), name
+
+
+def _inverse_heads():
+    """The 4 x 4 inverse machine's heads whose queries are the scratch tokens', as evaluated here."""
+    from looped import machines
+
+    isa = machines.get("fleq")
+    programs = inverses(1)
+    key = isa.machine_key(programs)
+    layout = isa.layout(key)
+    plan = kernels.plan.Plan.of(isa.stack(layout))
+    heads = [invariant.InvariantHead.build(h, np.float64) for lay in plan.layers for h in lay.heads
+             if not invariant.scratch_only(h) and h.queries != "others"]
+    return plan, heads, float(isa.inverse_temperature(layout))
+
+
+@jax.enable_x64(True)
+def test_shared_slot_queries_give_the_same_bits_as_every_query(monkeypatch):
+    """attend_scratch computes a read-out once for the slots when their query features are equal
+    bit for bit in every card (and for every token otherwise): the same bits as the read-out of
+    every query token (`_read_out`), whether the test passes or not."""
+    monkeypatch.setattr(invariant, "SHARED_QUERY_WORK", 0)  # every head of this small machine takes the test
+    plan, heads, lam = _inverse_heads()
+    rng = np.random.default_rng(3)
+    s, rest_tokens, batch = plan.scratch_tokens, 20, 3
+    assert s >= 4 and heads
+    for alike in (True, False):
+        S = rng.normal(size=(plan.d, s, batch))
+        R = rng.normal(size=(plan.d, rest_tokens, batch))
+        if alike:
+            S[:, 1 : s - 1] = S[:, :1]  # every slot token as the first: the queries are shared
+        for head in heads:
+            def both(S, R, head=head):
+                scratch = lambda f: S[np.asarray(f)]  # noqa: E731
+                rest = lambda f: R[np.asarray(f)]  # noqa: E731
+                return (head.attend_scratch(scratch, rest, lam, lambda v: v),
+                        head._read_out(scratch(head.plan.q_rows), scratch, rest, lam, lambda v: v))
+
+            tested, every = jax.jit(both)(S, R)
+            assert np.array_equal(np.asarray(tested), np.asarray(every)), (alike, head.plan.v_cols[:3])
+
+
+@pytest.mark.slow
+def test_shared_slot_queries_in_a_mixed_batch_each_card_as_alone(monkeypatch):
+    """Through the runner, with every head taking the shared-query test: calculators and inverses in
+    one batch (the test fails for a batch where it passes for a card alone) give each card's bits
+    alone, and the same bits as without the test."""
+    from looped.runner import Loop
+
+    monkeypatch.setattr(invariant, "SHARED_QUERY_WORK", 0)
+    programs = calculators(2, seed=5) + inverses(2, seed=6)
+    iset, cards, loop, X0, halt = engine._prepare(programs, "fast", None, False)
+    machine, _ = engine.machine_loop(iset.name, iset.machine_key(programs), "fast")
+    layout = machine.layout
+    tested = Loop(lambda: kernels.make_step("fast", machine.stack, machine.lam, machine.dtype), pc_token=iset.pc_token,
+                  pc_rows=layout["pc"].slice, width=layout.n, cache_key=None, chunked=False)
+    batch = tested.run(X0, halt)
+    for i in range(len(programs)):
+        alone = tested.run(X0[i:i + 1], halt[i:i + 1])
+        assert np.array_equal(np.asarray(batch.X)[i], np.asarray(alone.X)[0]), i
+    monkeypatch.setattr(invariant, "SHARED_QUERY_WORK", 10**15)
+    untested = Loop(lambda: kernels.make_step("fast", machine.stack, machine.lam, machine.dtype), pc_token=iset.pc_token,
+                    pc_rows=layout["pc"].slice, width=layout.n, cache_key=None, chunked=False)
+    assert np.array_equal(np.asarray(untested.run(X0, halt).X), np.asarray(batch.X))
