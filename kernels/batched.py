@@ -109,6 +109,24 @@ def materializer(probe):
     return keep
 
 
+def keep_pieces(keep, *selections) -> list[tuple]:
+    """For each (pieces, indices): the pieces tuple with those at `indices` passed through `keep`,
+    all selections through one boundary; the other pieces as they are."""
+    kept = keep([[pieces[k] for k in indices] for pieces, indices in selections])
+    out = []
+    for (pieces, indices), values in zip(selections, kept):
+        pieces = list(pieces)
+        for k, v in zip(indices, values):
+            pieces[k] = v
+        out.append(tuple(pieces))
+    return out
+
+
+def changed(before, after) -> list[int]:
+    """The indices of the pieces a layer wrote (new arrays; the others are passed on as they were)."""
+    return [k for k in range(len(after)) if after[k] is not before[k]]
+
+
 # Reductions chain at most this many slices; longer axes are folded in groups of this size first.
 CHAIN = 32
 
@@ -511,15 +529,7 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
             if head.plan.queries != "scratch":
                 AP = rest_of.add(AP, head.plan.v_cols, head.rest_readout(scratch, rest, lam, keep))
         if heads:  # what the attention wrote is read many times by the MLP
-            changed_s = [k for k in range(len(AS)) if AS[k] is not S[k]]
-            changed_p = [k for k in range(len(AP)) if AP[k] is not P[k]]
-            kept = keep(([AS[k] for k in changed_s], [AP[k] for k in changed_p]))
-            AS, AP = list(AS), list(AP)
-            for k, v in zip(changed_s, kept[0]):
-                AS[k] = v
-            for k, v in zip(changed_p, kept[1]):
-                AP[k] = v
-            AS, AP = tuple(AS), tuple(AP)
+            AS, AP = keep_pieces(keep, (AS, changed(S, AS)), (AP, changed(P, AP)))
         scratch_a = lambda f: scratch_of.take(AS, f)  # noqa: E731
         rest_a = lambda f: rest_of.parts(AP, f)  # noqa: E731
         S, P = AS, AP
@@ -542,17 +552,8 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
     # The pieces the health check reads, computed once: XLA fused the layer that writes them into
     # both the check and the step's later readers (the runner's select), computing it twice
     # (64 gcd instances with one straggler, in-process A/B: 4-5 % off the batch).
-    health_pieces = (sorted({scratch_of.where[int(f)][0] for f in corrected}),
-                     sorted({rest_of.where[int(f)][0] for f in moving}))
-
-    def kept_for_health(S, P, keep):
-        (ks, kp), S, P = health_pieces, list(S), list(P)
-        kept_s, kept_p = keep(([S[k] for k in ks], [P[k] for k in kp]))
-        for k, v in zip(ks, kept_s):
-            S[k] = v
-        for k, v in zip(kp, kept_p):
-            P[k] = v
-        return tuple(S), tuple(P)
+    health_s = sorted({scratch_of.where[int(f)][0] for f in corrected})
+    health_p = sorted({rest_of.where[int(f)][0] for f in moving})
 
     def open_cards(X):  # [B, n, d]
         P = rest_of.open(X[:, s:])
@@ -565,7 +566,7 @@ def make_batch_ops(stack, lam: float, dtype) -> BatchOps:
         health = state["fixed_health"]
         for i, layer in enumerate(layers):
             if i == check:
-                S, P = kept_for_health(S, P, keep)
+                S, P = keep_pieces(keep, (S, health_s), (P, health_p))
                 parts = scratch_of.parts(S, corrected) + rest_of.parts(P, moving)
                 health = jnp.maximum(health, health_of(parts, health.shape[0], health.dtype))
             S, P = apply(layer, S, P, keep)

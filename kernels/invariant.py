@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kernels.batched import Pieces, materializer
+from kernels.batched import Pieces, changed, keep_pieces, materializer
 from kernels.common import BatchOps, Step, as_array, as_plan, built_once, take_rows
 from kernels.plan import HeadPlan, MLPPlan
 
@@ -527,18 +527,13 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
             if head.plan.queries != "scratch":
                 AP = rest_of.add(AP, head.plan.v_cols, head.attend_rest(scratch, rest, lam, keep))
         if heads or groups:  # what the attention wrote is read by every MLP group (kept: only the changed pieces)
-            AS, AP = keep_changed(keep, S, AS), keep_changed(keep, P, AP)
+            (AS,), (AP,) = keep_pieces(keep, (AS, changed(S, AS))), keep_pieces(keep, (AP, changed(P, AP)))
         S, P = AS, AP
         for mlp in mlps:  # every MLP group reads the attention's output
             S = scratch_of.add(S, mlp.plan.out_cols, mlp.update(scratch_of.take(AS, mlp.plan.in_rows), keep))
             if mlp.plan.tokens == "all":
                 P = rest_of.add(P, mlp.plan.out_cols, mlp.update(rest_of.take(AP, mlp.plan.in_rows), keep))
         return S, P
-
-    def keep_changed(keep, before, after):
-        changed = [k for k in range(len(after)) if after[k] is not before[k]]
-        kept = dict(zip(changed, keep([after[k] for k in changed])))
-        return tuple(kept.get(k, piece) for k, piece in enumerate(after))
 
     def health_of(pieces_of, pieces, features, batch, dtype):
         health = jnp.zeros((batch,), dtype)
