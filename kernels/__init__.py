@@ -20,6 +20,7 @@ one way: plan <- common <- batched <- fast <- pallas, batched <- invariant, and
 plan <- common <- native (tests/kernels/test_plan.py checks there is no cycle).
 """
 
+import dataclasses
 import importlib
 
 BACKENDS = ("fast", "dense", "pallas", "native")
@@ -55,4 +56,8 @@ def make_step(backend: str, stack, lam: float, dtype):
         from kernels import invariant
 
         step = invariant.with_invariant_batches(step, stack, lam, dtype)
-    return step
+    from kernels import common
+
+    # (the kernel's own options last: they win where both name one)
+    options = dict(common.xla_cpu_options() + tuple(step.compile_options))
+    return dataclasses.replace(step, compile_options=tuple(options.items())) if options else step

@@ -86,10 +86,16 @@ def environment() -> tuple:
     import jax
     import jaxlib
 
+    from kernels.common import cpu_description, xla_vector_bits
+
     device = jax.devices()[0]
+    # (XLA:CPU builds for this CPU's instructions, at the vector width chosen for it: an executable
+    # from another CPU sharing this folder may not run here)
+    cpu = cpu_description()
     return (FORMAT, jax.__version__, jaxlib.__version__, device.platform, getattr(device, "device_kind", ""),
             jax.device_count(), bool(jax.config.jax_enable_x64), str(jax.config.jax_default_matmul_precision),
-            os.environ.get("XLA_FLAGS", ""), fingerprint())
+            os.environ.get("XLA_FLAGS", ""), cpu["model"], " ".join(sorted(cpu["flags"])), xla_vector_bits(),
+            fingerprint())
 
 
 def _path(key: str) -> Path:

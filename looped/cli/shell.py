@@ -106,6 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LoopedError as e:
         print(str(e), file=sys.stderr)
         return EXIT_FAILURE if _is_internal(e) else EXIT_USAGE
+    except ValueError as e:
+        from kernels.common import SettingError
+
+        if not isinstance(e, SettingError):
+            raise
+        print(f"error: {e}", file=sys.stderr)  # an environment variable of the kernels'
+        return EXIT_USAGE
     except RuntimeError as e:
         from kernels.native import NativeUnavailable
 
