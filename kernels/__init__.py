@@ -58,6 +58,4 @@ def make_step(backend: str, stack, lam: float, dtype):
         step = invariant.with_invariant_batches(step, stack, lam, dtype)
     from kernels import common
 
-    # (the kernel's own options last: they win where both name one)
-    options = dict(common.xla_cpu_options() + tuple(step.compile_options))
-    return dataclasses.replace(step, compile_options=tuple(options.items())) if options else step
+    return dataclasses.replace(step, batch_compile_options=common.xla_cpu_options())

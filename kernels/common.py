@@ -30,11 +30,12 @@ def thread_cap() -> int:
     return int(value)
 
 
-# XLA:CPU's preferred vector width, per CPU: XLA generates 256-bit vectors by default (512-bit ones
-# lower the clock of many Intel CPUs). AMD's AVX-512 CPUs (Zen 4 and later, family 25 and up) run
-# 512-bit operations at full clock, and there the wider vectors are faster (Zen 4, pinned to one core:
-# 64 SUBLEQ cards 50.6 -> 46.4 us an iteration, 32 cards 36.7 -> 35.1; one 32 x 32 FLEQ inverse
-# 1.72 -> 1.63 ms an instruction); elsewhere XLA's default stands, unmeasured.
+# XLA:CPU's preferred vector width for batches, per CPU: XLA generates 256-bit vectors by default
+# (512-bit ones lower the clock of many Intel CPUs). AMD's AVX-512 CPUs (Zen 4 and later, family 25
+# and up) run 512-bit operations at full clock, and there the wider vectors make batches faster
+# (Zen 4, in-process A/B: 64 FLEQ calculators 68 -> 55 ms, 64 SUBLEQ cards 14.4 -> 13.6 ms; one card
+# 2-3 % slower, so it keeps the default: Step.batch_compile_options); elsewhere XLA's default
+# stands, unmeasured.
 VECTOR_BITS_ENV = "LOOPED_XLA_VECTOR_BITS"
 
 
@@ -74,7 +75,7 @@ def xla_vector_bits() -> int | None:
 
 
 def xla_cpu_options() -> tuple:
-    """Compile options for loops run on XLA:CPU here (the vector width), empty elsewhere."""
+    """Compile options for batches run on XLA:CPU here (the vector width), empty elsewhere."""
     if jax.default_backend() != "cpu":
         return ()
     bits = xla_vector_bits()
@@ -192,6 +193,9 @@ class Step:
     # XLA options this step's loops are compiled with (looped/loop/traced.py: runs, traces and
     # sharded batches alike; the kernel chooses its code shape). Empty: XLA's defaults.
     compile_options: tuple = ()
+    # Added to those for the batch shapes of more than one card that the runner compiles: this CPU's
+    # vector width (xla_cpu_options; one card keeps XLA's default, measured faster there).
+    batch_compile_options: tuple = ()
 
     def scratch_rows(self, state):
         return self.scratch(state) if self.scratch is not None else state[: self.scratch_tokens]

@@ -177,7 +177,9 @@ class Loop:
         spec = lambda s, t: jax.ShapeDtypeStruct(s, t)  # noqa: E731
         args = (spec(shape, dtype), spec((B,), i32), spec((B,), i32), spec((B,), dtype), spec((B,), i32),
                 *[spec((), i32)] * 3)
-        return [f["go"].lower(*args).compile()]  # (with the kernel's compile options: looped/loop/traced.py)
+        # (with the kernel's compile options, looped/loop/traced.py, and for a batch its batch options)
+        extra = dict(self.step.batch_compile_options) if B > 1 else {}
+        return [f["go"].lower(*args).compile(compiler_options=extra or None)]
 
     def note_iterations(self, slots: int, iterations: int, seconds: float) -> None:
         """A chunk's cost: `iterations` loop iterations of a batch of `slots` in `seconds`."""

@@ -182,16 +182,17 @@ def test_faults_and_step_limits_are_the_same_in_a_batch():
 def test_real_valued_loops_compile_with_the_kernels_own_options_and_integer_loops_with_xlas():
     """The invariant kernel asks XLA:CPU for its older loop emitters (kernels/invariant.py
     `invariant_compile_options`: half the compile time of a FLEQ machine), and every loop function
-    of that machine is jitted with them; SUBLEQ's kernels keep XLA's defaults. Both take this
-    CPU's vector width (kernels/common.py `xla_cpu_options`)."""
+    of that machine is jitted with them; SUBLEQ's kernels keep XLA's defaults. Both compile their
+    batches with this CPU's vector width (kernels/common.py `xla_cpu_options`)."""
     fleq = [p for p in calculators(1)]
     _, _, fleq_loop, _, _ = engine._prepare(fleq, "fast", None, False)
     subleq = [assemble_file("programs/gcd.asm")]
     _, _, subleq_loop, _, _ = engine._prepare(subleq, "fast", None, False)
-    per_cpu = dict(common.xla_cpu_options())
     if jax.default_backend() == "cpu":
-        assert dict(fleq_loop.step.compile_options) == {**per_cpu, "xla_cpu_use_fusion_emitters": False}
-    assert dict(subleq_loop.step.compile_options) == per_cpu
+        assert dict(fleq_loop.step.compile_options) == {"xla_cpu_use_fusion_emitters": False}
+    assert subleq_loop.step.compile_options == ()
+    for loop in (fleq_loop, subleq_loop):  # (batches of more than one card: runner.Loop._compile)
+        assert loop.step.batch_compile_options == common.xla_cpu_options()
     for name, function in fleq_loop._functions().items():
         assert function._jit_info.compiler_options_kvs == tuple(fleq_loop.step.compile_options), name
 
