@@ -49,16 +49,10 @@ def interleaved_samples(fns: dict, repeats: int = 5) -> dict:
 def cpu_info() -> dict:
     """The CPU's model name and the vector extensions it offers (the native kernel's code, and
     XLA's, is built for them: AVX-512 and AVX2-only machines differ severalfold)."""
-    model, flags = platform.processor() or "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() in ("flags", "Features"):
-                flags = set(value.split())
-    except OSError:
-        pass
+    from kernels.common import cpu_description
+
+    cpu = cpu_description()
+    model, flags = cpu["model"] or platform.processor() or "unknown", cpu["flags"]
     vector = sorted(f for f in flags if f.startswith(("avx", "sse", "fma", "amx", "neon", "asimd", "sve")))
     return {"cpu_model": model, "vector_flags": vector, "avx512": any(f.startswith("avx512") for f in flags),
             "l2_kib": _l2_kib()}

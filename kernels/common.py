@@ -43,18 +43,22 @@ VECTOR_BITS_ENV = "LOOPED_XLA_VECTOR_BITS"
 def cpu_description() -> dict:
     """This CPU as /proc/cpuinfo gives it: vendor, family, model name and flags (empty where unknown)."""
     out = {"vendor": "", "family": 0, "model": "", "flags": frozenset()}
+    fields = {"vendor_id": "vendor", "cpu family": "family", "model name": "model", "flags": "flags",
+              "Features": "flags"}  # ("Features": ARM's flags)
+    seen = set()
     try:
         for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
             key, _, value = (part.strip() for part in line.partition(":"))
-            if key == "vendor_id":
-                out["vendor"] = value
-            elif key == "cpu family" and value.isdigit():
-                out["family"] = int(value)
-            elif key == "model name":
-                out["model"] = value
-            elif key in ("flags", "Features"):
+            name = fields.get(key)
+            if name is None or name in seen:  # (the first processor's entry is enough)
+                continue
+            seen.add(name)
+            if name == "flags":
                 out["flags"] = frozenset(value.split())
-                break  # (the first processor's entry is enough)
+            elif name == "family":
+                out["family"] = int(value) if value.isdigit() else 0
+            else:
+                out[name] = value
     except OSError:
         pass
     return out

@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kernels.common import BatchOps, Step, thread_cap
+from kernels.common import BatchOps, Step, cpu_description, thread_cap
 from kernels.plan import Plan
 
 # -fno-trapping-math: the code never reads the floating-point exception flags, and with them kept
@@ -64,17 +64,6 @@ def flags(form: str = "literal") -> list[str]:
     return ["-O2" if form == "tables" else base[0], f"-march={march()}", *base[1:]]
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("flags", "Features"):
-                return set(value.split())
-    except OSError:
-        pass
-    return set()
-
-
 # x86-64 levels (-march=x86-64-vN) and their vector width in bits
 _LEVEL_BITS = {"x86-64": 128, "x86-64-v2": 128, "x86-64-v3": 256, "x86-64-v4": 512}
 
@@ -83,7 +72,7 @@ def vector_bits() -> int:
     """The widest vector the code is built for: from the -march level, else from this CPU's flags."""
     if march() in _LEVEL_BITS:
         return _LEVEL_BITS[march()]
-    cpu = _cpu_flags()
+    cpu = cpu_description()["flags"]
     return 512 if "avx512f" in cpu else 256 if "avx2" in cpu else 128
 
 
