@@ -30,6 +30,15 @@ the other tokens' written and read features apart, the same reassociated heads, 
 general MLP groups); the raw values differ from fast's by rounding only (another summation order).
 Check of the CPU code: XLA's CPU flags that could reorder float sums (xla_cpu_enable_fast_math and
 its reassociation) are off by default; tests/kernels/test_invariant.py would see a change.
+
+Multiply-adds. XLA:CPU always lets LLVM fuse a product into the addition that consumes it (one
+rounding instead of two: FMA). Where an addition's two operands are both products, which one LLVM
+fuses depends on the code around it: the vectorised body of a loop and its scalar remainder chose
+differently (a FixedSum tree at 5, 9 or 13 cards gave another last bit on the remainder's card than
+at 64; with LLVM's full unrolling capped, kernels/common.py, at 1 card too). So no sum here adds two
+bare products: the first product of a chain and the first half of a tree's products are `settled`
+(the same value, but no longer a product LLVM can fuse), and only the other product of each such
+pair can become a multiply-add, wherever its loop runs.
 """
 
 from __future__ import annotations
@@ -48,19 +57,31 @@ from kernels.plan import HeadPlan, MLPPlan
 # ---- sums in a fixed order ----------------------------------------------------------------------------
 
 
-def tree_sum(x, axis: int, keepdims: bool = False):
+def settled(x):
+    """x itself (NaN stays NaN), as a value LLVM cannot fuse into a multiply-add: where both operands
+    of an addition are products, settling one leaves one way to fuse them (module docstring,
+    "Multiply-adds"). A select on x == x costs a compare and a blend; simpler identities (x + 0,
+    max(x, -inf), a no-op reduce_precision) are folded away before LLVM sees them (measured)."""
+    return jnp.where(x == x, x, jnp.nan)
+
+
+def tree_sum(x, axis: int, keepdims: bool = False, products: bool = False):
     """The sum of x along `axis` as a fixed pairwise tree: zeros pad the axis to a power of two
     (adding +0 changes no sum), then the first half is added elementwise to the second, repeated.
-    The tree depends only on that axis's length."""
+    The tree depends only on that axis's length. `products`: x is a product computed in the same
+    fused loop (its first half is `settled` before the first additions)."""
     n = x.shape[axis]
     size = _pow2(max(n, 1))
     if size != n:
         pad = [(0, 0)] * x.ndim
         pad[axis] = (0, size - n)
         x = jnp.pad(x, pad)
+    first = products
     while size > 1:
         size //= 2
-        x = jax.lax.slice_in_dim(x, 0, size, axis=axis) + jax.lax.slice_in_dim(x, size, 2 * size, axis=axis)
+        half = jax.lax.slice_in_dim(x, 0, size, axis=axis)
+        x = (settled(half) if first else half) + jax.lax.slice_in_dim(x, size, 2 * size, axis=axis)
+        first = False
     return x if keepdims else jnp.squeeze(x, axis)
 
 
@@ -146,7 +167,7 @@ class FixedSum:
             terms = terms.reshape((m, size) + x.shape[1:])
             if coef is not None:
                 terms = terms * _column(coef, terms.ndim)
-            pieces.append(tree_sum(terms, axis=1))
+            pieces.append(tree_sum(terms, axis=1, products=coef is not None))
         if self.zero_outputs:
             pieces.append(jnp.zeros((self.zero_outputs,) + x.shape[1:], x.dtype))
         out = pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces, axis=0)
@@ -164,6 +185,8 @@ class FixedSum:
         for k in range(idx.shape[1]):
             term = jnp.take(x, idx[:, k], axis=0, mode="clip")
             columns.append(term if coef is None else term * _column(coef[:, k], term.ndim))
+        if coef is not None and len(columns) > 1:  # (products: no addition of two, module docstring)
+            columns = [settled(c) for c in columns[: len(columns) // 2]] + columns[len(columns) // 2:]
         while len(columns) > 1:
             half = len(columns) // 2
             columns = [columns[i] + columns[i + half] for i in range(half)]
@@ -228,7 +251,7 @@ def _chain(a, b, axis: int, start: int, terms: int, stride: int, count: int, kee
     """sum_k a_k * b_k for k < terms, in order, where a_k is the strided slice of `count` entries
     start + k, start + k + stride, ... along `axis` (an axis of length 1 broadcasts)."""
     kth = lambda x, k: _part(x, axis, start + k, count, stride)  # noqa: E731
-    acc = kth(a, 0) * kth(b, 0)
+    acc = settled(kth(a, 0) * kth(b, 0))  # (a sum that starts as a bare product: module docstring)
     for k in range(1, terms):
         acc = acc + kth(a, k) * kth(b, k)
     return acc if keepdims or count != 1 else jnp.squeeze(acc, axis)

@@ -122,6 +122,27 @@ def test_fixed_sum_by_columns_is_the_same_at_every_batch_size_and_the_weights_pr
     assert np.allclose(whole, np.einsum("fc,ftb->ctb", w, x), rtol=1e-12, atol=1e-12)
 
 
+@jax.enable_x64(True)
+@pytest.mark.parametrize("batches", [(1, 5, 9, 13), pytest.param(tuple(range(1, 64)), marks=pytest.mark.slow)])
+def test_sums_of_products_are_the_same_at_every_batch_size_compiled_as_the_runner_does(batches):
+    """Batch sizes up to 63 against 64, compiled with the evaluator's own options: where a
+    loop's vectorised body and its scalar remainder fused different products into multiply-adds,
+    the remainder's cards gave another last bit (FixedSum at 5, 9 and 13 cards) before `settled`."""
+    options = dict(invariant.invariant_compile_options()) or None
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(40, 30)) * (rng.random((40, 30)) < 0.15) * 10.0 ** rng.integers(-5, 5, size=(40, 30))
+    fixed = invariant.FixedSum.build(w, jnp.float64)
+    a, b = rng.normal(size=(7, 1, 64)) * 10.0 ** rng.integers(-4, 4, size=(7, 1, 1)), rng.normal(size=(7, 5, 64))
+    cases = [(lambda x: fixed(x), (rng.normal(size=(40, 5, 64)),)),
+             (lambda p, q: invariant.contract(p, q, axis=0), (a, b)),
+             (lambda p, q: invariant.contract(p, q, axis=1), (rng.normal(size=(3, 40, 64)), rng.normal(size=(3, 40, 64))))]
+    for fn, args in cases:
+        run = lambda *v: np.asarray(jax.jit(fn).lower(*v).compile(compiler_options=options)(*v))  # noqa: E731
+        whole = run(*args)
+        for batch in batches:
+            assert np.array_equal(run(*[v[..., :batch] for v in args]), whole[..., :batch]), batch
+
+
 def test_per_card_stacks_take_the_invariant_batches():
     from looped import machines
 
