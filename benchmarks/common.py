@@ -69,8 +69,10 @@ def _l2_kib() -> int | None:
 def machine_info() -> dict:
     import jax
 
+    info = cpu_info()  # (imports kernels, which sets XLA_FLAGS: kernels.common.prepare_xla_flags)
     return {
-        **cpu_info(),
+        **info,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "jax": jax.__version__,

@@ -17,11 +17,17 @@ whole instruction, or a chunk of the runner's loop, as one call of C++ code gene
 real-valued cards (Stack.per_card) on `fast` (and `pallas`, which is fast for them) run through
 invariant.py: the whole batch in one pass, each card bit for bit what it gives alone. Imports run
 one way: plan <- common <- batched <- fast <- pallas, batched <- invariant, and
-plan <- common <- native (tests/kernels/test_plan.py checks there is no cycle).
+plan <- common <- native; settings.py (environment settings read before JAX starts, imported here)
+imports none of them (tests/kernels/test_plan.py checks there is no cycle).
 """
 
 import dataclasses
 import importlib
+
+from kernels.settings import prepare_xla_flags
+
+# (before any XLA compile in this process: XLA reads its flags once)
+prepare_xla_flags()
 
 BACKENDS = ("fast", "dense", "pallas", "native")
 DEFAULT_BACKEND = "fast"

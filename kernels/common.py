@@ -11,15 +11,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kernels import settings
 from kernels.plan import Plan, runs
+from kernels.settings import SettingError
 
 # Exactness: integer-valued float32 matmuls must not be rounded to TF32 or bf16 on GPUs.
 PRECISION = jax.lax.Precision.HIGHEST
-
-
-class SettingError(ValueError):
-    """An environment setting of the kernels' (LOOPED_THREADS, LOOPED_XLA_VECTOR_BITS) that is not
-    one of its values: the command line reports it as a user's mistake."""
 
 
 def thread_cap() -> int:
@@ -80,6 +77,7 @@ def xla_vector_bits() -> int | None:
 
 def xla_cpu_options() -> tuple:
     """Compile options for batches run on XLA:CPU here (the vector width), empty elsewhere."""
+    settings.unroll_max()  # (a bad setting is an error before anything runs)
     if jax.default_backend() != "cpu":
         return ()
     bits = xla_vector_bits()

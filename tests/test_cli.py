@@ -245,13 +245,14 @@ def test_an_exported_machine_disassembles_to_a_program_that_runs_the_same(capsys
 @pytest.mark.parametrize("name, value, expected", [
     ("LOOPED_XLA_VECTOR_BITS", "300", "LOOPED_XLA_VECTOR_BITS must be 128, 256 or 512, not '300'"),
     ("LOOPED_THREADS", "two", "LOOPED_THREADS must be a whole number of threads"),
+    ("LOOPED_XLA_UNROLL_MAX", "-1", "LOOPED_XLA_UNROLL_MAX must be a whole number of loop iterations"),
 ])
 def test_a_bad_kernel_setting_is_a_usage_error(capsys, monkeypatch, tmp_path, name, value, expected):
     """An environment variable of the kernels' with a value it cannot take: an error naming it
     (exit 2), no traceback, and no card is run."""
     sets = tmp_path / "pairs.jsonl"
     sets.write_text("".join(json.dumps({"a": 12 + i, "b": 18}) + "\n" for i in range(20)))  # (enough cards for two lanes)
-    for setting in ("LOOPED_THREADS", "LOOPED_XLA_VECTOR_BITS"):
+    for setting in ("LOOPED_THREADS", "LOOPED_XLA_VECTOR_BITS", "LOOPED_XLA_UNROLL_MAX"):
         monkeypatch.delenv(setting, raising=False)
     monkeypatch.setenv(name, value)
     code, out, err = run(capsys, "run", "programs/gcd.asm", "--sets", str(sets), "--json")

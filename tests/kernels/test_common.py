@@ -1,11 +1,15 @@
-"""kernels/common.py: the vector width XLA:CPU is asked for, per CPU."""
+"""kernels/common.py: the vector width XLA:CPU is asked for, per CPU, and LLVM's unrolling cap."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import jax
 import pytest
 
-from kernels import common
+from kernels import common, settings
 
 
 def _cpu(vendor: str, family: int, flags: str) -> dict:
@@ -40,3 +44,42 @@ def test_this_cpu_is_described():
     cpu = common.cpu_description()
     assert set(cpu) == {"vendor", "family", "model", "flags"}
     assert isinstance(cpu["flags"], frozenset)
+
+
+@pytest.mark.parametrize("flags, cap, expected", [
+    ("", 4, "--xla_backend_extra_options=-unroll-full-max-count=4"),
+    ("--xla_cpu_use_thunk_runtime=true", 8,
+     "--xla_cpu_use_thunk_runtime=true --xla_backend_extra_options=-unroll-full-max-count=8"),
+    ("--xla_cpu_use_thunk_runtime=true", 0, "--xla_cpu_use_thunk_runtime=true"),  # 0: LLVM's default
+    ("--xla_backend_extra_options=-vectorize-loops", 4, "--xla_backend_extra_options=-vectorize-loops"),  # the user's own
+])
+def test_the_unrolling_cap_joins_the_xla_flags(flags, cap, expected):
+    assert settings.with_unroll_cap(flags, cap) == expected
+
+
+def test_the_unrolling_cap_setting(monkeypatch):
+    monkeypatch.delenv(settings.UNROLL_ENV, raising=False)
+    assert settings.unroll_max() == settings.DEFAULT_UNROLL_MAX
+    monkeypatch.setenv(settings.UNROLL_ENV, "0")
+    assert settings.unroll_max() == 0
+    monkeypatch.setenv(settings.UNROLL_ENV, "four")
+    with pytest.raises(common.SettingError, match="whole number of loop iterations"):
+        settings.unroll_max()
+    with pytest.raises(common.SettingError):
+        common.xla_cpu_options()
+
+
+def _flags_after_import(**env) -> str:
+    environ = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", settings.UNROLL_ENV, "JAX_PLATFORMS")}
+    code = "import os, kernels; print(os.environ.get('XLA_FLAGS', ''))"
+    done = subprocess.run([sys.executable, "-c", code], env={**environ, **env}, capture_output=True, text=True,
+                          check=True, cwd=common.__file__.rsplit("/kernels/", 1)[0])
+    return done.stdout.strip()
+
+
+def test_importing_kernels_sets_the_cap_for_a_cpu_run():
+    """The cap reaches XLA_FLAGS when `kernels` is imported (XLA reads them once, at its first
+    compile); not where JAX is told to use an accelerator, nor where it is set to 0."""
+    assert _flags_after_import(JAX_PLATFORMS="cpu") == "--xla_backend_extra_options=-unroll-full-max-count=4"
+    assert _flags_after_import(JAX_PLATFORMS="cuda") == ""
+    assert _flags_after_import(JAX_PLATFORMS="cpu", LOOPED_XLA_UNROLL_MAX="0") == ""
