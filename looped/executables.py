@@ -87,6 +87,7 @@ def environment() -> tuple:
     import jaxlib
 
     from kernels.common import cpu_description, xla_vector_bits
+    from kernels.settings import unroll_max
 
     device = jax.devices()[0]
     # (XLA:CPU builds for this CPU's instructions, at the vector width chosen for it: an executable
@@ -95,7 +96,7 @@ def environment() -> tuple:
     return (FORMAT, jax.__version__, jaxlib.__version__, device.platform, getattr(device, "device_kind", ""),
             jax.device_count(), bool(jax.config.jax_enable_x64), str(jax.config.jax_default_matmul_precision),
             os.environ.get("XLA_FLAGS", ""), cpu["model"], " ".join(sorted(cpu["flags"])), xla_vector_bits(),
-            fingerprint())
+            unroll_max(), fingerprint())
 
 
 def _path(key: str) -> Path:
