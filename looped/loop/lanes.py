@@ -453,7 +453,10 @@ class Lane:
         """Keep the final state of the stopped cards in `slots`; returns the closed cards [W, n, d]."""
         Xc = np.asarray(X)
         take = slots & (owner >= 0)
-        self.r.keep(owner[take], Xc[take], np.asarray(worst)[take], np.asarray(bad)[take])
+        if take.all():  # (the whole lane: copied once, not first gathered into a temporary)
+            self.r.keep(owner, Xc, np.asarray(worst), np.asarray(bad))
+        else:
+            self.r.keep(owner[take], Xc[take], np.asarray(worst)[take], np.asarray(bad)[take])
         return Xc
 
     def _regroup(self, X, steps, worst, bad, owner: np.ndarray, halt: np.ndarray, stopped: np.ndarray):
