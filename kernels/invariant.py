@@ -35,7 +35,7 @@ Multiply-adds. XLA:CPU always lets LLVM fuse a product into the addition that co
 rounding instead of two: FMA). Where an addition's two operands are both products, which one LLVM
 fuses depends on the code around it: the vectorised body of a loop and its scalar remainder chose
 differently (a FixedSum tree at 5, 9 or 13 cards gave another last bit on the remainder's card than
-at 64; with LLVM's full unrolling capped, kernels/common.py, at 1 card too). So no sum here adds two
+at 64; with LLVM's full unrolling capped, kernels/settings.py, at 1 card too). So no sum here adds two
 bare products: the first product of a chain and the first half of a tree's products are `settled`
 (the same value, but no longer a product LLVM can fuse), and only the other product of each such
 pair can become a multiply-add, wherever its loop runs.

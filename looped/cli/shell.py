@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(e), file=sys.stderr)
         return EXIT_FAILURE if _is_internal(e) else EXIT_USAGE
     except ValueError as e:
-        from kernels.common import SettingError
+        from kernels.settings import SettingError  # (JAX-free: no JAX start on an error path)
 
         if not isinstance(e, SettingError):
             raise

@@ -411,7 +411,8 @@ class Fleq(InstructionSet):
         layouts = {}
         for members in groups.values():
             program = programs[members[0]]
-            layout = layouts[members[0]] = fleq_layout(W, H, n, program.n_columns, len(program.code))
+            layout = fleq_layout(W, H, n, program.n_columns, len(program.code))
+            layouts.update(dict.fromkeys(members, layout))
             mem0, code0 = layout.zone("memory").start, layout.zone("code").start
             rows = np.asarray(members)
             X[rows, :W, r["pc"].slice] = _code(code0, L)
@@ -424,8 +425,6 @@ class Fleq(InstructionSet):
             for k, inst in enumerate(program.code):
                 self._encode_instruction(X[first, code0 + k], r, L, W, H, M, inst, mem0, code0, program)
             X[rows[1:], code0 : code0 + len(program.code)] = X[first, code0 : code0 + len(program.code)]
-            for i in members[1:]:
-                layouts[i] = layout
         cards = [Card(program, layouts[i], X[i]) for i, program in enumerate(programs)]
         return cards, X
 
