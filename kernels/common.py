@@ -24,7 +24,8 @@ def thread_cap() -> int:
     value = os.environ.get("LOOPED_THREADS", "0").strip() or "0"
     if not value.isdigit():
         raise SettingError(f"LOOPED_THREADS must be a whole number of threads (0: no cap), not {value!r}")
-    return int(value)
+    # (a cap above the cores caps nothing; held to a number the native kernel's int64 argument takes)
+    return min(int(value), 1 << 20)
 
 
 # XLA:CPU's preferred vector width for batches, per CPU: XLA generates 256-bit vectors by default

@@ -25,6 +25,9 @@ class SettingError(ValueError):
 
 UNROLL_ENV = "LOOPED_XLA_UNROLL_MAX"
 DEFAULT_UNROLL_MAX = 4
+# (LLVM parses the cap as a 32-bit unsigned number and stops the process on a larger one; no loop
+# here has anywhere near this many iterations to unroll)
+UNROLL_MAX_LIMIT = 65535
 _LLVM_FLAG = "--xla_backend_extra_options"
 
 
@@ -33,9 +36,9 @@ def unroll_max() -> int:
     value = os.environ.get(UNROLL_ENV, "").strip()
     if not value:
         return DEFAULT_UNROLL_MAX
-    if not value.isdigit():
-        raise SettingError(f"{UNROLL_ENV} must be a whole number of loop iterations (0: LLVM's default), "
-                           f"not {value!r}")
+    if not value.isdigit() or int(value) > UNROLL_MAX_LIMIT:
+        raise SettingError(f"{UNROLL_ENV} must be a whole number of loop iterations from 0 (LLVM's default) "
+                           f"to {UNROLL_MAX_LIMIT}, not {value!r}")
     return int(value)
 
 

@@ -65,6 +65,9 @@ def test_the_unrolling_cap_setting(monkeypatch):
     monkeypatch.setenv(settings.UNROLL_ENV, "four")
     with pytest.raises(common.SettingError, match="whole number of loop iterations"):
         settings.unroll_max()
+    monkeypatch.setenv(settings.UNROLL_ENV, "99999999999999999999")  # (LLVM would stop the process on it)
+    with pytest.raises(common.SettingError, match="to 65535"):
+        settings.unroll_max()
     with pytest.raises(common.SettingError):
         common.xla_cpu_options()
 
@@ -83,3 +86,11 @@ def test_importing_kernels_sets_the_cap_for_a_cpu_run():
     assert _flags_after_import(JAX_PLATFORMS="cpu") == "--xla_backend_extra_options=-unroll-full-max-count=4"
     assert _flags_after_import(JAX_PLATFORMS="cuda") == ""
     assert _flags_after_import(JAX_PLATFORMS="cpu", LOOPED_XLA_UNROLL_MAX="0") == ""
+
+
+def test_a_thread_cap_beyond_any_machine_caps_nothing(monkeypatch):
+    """(a 20-digit LOOPED_THREADS gave a traceback from native's int64 argument)"""
+    monkeypatch.setenv("LOOPED_THREADS", "99999999999999999999")
+    assert common.thread_cap() == 1 << 20
+    monkeypatch.setenv("LOOPED_THREADS", "3")
+    assert common.thread_cap() == 3
