@@ -52,7 +52,7 @@ import numpy as np
 
 from kernels.batched import Pieces, changed, keep_pieces, materializer
 from kernels.common import BatchOps, Step, as_array, as_plan, built_once, take_rows
-from kernels.plan import HeadPlan, MLPPlan
+from kernels.plan import SKIPPABLE_WORK, HeadPlan, MLPPlan
 
 # ---- sums in a fixed order ----------------------------------------------------------------------------
 
@@ -174,6 +174,17 @@ class FixedSum:
         # (`order` is a permutation: "clip" spares the default mode's bounds test and select per value)
         return out if self.order is None else jnp.take(out, self.order, axis=0, mode="clip")
 
+    def of_zeros(self) -> np.ndarray:
+        """This map of an all-zero (+0) input, signs of zero included [c]: each output sums its
+        terms coef * (+0) (padding included), and a sum of signed zeros is -0 exactly where every
+        term is -0, in whatever order and with or without multiply-adds (IEEE 754)."""
+        # (numpy's own sum starts from +0, which would lose an all -0 sum's sign)
+        pieces = [np.zeros(len(idx)) if coef is None else
+                  np.where(np.all(np.signbit(np.asarray(coef, float) * 0.0), axis=1), -0.0, 0.0)
+                  for idx, coef in self.groups]
+        out = np.concatenate(pieces + [np.zeros(self.zero_outputs)])
+        return out if self.order is None else out[self.order]
+
     @staticmethod
     def _by_columns(x, idx, coef):
         """tree_sum over the group's terms, formed column by column: term k of every output is one
@@ -197,6 +208,14 @@ class FixedSum:
 # (InvariantHead.attend_scratch) from this many multiply-adds per step ((value + key rows) x
 # other tokens x scratch tokens): the test and its conditional cost about what that saves below it.
 SHARED_QUERY_WORK = 300_000
+
+def skips(row, work: int) -> bool:
+    """Whether a part that acts only where selected (looped/layers.py skip_where) is left out where
+    no card of the batch selects it: from SKIPPABLE_WORK multiply-adds (or units x scratch tokens)
+    per step, below which the conditional costs about what it saves; on a CPU only (a GPU's
+    conditional waits for its predicate on the host)."""
+    return row is not None and work >= SKIPPABLE_WORK and jax.default_backend() == "cpu"
+
 
 # Groups of at most this many terms per output are summed column by column (FixedSum._by_columns).
 COLUMN_TERMS = 16
@@ -342,6 +361,11 @@ class InvariantHead:
         same = jnp.all(bits[:, 1 : s - 1] == bits[:, :1])
         return jax.lax.cond(same, alike, lambda: self._read_out(q_in, scratch, rest, lam, keep))
 
+    def scratch_work(self, s: int) -> int:
+        """Multiply-adds of the scratch tokens' read-out per step, over the scratch keys (the
+        others' count is not known here: a lower bound)."""
+        return (len(self.plan.v_rows) + len(self.plan.k_rows)) * s * s
+
     def _read_out(self, q_in, scratch, rest, lam, keep):
         """attend_scratch for the query tokens whose query features are q_in [qr, s_q, B]."""
         u = keep(self.kt(self.q(q_in)))  # [kr, s_q, B]
@@ -402,6 +426,7 @@ class ScratchGroup:
     v_rows: np.ndarray  # [h * vr] positions in features
     v: FixedSum  # pooled [h * vr] -> read-outs [h * vc], in ascending column order
     out_cols: np.ndarray  # the columns the read-outs are added to (sorted)
+    skip_where: int | None = None  # every head acts only where this row is 0 (looped/layers.py)
 
     @classmethod
     def build(cls, heads: list, dtype) -> "ScratchGroup":
@@ -435,7 +460,12 @@ class ScratchGroup:
                    dims(qs, common, False) if common else None, dims(ks, common, False) if common else None,
                    dims(qs, own, True) if own else None, dims(ks, own, True) if own else None, len(own),
                    np.concatenate([at(h.v_rows) for h in heads]), FixedSum.from_entries(vi, vo, vcoef, len(out_cols), dtype),
-                   np.sort(out_cols))
+                   np.sort(out_cols), heads[0].skip_where)
+
+    @property
+    def work(self) -> int:
+        """Multiply-adds of its scores and read-outs per scratch token squared (skippable())."""
+        return self.heads * (self.own + len(self.v_rows) // self.heads)
 
     def attend(self, scratch, lam, keep):
         """The heads' read-outs [len(out_cols), s, B] on the scratch tokens."""
@@ -466,11 +496,13 @@ def scratch_only(head: HeadPlan) -> bool:
 
 
 def scratch_groups(heads: list, dtype) -> list:
-    """The layer's keys="scratch" heads, one ScratchGroup per shape (rows read, columns written)."""
+    """The layer's keys="scratch" heads, one ScratchGroup per shape (rows read, columns written)
+    and "not selected" row."""
     shapes: dict = {}
     for h in heads:
         if scratch_only(h):
-            shapes.setdefault((len(h.q_rows), len(h.k_rows), len(h.v_rows), len(h.v_cols), h.wq.shape[1]), []).append(h)
+            shapes.setdefault((len(h.q_rows), len(h.k_rows), len(h.v_rows), len(h.v_cols), h.wq.shape[1], h.skip_where),
+                              []).append(h)
     return [ScratchGroup.build(group, dtype) for group in shapes.values()]
 
 
@@ -489,6 +521,9 @@ class InvariantMLP:
     w2: FixedSum | None = None
     b1: jax.Array | None = None
     b2: jax.Array | None = None
+    # The update where every unit is off [len(out_cols), 1, 1] (what a skipped group adds), for a
+    # group that acts only where its plan's skip_where row is 0; else None.
+    off_update: np.ndarray | None = None
 
     @classmethod
     def build(cls, mlp: MLPPlan, dtype) -> "InvariantMLP":
@@ -496,11 +531,15 @@ class InvariantMLP:
             return cls(mlp, {name: as_array(table, dtype) for name, table in mlp.rowwise.items()})
         if mlp.reads is not None:  # the plan's sparse form: no dense [in_rows, units] matrix is made
             (ri, ru, rc), (wu, wo, wc) = mlp.reads, mlp.writes
-            return cls(mlp, None, FixedSum.from_entries(ri, ru, rc, mlp.units, dtype),
-                       FixedSum.from_entries(wu, wo, wc, len(mlp.out_cols), dtype), as_array(mlp.b1, dtype),
-                       as_array(mlp.b2, dtype))
-        return cls(mlp, None, FixedSum.build(mlp.w1, dtype), FixedSum.build(mlp.w2, dtype), as_array(mlp.b1, dtype),
-                   as_array(mlp.b2, dtype))
+            out = cls(mlp, None, FixedSum.from_entries(ri, ru, rc, mlp.units, dtype),
+                      FixedSum.from_entries(wu, wo, wc, len(mlp.out_cols), dtype), as_array(mlp.b1, dtype),
+                      as_array(mlp.b2, dtype))
+        else:
+            out = cls(mlp, None, FixedSum.build(mlp.w1, dtype), FixedSum.build(mlp.w2, dtype), as_array(mlp.b1, dtype),
+                      as_array(mlp.b2, dtype))
+        if mlp.skip_where is not None:  # every unit off: a hidden value of +0 (relu of a negative)
+            out.off_update = (out.w2.of_zeros() + np.asarray(mlp.b2, float)).astype(dtype).reshape(-1, 1, 1)
+        return out
 
     def update(self, x, keep=lambda v: v):
         """The group's update on out_cols [len(out_cols), tokens, B]. `keep`: a boundary
@@ -541,22 +580,43 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
         heads, mlps, groups = layer
         scratch = lambda f: scratch_of.take(S, f)  # noqa: E731
         rest = lambda f: rest_of.take(P, f)  # noqa: E731
+        s_tokens = S[0].shape[1]
         AS, AP = S, P  # every head reads the layer's input; their read-outs add up, in head order
         for group in groups:  # (the keys="scratch" heads first, a group at a time)
-            AS = scratch_of.add(AS, group.out_cols, group.attend(scratch, lam, keep))
+            readout = lambda group=group: group.attend(scratch, lam, keep)  # noqa: E731
+            if skips(group.skip_where, group.work * s_tokens * s_tokens):
+                readout = unless_off(S, group.skip_where, readout, lambda group=group: untouched(group.out_cols, S))
+            AS = scratch_of.add(AS, group.out_cols, readout())
         for head in heads:
             if head.plan.queries != "others":
-                AS = scratch_of.add(AS, head.plan.v_cols, head.attend_scratch(scratch, rest, lam, keep))
+                readout = lambda head=head: head.attend_scratch(scratch, rest, lam, keep)  # noqa: E731
+                if skips(head.plan.skip_where, head.scratch_work(s_tokens)):
+                    readout = unless_off(S, head.plan.skip_where, readout, lambda head=head: untouched(head.plan.v_cols, S))
+                AS = scratch_of.add(AS, head.plan.v_cols, readout())
             if head.plan.queries != "scratch":
                 AP = rest_of.add(AP, head.plan.v_cols, head.attend_rest(scratch, rest, lam, keep))
         if heads or groups:  # what the attention wrote is read by every MLP group (kept: only the changed pieces)
             (AS,), (AP,) = keep_pieces(keep, (AS, changed(S, AS))), keep_pieces(keep, (AP, changed(P, AP)))
         S, P = AS, AP
         for mlp in mlps:  # every MLP group reads the attention's output
-            S = scratch_of.add(S, mlp.plan.out_cols, mlp.update(scratch_of.take(AS, mlp.plan.in_rows), keep))
+            update = lambda mlp=mlp: mlp.update(scratch_of.take(AS, mlp.plan.in_rows), keep)  # noqa: E731
+            if mlp.off_update is not None and skips(mlp.plan.skip_where, mlp.plan.units * s_tokens):
+                update = unless_off(AS, mlp.plan.skip_where, update,
+                                    lambda mlp=mlp: jnp.broadcast_to(mlp.off_update, mlp.off_update.shape[:1] + AS[0].shape[1:]))
+            S = scratch_of.add(S, mlp.plan.out_cols, update())
             if mlp.plan.tokens == "all":
                 P = rest_of.add(P, mlp.plan.out_cols, mlp.update(rest_of.take(AP, mlp.plan.in_rows), keep))
         return S, P
+
+    def unless_off(S, row, compute, skipped):
+        """compute, or skipped() where `row` is 1 on the first scratch token of every card (a part
+        that acts only where selected, not selected anywhere in the batch)."""
+        off = scratch_of.take(S, [row])[0, 0]  # [B]
+        return lambda: jax.lax.cond(jnp.all(off > 0.5), skipped, compute)
+
+    def untouched(cols, S):
+        """A skipped head's read-out: -0.0 on its columns (x + -0.0 is x, whatever x)."""
+        return jnp.full((len(cols),) + S[0].shape[1:], -0.0, S[0].dtype)
 
     def health_of(pieces_of, pieces, features, batch, dtype):
         health = jnp.zeros((batch,), dtype)

@@ -177,9 +177,11 @@ def rowwise_features(w1: np.ndarray, w2: np.ndarray, b2: np.ndarray) -> np.ndarr
     return rows if rows is not None and set(np.flatnonzero(b2)) <= set(rows.tolist()) else None
 
 
-def part_groups(layer) -> list[list]:
+def part_groups(layer, scratch_tokens: int = 1) -> list[list]:
     """The layer's MLP parts grouped by token set, row-wise parts apart from the others (each
-    group is evaluated as one MLP)."""
+    group is evaluated as one MLP). General scratch parts that act only where selected
+    (MLP.skip_where) and are large (SKIPPABLE_WORK) form groups of their own, one per "not
+    selected" row, after the others: an evaluator may leave such a group out (kernels/invariant.py)."""
     groups = []
     parts = [p for p in layer.parts if p.hidden > 0]
     for tokens in ("scratch", "all"):
@@ -187,8 +189,23 @@ def part_groups(layer) -> list[list]:
                   for p in parts if p.tokens == tokens]
         rowwise = [p for p, is_rowwise in chosen if is_rowwise]
         other = [p for p, is_rowwise in chosen if not is_rowwise]
-        groups += [group for group in (rowwise, other) if group]
+        apart: dict[int, list] = {}
+        if tokens == "scratch":
+            for p in other:
+                if p.skip_where is not None and p.hidden * scratch_tokens >= SKIPPABLE_WORK:
+                    apart.setdefault(p.skip_where, []).append(p)
+            # (the same row's smaller parts join its group: one skip covers them all)
+            for p in other:
+                if p.skip_where in apart and all(p is not q for q in apart[p.skip_where]):
+                    apart[p.skip_where].append(p)
+            other = [p for p in other if p.skip_where not in apart]
+        groups += [group for group in (rowwise, other) if group] + list(apart.values())
     return groups
+
+
+# Units x scratch tokens from which a general MLP part that acts only where selected is a group
+# of its own (part_groups): below it, the test that skips it costs about what skipping saves.
+SKIPPABLE_WORK = 50_000
 
 
 def sort_units(w1: np.ndarray, w2: np.ndarray, b1: np.ndarray):
@@ -242,6 +259,7 @@ class HeadPlan:
     wq: np.ndarray  # [len(q_rows), k]
     wk: np.ndarray  # [len(k_rows), k]
     wv: np.ndarray  # [len(v_rows), len(v_cols)]
+    skip_where: int | None = None  # the head acts only where this row is 0 (looped/layers.py)
 
     @classmethod
     def of(cls, head) -> "HeadPlan":
@@ -256,7 +274,8 @@ class HeadPlan:
             v_rows, v_cols = nonzero_rows(head.wv), nonzero_cols(head.wv)
             wv = np.asarray(head.wv[np.ix_(v_rows, v_cols)], float)
         return cls(head.queries, head.keys, q_rows, k_rows, v_rows, v_cols,
-                   np.asarray(head.wq[q_rows], float), np.asarray(head.wk[k_rows], float), wv)
+                   np.asarray(head.wq[q_rows], float), np.asarray(head.wk[k_rows], float), wv,
+                   getattr(head, "skip_where", None))
 
     @property
     def bilinear(self) -> np.ndarray:
@@ -290,6 +309,8 @@ class MLPPlan:
     # position, coef) of w2 [units, len(out_cols)]; the dense w1 and w2 are made when asked for.
     reads: tuple | None = None
     writes: tuple | None = None
+    # Every part of the group acts only where this row is 0 (looped/layers.py skip_where), or None.
+    skip_where: int | None = None
 
     @functools.cached_property
     def w1(self) -> np.ndarray | None:
@@ -313,8 +334,11 @@ class MLPPlan:
             offset += len(p.b1)
         rf, ru, rc = (np.concatenate(a) for a in zip(*reads))
         wu, wf, wc = (np.concatenate(a) for a in zip(*writes))
-        return cls._of_sparse((rf.astype(int), ru.astype(int), rc), (wu.astype(int), wf.astype(int), wc),
+        plan = cls._of_sparse((rf.astype(int), ru.astype(int), rc), (wu.astype(int), wf.astype(int), wc),
                               np.concatenate(b1), np.asarray(b2, float), parts[0].tokens)
+        rows = {p.skip_where for p in parts}
+        plan.skip_where = rows.pop() if len(rows) == 1 else None
+        return plan
 
     @classmethod
     def _of_sparse(cls, reads, writes, b1, b2, tokens) -> "MLPPlan":
@@ -457,7 +481,7 @@ class Plan:
 
     @classmethod
     def of(cls, stack) -> "Plan":
-        layers = [LayerPlan([HeadPlan.of(h) for h in lay.heads], [MLPPlan.of(g) for g in part_groups(lay)])
+        layers = [LayerPlan([HeadPlan.of(h) for h in lay.heads], [MLPPlan.of(g) for g in part_groups(lay, stack.scratch_tokens)])
                   for lay in stack.layers]
         corrected = np.asarray(stack.corrected_rows, int)
         written, read = set(), set(corrected.tolist())

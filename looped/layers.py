@@ -25,6 +25,13 @@ that compare the fast and dense kernels:
   the others write only into rows the same layer's MLP clears.
 * MLP.tokens == "scratch": the MLP changes only scratch tokens (provided the rows the heads write
   on other tokens are zero there).
+* Head.skip_where == r / MLP.skip_where == r (a block that acts only where it is selected, r its
+  "not selected" row, 0 or 1): where feature r is 1 on the first scratch token, leaving the part
+  out changes no bit of the layer's output. An MLP part's every unit is then off (its
+  pre-activation is below zero by the gate, looped/blocks/gates.py), so the part adds only its
+  fixed output for all-zero units; a head writes only rows that, in the same layer, units gated
+  off by r alone read and the MLP clears. Kernels may skip such parts for a batch whose every
+  card has r = 1 (kernels/invariant.py); tests compare skipping and not, bit for bit.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class Head:
     queries: str = "all"  # or "scratch" or "others"
     keys: str = "all"  # or "scratch+self" or "scratch"
     name: str = ""
+    skip_where: int | None = None  # the part's "not selected" row (module docstring)
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ class MLP:
     b2: np.ndarray  # [d]
     tokens: str = "all"  # or "scratch"
     name: str = ""
+    skip_where: int | None = None  # the part's "not selected" row (module docstring)
 
     @property
     def hidden(self) -> int:

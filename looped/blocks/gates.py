@@ -14,9 +14,12 @@ slot): a gate `+G*ind - G` (the SUBLEQ form) would round real values at the scal
 
 from __future__ import annotations
 
-from typing import Mapping
+import copy
+from typing import Iterable, Mapping
 
-from looped.layers import Units
+import numpy as np
+
+from looped.layers import MLP, Head, Units
 
 # Larger than any pre-activation a gated unit can see where it must be off: data values are at
 # most 1e15 in magnitude (looped/machines/fleq/program.py), the largest weight on a real input is
@@ -54,3 +57,35 @@ def combine(*gates: Mapping[int, float]) -> dict[int, float]:
         for row, coef in gate.items():
             out[row] = out.get(row, 0.0) + coef
     return out
+
+
+def only_where_selected(off_row: int, *parts: "Head | MLP | Iterable[Head]") -> list:
+    """Copies of a function block's parts marked as acting only where it is selected
+    (Head.skip_where, MLP.skip_where: looped/layers.py), `off_row` its "not selected" row (0 or 1;
+    FLEQ's fetched.fnoff rows). Every unit of an MLP part must be gated by that row (raises
+    ValueError otherwise): where the row is 1 the unit is off. A head's promise (it writes only
+    rows that units gated by the row read, and the layer clears) is held by the tests that compare
+    skipping with evaluating (tests/kernels/test_invariant.py)."""
+    out = []
+    for part in parts:
+        for one in ([part] if isinstance(part, (Head, MLP)) else list(part)):
+            if isinstance(one, MLP):
+                _check_gated(one, off_row)
+            marked = copy.copy(one)
+            object.__setattr__(marked, "skip_where", int(off_row))
+            out.append(marked)
+    return out
+
+
+def _check_gated(part: MLP, off_row: int) -> None:
+    sparse = getattr(part, "sparse", None)
+    if sparse is not None:
+        (rows, units, coefs), _ = sparse
+        gate = np.zeros(part.hidden)
+        mine = rows == off_row
+        gate[units[mine]] = coefs[mine]
+    else:
+        gate = np.asarray(part.w1[off_row], float)
+    if part.hidden and not np.all(gate <= -BIG):
+        raise ValueError(f"{part.name!r}: {int(np.count_nonzero(gate > -BIG))} of {part.hidden} units are not gated "
+                         f"by row {off_row}")

@@ -280,3 +280,73 @@ def test_shared_slot_queries_in_a_mixed_batch_each_card_as_alone(monkeypatch):
     untested = Loop(lambda: kernels.make_step("fast", machine.stack, machine.lam, machine.dtype), pc_token=iset.pc_token,
                     pc_rows=layout["pc"].slice, width=layout.n, cache_key=None, chunked=False)
     assert np.array_equal(np.asarray(untested.run(X0, halt).X), np.asarray(batch.X))
+
+
+def _loop_for(programs, monkeypatch, skip: bool):
+    """A fresh loop of the programs' machine in which every part that acts only where selected is a
+    group of its own (kernels/plan.py part_groups), left out where no card selects it (`skip`) or
+    always evaluated."""
+    from looped.runner import Loop
+
+    monkeypatch.setattr(kernels.plan, "SKIPPABLE_WORK", 0)
+    monkeypatch.setattr(invariant, "SKIPPABLE_WORK", 0 if skip else 10**15)
+    iset, cards, _, X0, halt = engine._prepare(programs, "fast", None, False)
+    machine, _ = engine.machine_loop(iset.name, iset.machine_key(programs), "fast")
+    layout = machine.layout
+    loop = Loop(lambda: kernels.make_step("fast", machine.stack, machine.lam, machine.dtype), pc_token=iset.pc_token,
+                pc_rows=layout["pc"].slice, width=layout.n, cache_key=None, chunked=False)
+    return loop, X0, halt, lambda state: iset.decode_faults(cards, np.asarray(state.X),
+                                                            iset.decode_memory(cards, np.asarray(state.X)), state.steps)
+
+
+def _every_function(x_values=(0.5, -2.0, 0.0)):
+    """programs/fleq/blocks.asm (every FLEQ function once) at each x: rsqrt of a negative and recip
+    of 0 fault."""
+    blocks = assemble_file("programs/fleq/blocks.asm")
+    return [blocks.with_settings({"x": x}) for x in x_values]
+
+
+def assert_skipping_changes_no_bit(programs, monkeypatch):
+    # (each loop traces its batch shapes when it first runs them, under the setting of that moment)
+    skipping, X0, halt, faults = _loop_for(programs, monkeypatch, skip=True)
+    batch = skipping.run(X0, halt)
+    alone = [skipping.run(X0[i:i + 1], halt[i:i + 1]) for i in range(len(programs))]
+    evaluating, *_ = _loop_for(programs, monkeypatch, skip=False)
+    assert np.array_equal(np.asarray(batch.X), np.asarray(evaluating.run(X0, halt).X))
+    for i, one in enumerate(alone):
+        assert np.array_equal(np.asarray(one.X)[0], np.asarray(batch.X)[i]), i
+        for field in ("steps", "done", "worst", "bad_step"):
+            assert np.array_equal(np.asarray(getattr(batch, field))[i], np.asarray(getattr(one, field))[0]), (i, field)
+    assert any(f is None for f in faults(batch)) and any(f is not None for f in faults(batch))
+
+
+def test_leaving_unselected_blocks_out_changes_no_bit(monkeypatch):
+    """Skipping the function blocks no card selects (looped/layers.py skip_where) gives the same
+    bits as evaluating them, for every function and its faults, as a batch (a block is skipped only
+    where no card selects it) and card by card (skipped at every other instruction)."""
+    assert_skipping_changes_no_bit(_every_function(), monkeypatch)
+
+
+@pytest.mark.slow
+def test_leaving_unselected_blocks_out_changes_no_bit_in_mixed_batches(monkeypatch):
+    """As above, with calculators (one dividing by zero), matrix programs and an inverse beside
+    every function in one batch."""
+    programs = (_every_function() + calculators(2, seed=4) + [assemble_file(CALCULATOR).with_settings({"x": 3.0, "y": 0.0})]
+                + [assemble_file("programs/fleq/matrix_ops.asm")] + inverses(1, seed=8))
+    assert_skipping_changes_no_bit(programs, monkeypatch)
+
+
+@jax.enable_x64(True)
+def test_skipped_groups_add_what_their_units_give_when_off():
+    """A skipped MLP group adds its update for all-off units (FixedSum.of_zeros): the compiled
+    map of a +0 hidden vector, signed zeros included."""
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=(40, 7)) * (rng.random((40, 7)) < 0.3)
+    w[:, 3] = -np.abs(w[:, 3]) - 1.0  # every term negative: -0 (8 terms: no padding)
+    w[8:, 3] = 0.0
+    w[:, 5] = 0.0  # an output with no term
+    fixed = invariant.FixedSum.build(w, np.float64)
+    compiled = np.asarray(jax.jit(lambda x: fixed(x))(jnp.zeros((40, 1, 1), jnp.float64)))[:, 0, 0]
+    expected = fixed.of_zeros()
+    assert np.array_equal(np.signbit(compiled), np.signbit(expected)) and np.all(compiled == 0)
+    assert np.signbit(expected[3]) and not np.signbit(expected[5])

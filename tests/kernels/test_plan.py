@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from kernels.plan import (SPARSE_TERMS, HeadPlan, MLPPlan, Plan, linear_pairs, part_groups, rowwise_features, runs,
-                          sort_units, sparse_terms, spans, unit_rows)
+from kernels.plan import (SKIPPABLE_WORK, SPARSE_TERMS, HeadPlan, MLPPlan, Plan, linear_pairs, part_groups,
+                          rowwise_features, runs, sort_units, sparse_terms, spans, unit_rows)
 from looped import machines as isa
 from looped.assembler import assemble_file
 from looped.blocks import CORRECTION_TOLERANCE
-from looped.layers import MLP, Head, Layer, Stack
+from looped.layers import MLP, Head, Layer, Stack, Units
 from looped.machines.tape.program import load_tape
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -387,6 +387,29 @@ def test_mlp_plans():
     groups = part_groups(lay)
     assert [[p.tokens for p in g] for g in groups] == [["scratch"], ["all", "all"], ["all"]]
     assert [MLPPlan.of(g).rowwise is not None for g in groups] == [False, True, False]
+
+
+def test_large_parts_that_act_only_where_selected_are_groups_of_their_own():
+    """part_groups: a general scratch part marked with a "not selected" row (looped/layers.py
+    skip_where) and of SKIPPABLE_WORK or more is a group of its own, with that row's smaller parts;
+    other rows' small parts stay with the rest."""
+    from looped.blocks import gates
+
+    d = 12
+
+    def gated(row, count):
+        units = Units(d, f"row {row}", "scratch")
+        for u in range(count):
+            gates.gated_linear(units, {u % 3: 1.0, 3: 0.5}, {row: 1.0}, {4 + u % 2: 1.0})
+        return gates.only_where_selected(row, units.mlp())[0]
+
+    plain = part(d, [({0: 1.0, 1: 1.0}, 0.0, {6: 1.0})], tokens="scratch")
+    big, small, other = gated(10, 50), gated(10, 1), gated(11, 1)
+    tokens = SKIPPABLE_WORK // 100  # 100 units x tokens: the threshold
+    groups = part_groups(Layer((), (plain, big, small, other), d), scratch_tokens=tokens)
+    assert [[p.name for p in g] for g in groups] == [[plain.name, "row 11"], ["row 10", "row 10"]]
+    assert [MLPPlan.of(g).skip_where for g in groups] == [None, 10]
+    assert len(part_groups(Layer((), (plain, big, small, other), d), scratch_tokens=tokens // 2)) == 1
 
 
 def test_head_plan_and_the_plan_sets():

@@ -36,7 +36,7 @@ from typing import Sequence
 import numpy as np
 
 from looped import blocks
-from looped.blocks import (arith, faults, matmul, pointers, product, pwl, pwl_constants, real, scaling, sigmoid,
+from looped.blocks import (arith, faults, gates, matmul, pointers, product, pwl, pwl_constants, real, scaling, sigmoid,
                            subnormals, transpose)
 from looped.machines.fleq.program import (FUNCTIONS, MAX_MAGNITUDE, MIN_MAGNITUDE, FleqProgram, to_json_value,
                                           unholdable)
@@ -177,6 +177,7 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
     fetch_fields = ("f", "p", "halt", "fnoff", "rowoff", "bcast", "nbcast", "flagslot", "flagold")
     fetched, minus = (lambda name: r[f"fetched.{name}"]), r["minusslot"]
     unheld = ((r["unheld"].start, r["unheldread"].start),)  # an operand read also reads its cell's mark
+    only = lambda function, *parts: gates.only_where_selected(select[function], *parts)  # noqa: E731
     layers = (
         layer(
             "fetch",
@@ -225,37 +226,40 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
         ),
         layer(
             "function",
-            product.heads(layout, lam, r["mulA"], r["mulB"], r["buf.mul"]),
-            sigmoid.heads(layout, lam, r["sigA"], r["buf.sigmoid"]),
-            matmul.heads(layout, lam, opA, r["matB"], r["buf.matmul"]),
-            transpose.heads(layout, lam, opA, r["buf.transpose"]),
+            # Each block acts only where its function is selected (looped/layers.py skip_where): a
+            # kernel may leave the unselected blocks out, bit for bit the same.
+            *only("mul", product.heads(layout, lam, r["mulA"], r["mulB"], r["buf.mul"])),
+            *only("sigmoid", sigmoid.heads(layout, lam, r["sigA"], r["buf.sigmoid"])),
+            *only("matmul", matmul.heads(layout, lam, opA, r["matB"], r["buf.matmul"])),
+            *only("transpose", transpose.heads(layout, lam, opA, r["buf.transpose"])),
             faults.le_zero(layout, r["flagraw"], r["flag"]),
-            arith.add(layout, opA, opB, out, select["add"]),
-            arith.sub(layout, opA, opB, out, select["sub"]),
-            arith.mov(layout, opA, out, select["mov"]),
-            product.mlp(layout, r["buf.mul"], out, select["mul"]),
-            matmul.mlp(layout, r["buf.matmul"], out, select["matmul"]),
-            transpose.mlp(layout, opA, r["buf.transpose"], out, select["transpose"]),
-            pwl.recip(layout, r["opApos"], r["opAneg"], out, select["recip"]),
-            pwl.rsqrt(layout, r["opApos"], out, select["rsqrt"]),
-            sigmoid.mlp(layout, r["buf.sigmoid"], out, select["sigmoid"]),
-            scaling.exponent(layout, expsteps, out, select["exponent"], raw, active),
-            scaling.scale(layout, opA, scalesteps, out, select["scale"], raw, active, MAX_MAGNITUDE),
+            *only("add", arith.add(layout, opA, opB, out, select["add"])),
+            *only("sub", arith.sub(layout, opA, opB, out, select["sub"])),
+            *only("mov", arith.mov(layout, opA, out, select["mov"])),
+            *only("mul", product.mlp(layout, r["buf.mul"], out, select["mul"])),
+            *only("matmul", matmul.mlp(layout, r["buf.matmul"], out, select["matmul"])),
+            *only("transpose", transpose.mlp(layout, opA, r["buf.transpose"], out, select["transpose"])),
+            *only("recip", pwl.recip(layout, r["opApos"], r["opAneg"], out, select["recip"])),
+            *only("rsqrt", pwl.rsqrt(layout, r["opApos"], out, select["rsqrt"])),
+            *only("sigmoid", sigmoid.mlp(layout, r["buf.sigmoid"], out, select["sigmoid"])),
+            *only("exponent", scaling.exponent(layout, expsteps, out, select["exponent"], raw, active)),
+            *only("scale", scaling.scale(layout, opA, scalesteps, out, select["scale"], raw, active, MAX_MAGNITUDE)),
             # The blocks' domains: a check that fails makes `faultraw` positive.
-            faults.check_sum(layout, opA, opB, 1.0, select["add"], raw, MAX_MAGNITUDE),
-            faults.check_sum(layout, opA, opB, -1.0, select["sub"], raw, MAX_MAGNITUDE),
+            *only("add", faults.check_sum(layout, opA, opB, 1.0, select["add"], raw, MAX_MAGNITUDE)),
+            *only("sub", faults.check_sum(layout, opA, opB, -1.0, select["sub"], raw, MAX_MAGNITUDE)),
             subnormals.check_underflow(layout, r["summagnitude"], r["tiny"].part("sum", 0, layout.sizes["height"]),
                                        MIN_MAGNITUDE),
             subnormals.check_scale_underflow(layout, r["scalemagnitude"].start,
                                              scaling.indicator_rows(scalesteps, range(-scaling.SCALE_RANGE, 0)),
                                              select["scale"], r["tiny"].stop - 1, MIN_MAGNITUDE),
-            faults.check_product(layout, r["buf.mul"], opA, opB, select["mul"], raw),
-            faults.check_matmul(layout, opB, r["buf.matmul"], matmul.normaliser(layout.n) / (2 * matmul.MATMUL_SCALE),
-                                matmul.shared_index(layout, opA), select["matmul"], raw, MATMUL_B_LIMIT,
-                                MAX_MAGNITUDE),
-            faults.check_recip(layout, opA, r["opApos"], r["opAneg"], select["recip"], raw,
-                               *pwl_constants.RECIP_DOMAIN),
-            faults.check_rsqrt(layout, opA, select["rsqrt"], raw, *pwl_constants.RSQRT_DOMAIN),
+            *only("mul", faults.check_product(layout, r["buf.mul"], opA, opB, select["mul"], raw)),
+            *only("matmul", faults.check_matmul(layout, opB, r["buf.matmul"],
+                                                matmul.normaliser(layout.n) / (2 * matmul.MATMUL_SCALE),
+                                                matmul.shared_index(layout, opA), select["matmul"], raw, MATMUL_B_LIMIT,
+                                                MAX_MAGNITUDE)),
+            *only("recip", faults.check_recip(layout, opA, r["opApos"], r["opAneg"], select["recip"], raw,
+                                              *pwl_constants.RECIP_DOMAIN)),
+            *only("rsqrt", faults.check_rsqrt(layout, opA, select["rsqrt"], raw, *pwl_constants.RSQRT_DOMAIN)),
             blocks.clear(layout, r["buf.mul"], r["buf.sigmoid"], r["buf.matmul"], r["buf.transpose"], opA, opB,
                          r["opApos"], r["opAneg"], r["flagraw"], expsteps, scalesteps, r["mulA"], r["mulB"], r["sigA"],
                          r["matB"], r["summagnitude"], r["scalemagnitude"]),
