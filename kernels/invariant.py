@@ -570,6 +570,7 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
     layers = [([InvariantHead.build(h, dtype) for h in lay.heads if not scratch_only(h)],
                [InvariantMLP.build(m, dtype) for m in lay.mlps], scratch_groups(lay.heads, dtype))
               for lay in plan.layers]
+    names = [lay.name or f"layer {i}" for i, lay in enumerate(plan.layers)]  # (profiles: XLA's op names)
     rest_of = Pieces(plan.write_sets("rest"), plan.read_on_rest)
     scratch_of = Pieces(plan.write_sets("scratch"), np.arange(d), scratch_merge)  # every feature: the runner reads the pc here
     corrected, check = plan.corrected_rows, plan.health_layer
@@ -577,35 +578,40 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
     lam = jnp.asarray(lam, dtype)
 
     def apply(layer, S, P, keep):
+        """One layer. (Named scopes: XLA's op names say which layer and part an operation is of.)"""
         heads, mlps, groups = layer
         scratch = lambda f: scratch_of.take(S, f)  # noqa: E731
         rest = lambda f: rest_of.take(P, f)  # noqa: E731
         s_tokens = S[0].shape[1]
         AS, AP = S, P  # every head reads the layer's input; their read-outs add up, in head order
-        for group in groups:  # (the keys="scratch" heads first, a group at a time)
-            readout = lambda group=group: group.attend(scratch, lam, keep)  # noqa: E731
-            if skips(group.skip_where, group.work * s_tokens * s_tokens):
-                readout = unless_off(S, group.skip_where, readout, lambda group=group: untouched(group.out_cols, S))
-            AS = scratch_of.add(AS, group.out_cols, readout())
-        for head in heads:
-            if head.plan.queries != "others":
-                readout = lambda head=head: head.attend_scratch(scratch, rest, lam, keep)  # noqa: E731
-                if skips(head.plan.skip_where, head.scratch_work(s_tokens)):
-                    readout = unless_off(S, head.plan.skip_where, readout, lambda head=head: untouched(head.plan.v_cols, S))
-                AS = scratch_of.add(AS, head.plan.v_cols, readout())
-            if head.plan.queries != "scratch":
-                AP = rest_of.add(AP, head.plan.v_cols, head.attend_rest(scratch, rest, lam, keep))
+        for k, group in enumerate(groups):  # (the keys="scratch" heads first, a group at a time)
+            with jax.named_scope(f"scratch heads {k}"):
+                readout = lambda group=group: group.attend(scratch, lam, keep)  # noqa: E731
+                if skips(group.skip_where, group.work * s_tokens * s_tokens):
+                    readout = unless_off(S, group.skip_where, readout, lambda group=group: untouched(group.out_cols, S))
+                AS = scratch_of.add(AS, group.out_cols, readout())
+        for k, head in enumerate(heads):
+            with jax.named_scope(f"head {k}"):
+                if head.plan.queries != "others":
+                    readout = lambda head=head: head.attend_scratch(scratch, rest, lam, keep)  # noqa: E731
+                    if skips(head.plan.skip_where, head.scratch_work(s_tokens)):
+                        readout = unless_off(S, head.plan.skip_where, readout,
+                                             lambda head=head: untouched(head.plan.v_cols, S))
+                    AS = scratch_of.add(AS, head.plan.v_cols, readout())
+                if head.plan.queries != "scratch":
+                    AP = rest_of.add(AP, head.plan.v_cols, head.attend_rest(scratch, rest, lam, keep))
         if heads or groups:  # what the attention wrote is read by every MLP group (kept: only the changed pieces)
             (AS,), (AP,) = keep_pieces(keep, (AS, changed(S, AS))), keep_pieces(keep, (AP, changed(P, AP)))
         S, P = AS, AP
-        for mlp in mlps:  # every MLP group reads the attention's output
-            update = lambda mlp=mlp: mlp.update(scratch_of.take(AS, mlp.plan.in_rows), keep)  # noqa: E731
-            if mlp.off_update is not None and skips(mlp.plan.skip_where, mlp.plan.units * s_tokens):
-                update = unless_off(AS, mlp.plan.skip_where, update,
-                                    lambda mlp=mlp: jnp.broadcast_to(mlp.off_update, mlp.off_update.shape[:1] + AS[0].shape[1:]))
-            S = scratch_of.add(S, mlp.plan.out_cols, update())
-            if mlp.plan.tokens == "all":
-                P = rest_of.add(P, mlp.plan.out_cols, mlp.update(rest_of.take(AP, mlp.plan.in_rows), keep))
+        for k, mlp in enumerate(mlps):  # every MLP group reads the attention's output
+            with jax.named_scope(f"mlp {k}"):
+                update = lambda mlp=mlp: mlp.update(scratch_of.take(AS, mlp.plan.in_rows), keep)  # noqa: E731
+                if mlp.off_update is not None and skips(mlp.plan.skip_where, mlp.plan.units * s_tokens):
+                    update = unless_off(AS, mlp.plan.skip_where, update, lambda mlp=mlp: jnp.broadcast_to(
+                        mlp.off_update, mlp.off_update.shape[:1] + AS[0].shape[1:]))
+                S = scratch_of.add(S, mlp.plan.out_cols, update())
+                if mlp.plan.tokens == "all":
+                    P = rest_of.add(P, mlp.plan.out_cols, mlp.update(rest_of.take(AP, mlp.plan.in_rows), keep))
         return S, P
 
     def unless_off(S, row, compute, skipped):
@@ -637,7 +643,8 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
             if i == check:
                 health = jnp.maximum(health, jnp.maximum(health_of(scratch_of, S, corrected, *health.shape, health.dtype),
                                                          health_of(rest_of, P, moving, *health.shape, health.dtype)))
-            S, P = apply(layer, S, P, keep)
+            with jax.named_scope(names[i]):
+                S, P = apply(layer, S, P, keep)
         return {**state, "scratch": S, "pieces": P}, health
 
     def close(state):

@@ -464,6 +464,7 @@ class MLPPlan:
 class LayerPlan:
     heads: list[HeadPlan]
     mlps: list[MLPPlan]
+    name: str = ""
 
 
 @dataclass
@@ -481,7 +482,8 @@ class Plan:
 
     @classmethod
     def of(cls, stack) -> "Plan":
-        layers = [LayerPlan([HeadPlan.of(h) for h in lay.heads], [MLPPlan.of(g) for g in part_groups(lay, stack.scratch_tokens)])
+        layers = [LayerPlan([HeadPlan.of(h) for h in lay.heads],
+                            [MLPPlan.of(g) for g in part_groups(lay, stack.scratch_tokens)], lay.name)
                   for lay in stack.layers]
         corrected = np.asarray(stack.corrected_rows, int)
         written, read = set(), set(corrected.tolist())
