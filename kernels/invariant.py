@@ -52,7 +52,7 @@ import numpy as np
 
 from kernels.batched import Pieces, changed, keep_pieces, materializer
 from kernels.common import BatchOps, Step, as_array, as_plan, built_once, take_rows
-from kernels.plan import SKIPPABLE_WORK, HeadPlan, MLPPlan
+from kernels.plan import HeadPlan, MLPPlan
 
 # ---- sums in a fixed order ----------------------------------------------------------------------------
 
@@ -209,11 +209,17 @@ class FixedSum:
 # other tokens x scratch tokens): the test and its conditional cost about what that saves below it.
 SHARED_QUERY_WORK = 300_000
 
+# A part that acts only where selected (looped/layers.py skip_where) is left out, where no card of
+# the batch selects it, from this much work per step for the whole batch (multiply-adds, or units x
+# scratch tokens x cards): below it, the conditional costs about what it saves (measured: a 4 x 4
+# inverse's function blocks, 22 to 35 thousand per card, pay in a batch of 32, not alone).
+SKIPPABLE_WORK = 50_000
+
+
 def skips(row, work: int) -> bool:
-    """Whether a part that acts only where selected (looped/layers.py skip_where) is left out where
-    no card of the batch selects it: from SKIPPABLE_WORK multiply-adds (or units x scratch tokens)
-    per step, below which the conditional costs about what it saves; on a CPU only (a GPU's
-    conditional waits for its predicate on the host)."""
+    """Whether a part that acts only where selected is left out where no card selects it (a
+    conditional): from SKIPPABLE_WORK; on a CPU only (a GPU's conditional waits for its predicate
+    on the host)."""
     return row is not None and work >= SKIPPABLE_WORK and jax.default_backend() == "cpu"
 
 
@@ -582,19 +588,19 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
         heads, mlps, groups = layer
         scratch = lambda f: scratch_of.take(S, f)  # noqa: E731
         rest = lambda f: rest_of.take(P, f)  # noqa: E731
-        s_tokens = S[0].shape[1]
+        s_tokens, cards = S[0].shape[1], S[0].shape[-1]
         AS, AP = S, P  # every head reads the layer's input; their read-outs add up, in head order
         for k, group in enumerate(groups):  # (the keys="scratch" heads first, a group at a time)
             with jax.named_scope(f"scratch heads {k}"):
                 readout = lambda group=group: group.attend(scratch, lam, keep)  # noqa: E731
-                if skips(group.skip_where, group.work * s_tokens * s_tokens):
+                if skips(group.skip_where, group.work * s_tokens * s_tokens * cards):
                     readout = unless_off(S, group.skip_where, readout, lambda group=group: untouched(group.out_cols, S))
                 AS = scratch_of.add(AS, group.out_cols, readout())
         for k, head in enumerate(heads):
             with jax.named_scope(f"head {k}"):
                 if head.plan.queries != "others":
                     readout = lambda head=head: head.attend_scratch(scratch, rest, lam, keep)  # noqa: E731
-                    if skips(head.plan.skip_where, head.scratch_work(s_tokens)):
+                    if skips(head.plan.skip_where, head.scratch_work(s_tokens) * cards):
                         readout = unless_off(S, head.plan.skip_where, readout,
                                              lambda head=head: untouched(head.plan.v_cols, S))
                     AS = scratch_of.add(AS, head.plan.v_cols, readout())
@@ -606,7 +612,7 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
         for k, mlp in enumerate(mlps):  # every MLP group reads the attention's output
             with jax.named_scope(f"mlp {k}"):
                 update = lambda mlp=mlp: mlp.update(scratch_of.take(AS, mlp.plan.in_rows), keep)  # noqa: E731
-                if mlp.off_update is not None and skips(mlp.plan.skip_where, mlp.plan.units * s_tokens):
+                if mlp.off_update is not None and skips(mlp.plan.skip_where, mlp.plan.units * s_tokens * cards):
                     update = unless_off(AS, mlp.plan.skip_where, update, lambda mlp=mlp: jnp.broadcast_to(
                         mlp.off_update, mlp.off_update.shape[:1] + AS[0].shape[1:]))
                 S = scratch_of.add(S, mlp.plan.out_cols, update())

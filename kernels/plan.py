@@ -180,7 +180,7 @@ def rowwise_features(w1: np.ndarray, w2: np.ndarray, b2: np.ndarray) -> np.ndarr
 def part_groups(layer, scratch_tokens: int = 1) -> list[list]:
     """The layer's MLP parts grouped by token set, row-wise parts apart from the others (each
     group is evaluated as one MLP). General scratch parts that act only where selected
-    (MLP.skip_where) and are large (SKIPPABLE_WORK) form groups of their own, one per "not
+    (MLP.skip_where) and not small (SELECTED_GROUP_WORK) form groups of their own, one per "not
     selected" row, after the others: an evaluator may leave such a group out (kernels/invariant.py)."""
     groups = []
     parts = [p for p in layer.parts if p.hidden > 0]
@@ -192,7 +192,7 @@ def part_groups(layer, scratch_tokens: int = 1) -> list[list]:
         apart: dict[int, list] = {}
         if tokens == "scratch":
             for p in other:
-                if p.skip_where is not None and p.hidden * scratch_tokens >= SKIPPABLE_WORK:
+                if p.skip_where is not None and p.hidden * scratch_tokens >= SELECTED_GROUP_WORK:
                     apart.setdefault(p.skip_where, []).append(p)
             # (the same row's smaller parts join its group: one skip covers them all)
             for p in other:
@@ -204,8 +204,11 @@ def part_groups(layer, scratch_tokens: int = 1) -> list[list]:
 
 
 # Units x scratch tokens from which a general MLP part that acts only where selected is a group
-# of its own (part_groups): below it, the test that skips it costs about what skipping saves.
-SKIPPABLE_WORK = 50_000
+# of its own (part_groups), which an evaluator may leave out. The grouping is the card's (its sums'
+# order must not depend on the batch), while skipping pays from a work per batch
+# (kernels/invariant.py SKIPPABLE_WORK): a 4 x 4 inverse's recip is skipped in a batch of 32 cards
+# though not alone. Smaller parts stay with the others: each group costs its own sums.
+SELECTED_GROUP_WORK = 1_000
 
 
 def sort_units(w1: np.ndarray, w2: np.ndarray, b1: np.ndarray):

@@ -290,3 +290,17 @@ def test_the_tail_pool_runs_its_cards_by_turns_in_any_lane(monkeypatch):
             after = kept[kept.index(0):]  # the cards kept after the longest one, in the first slot
             assert all(expected[c].steps >= expected[0].steps for c in after)
             assert expected[0].steps > min(e.steps for e in expected[1:])
+
+
+def test_a_lanes_first_cards_are_a_view_where_evenly_spaced():
+    """looped/loop/lanes.py _rows: cards i, i + lanes, ... are taken as a view (copied once, into
+    the device's buffer); other owners are gathered; the same rows either way."""
+    from looped.loop.lanes import _rows
+
+    X = np.arange(7 * 3 * 2, dtype=float).reshape(7, 3, 2)
+    for owner in ([1, 3, 5], [0, 1, 2, 3], [4], [0, 2, 3], [5, 3, 1]):
+        owner = np.array(owner)
+        taken = _rows(X, owner)
+        assert np.array_equal(taken, X[owner])
+        evenly = len(owner) > 1 and np.all(np.diff(owner) == owner[1] - owner[0]) and owner[1] > owner[0]
+        assert np.shares_memory(taken, X) == bool(evenly)

@@ -232,6 +232,17 @@ class AloneCard:
     slice_steps: int
 
 
+def _rows(X: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """X[owner]: a view where the owners are evenly spaced (a lane's first cards: i, i + lanes, ...),
+    so that the cards are copied once, into the device's buffer, rather than first gathered into a
+    temporary here (measured: a second lane's start was held up by that copy by up to 25 ms)."""
+    if len(owner) > 1:
+        step = int(owner[1] - owner[0])
+        if step > 0 and np.array_equal(owner, np.arange(owner[0], owner[0] + step * len(owner), step)):
+            return X[owner[0] : owner[0] + step * (len(owner) - 1) + 1 : step]
+    return X[owner]
+
+
 class Lane:
     """Some of a run's slots, run as a batch of their own: chunks, then regrouping between them
     (stopped cards leave, waiting cards take their slots, or the batch is compacted)."""
@@ -267,7 +278,7 @@ class Lane:
         W = len(owner)
         whole = W == r.B  # every slot holds the card of its index, all cards in it (until the first regroup)
         halt = r.halt[owner].copy()
-        X = self._cards(r.X0 if whole else r.host_X0()[owner])
+        X = self._cards(r.X0 if whole else _rows(r.host_X0(), owner))
         steps, worst, bad = r.steps0[owner].copy(), np.zeros(W, r.dtype), np.full(W, -1, np.int32)
         chunk = min(r.chunk_steps, 256) if r.progress is not None else r.chunk_steps
         max_steps = np.int32(r.max_steps)

@@ -288,7 +288,7 @@ def _loop_for(programs, monkeypatch, skip: bool):
     always evaluated."""
     from looped.runner import Loop
 
-    monkeypatch.setattr(kernels.plan, "SKIPPABLE_WORK", 0)
+    monkeypatch.setattr(kernels.plan, "SELECTED_GROUP_WORK", 0)
     monkeypatch.setattr(invariant, "SKIPPABLE_WORK", 0 if skip else 10**15)
     iset, cards, _, X0, halt = engine._prepare(programs, "fast", None, False)
     machine, _ = engine.machine_loop(iset.name, iset.machine_key(programs), "fast")

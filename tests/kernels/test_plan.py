@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kernels.plan import (SKIPPABLE_WORK, SPARSE_TERMS, HeadPlan, MLPPlan, Plan, linear_pairs, part_groups,
-                          rowwise_features, runs, sort_units, sparse_terms, spans, unit_rows)
+from kernels.plan import (SELECTED_GROUP_WORK, SPARSE_TERMS, HeadPlan, MLPPlan, Plan, linear_pairs,
+                          part_groups, rowwise_features, runs, sort_units, sparse_terms, spans, unit_rows)
 from looped import machines as isa
 from looped.assembler import assemble_file
 from looped.blocks import CORRECTION_TOLERANCE
@@ -391,7 +391,7 @@ def test_mlp_plans():
 
 def test_large_parts_that_act_only_where_selected_are_groups_of_their_own():
     """part_groups: a general scratch part marked with a "not selected" row (looped/layers.py
-    skip_where) and of SKIPPABLE_WORK or more is a group of its own, with that row's smaller parts;
+    skip_where) and of SELECTED_GROUP_WORK or more is a group of its own, with that row's smaller parts;
     other rows' small parts stay with the rest."""
     from looped.blocks import gates
 
@@ -405,7 +405,7 @@ def test_large_parts_that_act_only_where_selected_are_groups_of_their_own():
 
     plain = part(d, [({0: 1.0, 1: 1.0}, 0.0, {6: 1.0})], tokens="scratch")
     big, small, other = gated(10, 50), gated(10, 1), gated(11, 1)
-    tokens = SKIPPABLE_WORK // 100  # 100 units x tokens: the threshold
+    tokens = SELECTED_GROUP_WORK // 100  # 100 units x tokens: the threshold
     groups = part_groups(Layer((), (plain, big, small, other), d), scratch_tokens=tokens)
     assert [[p.name for p in g] for g in groups] == [[plain.name, "row 11"], ["row 10", "row 10"]]
     assert [MLPPlan.of(g).skip_where for g in groups] == [None, 10]
