@@ -594,16 +594,17 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
             with jax.named_scope(f"scratch heads {k}"):
                 readout = lambda group=group: group.attend(scratch, lam, keep)  # noqa: E731
                 if skips(group.skip_where, group.work * s_tokens * s_tokens * cards):
-                    readout = unless_off(S, group.skip_where, readout, lambda group=group: untouched(group.out_cols, S))
-                AS = scratch_of.add(AS, group.out_cols, readout())
+                    AS = add_unless_off(S, group.skip_where, AS, group.out_cols, readout)
+                else:
+                    AS = scratch_of.add(AS, group.out_cols, readout())
         for k, head in enumerate(heads):
             with jax.named_scope(f"head {k}"):
                 if head.plan.queries != "others":
                     readout = lambda head=head: head.attend_scratch(scratch, rest, lam, keep)  # noqa: E731
                     if skips(head.plan.skip_where, head.scratch_work(s_tokens) * cards):
-                        readout = unless_off(S, head.plan.skip_where, readout,
-                                             lambda head=head: untouched(head.plan.v_cols, S))
-                    AS = scratch_of.add(AS, head.plan.v_cols, readout())
+                        AS = add_unless_off(S, head.plan.skip_where, AS, head.plan.v_cols, readout)
+                    else:
+                        AS = scratch_of.add(AS, head.plan.v_cols, readout())
                 if head.plan.queries != "scratch":
                     AP = rest_of.add(AP, head.plan.v_cols, head.attend_rest(scratch, rest, lam, keep))
         if heads or groups:  # what the attention wrote is read by every MLP group (kept: only the changed pieces)
@@ -626,9 +627,26 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
         off = scratch_of.take(S, [row])[0, 0]  # [B]
         return lambda: jax.lax.cond(jnp.all(off > 0.5), skipped, compute)
 
-    def untouched(cols, S):
-        """A skipped head's read-out: -0.0 on its columns (x + -0.0 is x, whatever x)."""
-        return jnp.full((len(cols),) + S[0].shape[1:], -0.0, S[0].dtype)
+    def add_unless_off(S, row, AS, cols, readout):
+        """AS with readout() added on `cols`, or AS as it is where `row` is 1 on the first scratch
+        token of every card (a head that acts only where selected, not selected anywhere in the
+        batch): the conditional passes only the pieces the read-out covers, so a skipped head
+        neither computes nor writes anything (a 64 x 64 transpose's read-out is 4,096 rows)."""
+        touched = sorted({scratch_of.where[int(f)][0] for f in cols})
+
+        def added(pieces):
+            whole = list(AS)
+            for k, piece in zip(touched, pieces):
+                whole[k] = piece
+            new = scratch_of.add(tuple(whole), cols, readout())
+            return [new[k] for k in touched]
+
+        off = scratch_of.take(S, [row])[0, 0]  # [B]
+        pieces = jax.lax.cond(jnp.all(off > 0.5), lambda pieces: pieces, added, [AS[k] for k in touched])
+        whole = list(AS)
+        for k, piece in zip(touched, pieces):
+            whole[k] = piece
+        return tuple(whole)
 
     def health_of(pieces_of, pieces, features, batch, dtype):
         health = jnp.zeros((batch,), dtype)
