@@ -144,8 +144,8 @@ class SparseValueHead(Head):
     heads each copy one to H rows, and a hundred dense d x d maps were most of a 32 x 32 machine's
     build. The dense map is made only when asked for; the kernel plan reads `value_entries`."""
 
-    def __init__(self, wq, wk, wv=None, queries: str = "all", keys: str = "all", name: str = "", *,
-                 d: int | None = None, values=()):
+    def __init__(self, wq, wk, wv=None, queries: str = "all", keys: str = "all", name: str = "",
+                 skip_where: int | None = None, *, d: int | None = None, values=()):
         """From `d` and the value entries [(src, dst, coef)]; or, as dataclasses.replace makes a
         copy, from a dense `wv`."""
         if wv is not None:
@@ -156,7 +156,7 @@ class SparseValueHead(Head):
         coef = np.array([v[2] for v in values], dtype=np.float64)
         keep = coef != 0
         for name_, value in (("wq", wq), ("wk", wk), ("d", d), ("value_entries", (src[keep], dst[keep], coef[keep])),
-                             ("queries", queries), ("keys", keys), ("name", name)):
+                             ("queries", queries), ("keys", keys), ("name", name), ("skip_where", skip_where)):
             object.__setattr__(self, name_, value)
 
     @functools.cached_property
@@ -176,8 +176,9 @@ class UnitsMLP(MLP):
     for a 64 x 64 machine) are made only when asked for (the dense kernel, export); the kernel plan
     reads `sparse` (kernels/plan.py part_weights)."""
 
-    def __init__(self, w1=None, b1=(), w2=None, b2=None, tokens: str = "all", name: str = "", *,
-                 d: int | None = None, reads: list[dict] = (), writes: list[dict] = ()):
+    def __init__(self, w1=None, b1=(), w2=None, b2=None, tokens: str = "all", name: str = "",
+                 skip_where: int | None = None, *, d: int | None = None, reads: list[dict] = (),
+                 writes: list[dict] = ()):
         """From `d` and each unit's reads and writes ({feature: coef}); or, as dataclasses.replace
         makes a copy, from dense w1 and w2."""
         if w1 is not None:
@@ -195,7 +196,8 @@ class UnitsMLP(MLP):
         wu, wf, wc = entries(writes)
         b2 = np.zeros(d) if b2 is None else np.asarray(b2, dtype=np.float64)
         for name_, value in (("d", d), ("b1", np.array(b1, dtype=np.float64)), ("b2", b2),
-                             ("tokens", tokens), ("name", name), ("sparse", ((rf, ru, rc), (wu, wf, wc)))):
+                             ("tokens", tokens), ("name", name), ("skip_where", skip_where),
+                             ("sparse", ((rf, ru, rc), (wu, wf, wc)))):
             object.__setattr__(self, name_, value)
 
     @functools.cached_property
