@@ -679,15 +679,26 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
         features = np.arange(d) if features is None else np.arange(d)[features]
         return jnp.transpose(scratch_of.take(state["scratch"], features), (2, 1, 0))
 
+    def holding(pieces_of, n_written):
+        """The written pieces that hold a state row (all of them where the stack names none)."""
+        if plan.state_rows is None:
+            return set(range(n_written))
+        return {pieces_of.where[int(f)][0] for f in plan.state_rows if int(f) in pieces_of.where} & set(range(n_written))
+
+    kept_scratch, kept_rest = holding(scratch_of, scratch_of.n_written), holding(rest_of, rest_of.n_written)
+
     def select(active, new, old):
-        """The active cards' new state, the others' old one: only the written pieces change in a
-        step (the card, the read-only runs and the fixed health are the same in both)."""
-        def pick(new_pieces, old_pieces, n_written):
-            return tuple(jnp.where(active, a, b) if k < n_written else a
+        """The active cards' new state, the others' old one. Only the written pieces change in a
+        step (the card, the read-only runs and the fixed health are the same in both), and of those
+        only the pieces that hold a state row (Stack.state_rows) need the old values: a stopped
+        card's other written rows are +0 before and after a step. (Measured: the select over every
+        written piece was 12-14 % of a 32-card FLEQ iteration.)"""
+        def pick(new_pieces, old_pieces, kept):
+            return tuple(jnp.where(active, a, b) if k in kept else a
                          for k, (a, b) in enumerate(zip(new_pieces, old_pieces)))
 
-        return {**new, "scratch": pick(new["scratch"], old["scratch"], scratch_of.n_written),
-                "pieces": pick(new["pieces"], old["pieces"], rest_of.n_written)}
+        return {**new, "scratch": pick(new["scratch"], old["scratch"], kept_scratch),
+                "pieces": pick(new["pieces"], old["pieces"], kept_rest)}
 
     return BatchOps(open_cards, advance, close, scratch_rows, select)
 

@@ -484,6 +484,7 @@ class Plan:
     per_card: bool
     written_on_rest: np.ndarray = field(default=None)  # features some layer writes on the other tokens
     read_on_rest: np.ndarray = field(default=None)  # features some layer (or the health figure) reads there
+    state_rows: np.ndarray | None = None  # the rows that carry a card's state between steps (Stack.state_rows)
 
     @classmethod
     def of(cls, stack) -> "Plan":
@@ -501,8 +502,10 @@ class Plan:
                 if m.tokens == "all":
                     written |= set(m.out_cols.tolist())
                     read |= set(m.in_rows.tolist())
+        state = getattr(stack, "state_rows", None)
         return cls(stack.layers[0].d, stack.scratch_tokens, layers, corrected, stack.health_layer, stack.per_card,
-                   np.array(sorted(written), int), np.array(sorted(read), int))
+                   np.array(sorted(written), int), np.array(sorted(read), int),
+                   None if state is None else np.array(sorted(state), int))
 
     @property
     def moving_health_rows(self) -> np.ndarray:

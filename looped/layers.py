@@ -257,6 +257,10 @@ class Stack:
     # values, which a batch-shaped evaluation would round differently from a card alone (integer
     # machines round every value back exactly, so they batch freely).
     per_card: bool = False
+    # The rows that carry a card's state from one instruction to the next; every other row that a
+    # layer writes is +0 between instructions (each layer clears what it wrote), so a stopped card
+    # is frozen by keeping these rows alone (kernels/invariant.py select). None: every row.
+    state_rows: tuple[int, ...] | None = None
 
     @property
     def health_layer(self) -> int:

@@ -350,3 +350,25 @@ def test_skipped_groups_add_what_their_units_give_when_off():
     expected = fixed.of_zeros()
     assert np.array_equal(np.signbit(compiled), np.signbit(expected)) and np.all(compiled == 0)
     assert np.signbit(expected[3]) and not np.signbit(expected[5])
+
+
+def test_between_steps_only_the_state_rows_are_not_plus_zero():
+    """Stack.state_rows (FLEQ: pc, memory values and unheld marks, the fault record) are all a
+    stopped card needs kept (invariant.make_batch_ops select): every other row a layer writes is +0,
+    sign included, after every step of every function, a fault, a subnormal input and a halt.
+    (A stopped card advanced in a batch, then frozen, is compared with its run alone by the tests
+    of batches whose cards stop at different steps.)"""
+    programs = (_every_function() + calculators(1, seed=3)
+                + [assemble_file(CALCULATOR).with_settings({"x": 5e-324, "y": 2.0})])
+    iset, cards, loop, X, halt = engine._prepare(programs, "fast", None, False)
+    machine, _ = engine.machine_loop(iset.name, iset.machine_key(programs), "fast")
+    plan = kernels.plan.Plan.of(machine.stack)
+    written = {int(f) for lay in plan.layers for h in lay.heads for f in h.v_cols}
+    written |= {int(f) for lay in plan.layers for m in lay.mlps for f in m.out_cols}
+    transient = np.array(sorted(written - set(plan.state_rows.tolist())))
+    assert set(plan.state_rows.tolist()) <= written and len(transient) > 100
+    X = np.asarray(X)
+    for _ in range(max(len(p.code) for p in programs) + 40):
+        X = np.asarray(loop.run(X, halt, max_steps=1).X)
+        assert not np.any(np.signbit(X[:, :, transient]) | (X[:, :, transient] != 0))
+    assert {r.status for r in engine.run(programs)} == {"halted", "fault"}

@@ -299,8 +299,15 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
         ),
     )
     # The health figure is taken where the program counter is snapped: on the fetch's input.
+    # Between instructions a card's state is its program counter, memory (values and unheld marks)
+    # and fault record; every other row a layer writes is cleared by the step that wrote it.
+    state = tuple(int(f) for name in STATE_ROWS for f in r[name].indices)
     return Stack(layers=layers, corrected_rows=tuple(r["pc"].indices), health_before=0,
-                 scratch_tokens=layout.zone("scratch").size, per_card=True)
+                 scratch_tokens=layout.zone("scratch").size, per_card=True, state_rows=state)
+
+
+# The layout's row blocks that carry a card's state from one instruction to the next (Stack.state_rows).
+STATE_ROWS = ("pc", "val", "unheld", "fault", "faultpc")
 
 
 @functools.lru_cache(maxsize=4096)
