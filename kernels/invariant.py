@@ -209,18 +209,13 @@ class FixedSum:
 # other tokens x scratch tokens): the test and its conditional cost about what that saves below it.
 SHARED_QUERY_WORK = 300_000
 
-# A part that acts only where selected (looped/layers.py skip_where) is left out, where no card of
-# the batch selects it, from this much work per step for the whole batch (multiply-adds, or units x
-# scratch tokens x cards): below it, the conditional costs about what it saves (measured: a 4 x 4
-# inverse's function blocks, 22 to 35 thousand per card, pay in a batch of 32, not alone).
-SKIPPABLE_WORK = 50_000
-
-
-def skips(row, work: int) -> bool:
-    """Whether a part that acts only where selected is left out where no card selects it (a
-    conditional): from SKIPPABLE_WORK; on a CPU only (a GPU's conditional waits for its predicate
-    on the host)."""
-    return row is not None and work >= SKIPPABLE_WORK and jax.default_backend() == "cpu"
+def skips(row) -> bool:
+    """Whether a part that acts only where selected (looped/layers.py skip_where) is left out, under
+    a conditional, where no card of the batch selects it: always on a CPU, where the conditional
+    costs less than the smallest such part (measured, one card: a 4 x 4 inverse 87 -> 58 us an
+    instruction, 8 x 8 193 -> 121 us, against leaving out only parts of 50,000 multiply-adds or
+    more); never elsewhere (a GPU's conditional waits for its predicate on the host)."""
+    return row is not None and jax.default_backend() == "cpu"
 
 
 # Groups of at most this many terms per output are summed column by column (FixedSum._by_columns).
@@ -367,11 +362,6 @@ class InvariantHead:
         same = jnp.all(bits[:, 1 : s - 1] == bits[:, :1])
         return jax.lax.cond(same, alike, lambda: self._read_out(q_in, scratch, rest, lam, keep))
 
-    def scratch_work(self, s: int) -> int:
-        """Multiply-adds of the scratch tokens' read-out per step, over the scratch keys (the
-        others' count is not known here: a lower bound)."""
-        return (len(self.plan.v_rows) + len(self.plan.k_rows)) * s * s
-
     def _read_out(self, q_in, scratch, rest, lam, keep):
         """attend_scratch for the query tokens whose query features are q_in [qr, s_q, B]."""
         u = keep(self.kt(self.q(q_in)))  # [kr, s_q, B]
@@ -468,10 +458,6 @@ class ScratchGroup:
                    np.concatenate([at(h.v_rows) for h in heads]), FixedSum.from_entries(vi, vo, vcoef, len(out_cols), dtype),
                    np.sort(out_cols), heads[0].skip_where)
 
-    @property
-    def work(self) -> int:
-        """Multiply-adds of its scores and read-outs per scratch token squared (skippable())."""
-        return self.heads * (self.own + len(self.v_rows) // self.heads)
 
     def attend(self, scratch, lam, keep):
         """The heads' read-outs [len(out_cols), s, B] on the scratch tokens."""
@@ -588,12 +574,11 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
         heads, mlps, groups = layer
         scratch = lambda f: scratch_of.take(S, f)  # noqa: E731
         rest = lambda f: rest_of.take(P, f)  # noqa: E731
-        s_tokens, cards = S[0].shape[1], S[0].shape[-1]
         AS, AP = S, P  # every head reads the layer's input; their read-outs add up, in head order
         for k, group in enumerate(groups):  # (the keys="scratch" heads first, a group at a time)
             with jax.named_scope(f"scratch heads {k}"):
                 readout = lambda group=group: group.attend(scratch, lam, keep)  # noqa: E731
-                if skips(group.skip_where, group.work * s_tokens * s_tokens * cards):
+                if skips(group.skip_where):
                     AS = add_unless_off(S, group.skip_where, AS, group.out_cols, readout)
                 else:
                     AS = scratch_of.add(AS, group.out_cols, readout())
@@ -601,7 +586,7 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
             with jax.named_scope(f"head {k}"):
                 if head.plan.queries != "others":
                     readout = lambda head=head: head.attend_scratch(scratch, rest, lam, keep)  # noqa: E731
-                    if skips(head.plan.skip_where, head.scratch_work(s_tokens) * cards):
+                    if skips(head.plan.skip_where):
                         AS = add_unless_off(S, head.plan.skip_where, AS, head.plan.v_cols, readout)
                     else:
                         AS = scratch_of.add(AS, head.plan.v_cols, readout())
@@ -613,7 +598,7 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
         for k, mlp in enumerate(mlps):  # every MLP group reads the attention's output
             with jax.named_scope(f"mlp {k}"):
                 update = lambda mlp=mlp: mlp.update(scratch_of.take(AS, mlp.plan.in_rows), keep)  # noqa: E731
-                if mlp.off_update is not None and skips(mlp.plan.skip_where, mlp.plan.units * s_tokens * cards):
+                if mlp.off_update is not None and skips(mlp.plan.skip_where):
                     update = unless_off(AS, mlp.plan.skip_where, update, lambda mlp=mlp: jnp.broadcast_to(
                         mlp.off_update, mlp.off_update.shape[:1] + AS[0].shape[1:]))
                 S = scratch_of.add(S, mlp.plan.out_cols, update())

@@ -204,13 +204,12 @@ def part_groups(layer, scratch_tokens: int = 1) -> list[list]:
 
 
 # Units x scratch tokens from which a general MLP part that acts only where selected is a group
-# of its own (part_groups), which an evaluator may leave out. The grouping is the card's (its sums'
-# order must not depend on the batch), while skipping pays from a work per batch
-# (kernels/invariant.py SKIPPABLE_WORK, 50,000): a part is set apart where a lane of 32 cards would
-# skip it (a 4 x 4 inverse's recip, rsqrt and scale stage; measured: its 32-card iteration 0.95 ->
-# 0.66 ms). Smaller parts stay with the others: each group costs its own sums, and compiling them
-# (at 1,000, a batch of 3 calculators compiled 0.7 s slower, for no gain).
-SELECTED_GROUP_WORK = 1_600
+# of its own (part_groups), which an evaluator may leave out where no card selects it
+# (kernels/invariant.py). Measured, one card and 32: a calculator 47 -> 33 and 356 -> 313 us an
+# iteration, a 4 x 4 inverse 49 -> 48 and 600 -> 524 us, against 1,600; at 0 (every marked part
+# apart) a few % more, but each machine compiled 0.5-1 s slower. The grouping is the card's (its
+# sums' order must not depend on the batch); only the skipping depends on the batch.
+SELECTED_GROUP_WORK = 500
 
 
 def sort_units(w1: np.ndarray, w2: np.ndarray, b1: np.ndarray):
