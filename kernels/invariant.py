@@ -39,6 +39,12 @@ at 64; with LLVM's full unrolling capped, kernels/settings.py, at 1 card too). S
 bare products: the first product of a chain and the first half of a tree's products are `settled`
 (the same value, but no longer a product LLVM can fuse), and only the other product of each such
 pair can become a multiply-add, wherever its loop runs.
+
+Unselected blocks. A part that acts only where selected (looped/layers.py skip_where: FLEQ's
+function blocks) is left out, under a conditional, where no card of the batch selects it: a head's
+pieces pass through unchanged, an MLP group adds its all-off update (FixedSum.of_zeros). The same
+bits come out as when it is evaluated (tests/kernels/test_invariant.py), so a card alone and in a
+batch still agree although a batch skips less.
 """
 
 from __future__ import annotations
@@ -208,6 +214,7 @@ class FixedSum:
 # (InvariantHead.attend_scratch) from this many multiply-adds per step ((value + key rows) x
 # other tokens x scratch tokens): the test and its conditional cost about what that saves below it.
 SHARED_QUERY_WORK = 300_000
+
 
 def skips(row) -> bool:
     """Whether a part that acts only where selected (looped/layers.py skip_where) is left out, under
@@ -457,7 +464,6 @@ class ScratchGroup:
                    dims(qs, own, True) if own else None, dims(ks, own, True) if own else None, len(own),
                    np.concatenate([at(h.v_rows) for h in heads]), FixedSum.from_entries(vi, vo, vcoef, len(out_cols), dtype),
                    np.sort(out_cols), heads[0].skip_where)
-
 
     def attend(self, scratch, lam, keep):
         """The heads' read-outs [len(out_cols), s, B] on the scratch tokens."""
