@@ -167,6 +167,10 @@ def _packed(sizes: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
     return out
 
 
+# The layout's row blocks that carry a card's state from one instruction to the next (Stack.state_rows).
+STATE_ROWS = ("pc", "val", "unheld", "fault", "faultpc")
+
+
 def fleq_stack(layout: Layout, lam: float) -> Stack:
     r, d = layout.rows, layout.d
     W, L = layout.sizes["slots"], layout.addr_bits
@@ -305,9 +309,6 @@ def fleq_stack(layout: Layout, lam: float) -> Stack:
     return Stack(layers=layers, corrected_rows=tuple(r["pc"].indices), health_before=0,
                  scratch_tokens=layout.zone("scratch").size, per_card=True, state_rows=state)
 
-
-# The layout's row blocks that carry a card's state from one instruction to the next (Stack.state_rows).
-STATE_ROWS = ("pc", "val", "unheld", "fault", "faultpc")
 
 
 @functools.lru_cache(maxsize=4096)
