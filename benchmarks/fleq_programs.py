@@ -118,12 +118,12 @@ def main(argv=None) -> dict:
         "inverse_error_vs_iterations": inverse_errors(rng, 4 if args.quick else 8, 20),
         "power_iteration_error_vs_iterations": power_errors(rng, 4 if args.quick else 8, 40),
         "note": "FLEQ batches run in one vectorised pass that is batch-invariant (kernels/invariant.py: "
-                "fixed-order sums, no dot), so that a result never depends on its batch; it gains "
-                "about 3x at 64 cards (benchmarks/fleq_batch.py).",
+                "fixed-order sums, no dot), so that a result never depends on its batch; the gain of a "
+                "batch over one card is in `throughput` (and benchmarks/fleq_batch.py).",
     }
 
     def plot(plt):
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+        fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
         for name, curve in data["throughput"].items():
             sizes = [int(b) for b in curve]
             axes[0].plot(sizes, [curve[b]["instr_per_s"] for b in curve], "o-", label=name)
@@ -131,11 +131,12 @@ def main(argv=None) -> dict:
         axes[0].set_xlabel("batch size")
         axes[0].set_ylabel("FLEQ instructions / s")
         axes[0].legend(fontsize=8)
+        axes[0].set_title("throughput (engine.run, fast)")
         inv = data["inverse_error_vs_iterations"]
         axes[1].semilogy(inv["k"], np.maximum(inv["worst_relative_error"], 1e-17), "o-")
         axes[1].axhline(1e-3, color="k", ls="--", lw=0.8, label="goal 1e-3")
         axes[1].set_xlabel("Newton-Schulz steps")
-        axes[1].set_ylabel("largest entry error / largest entry of A^-1")
+        axes[1].set_ylabel("worst error / largest entry of A^-1")
         axes[1].set_title("inverse.asm, 4x4 SPD")
         axes[1].legend(fontsize=8)
         pw = data["power_iteration_error_vs_iterations"]
