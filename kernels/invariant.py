@@ -583,19 +583,13 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
         AS, AP = S, P  # every head reads the layer's input; their read-outs add up, in head order
         for k, group in enumerate(groups):  # (the keys="scratch" heads first, a group at a time)
             with jax.named_scope(f"scratch heads {k}"):
-                readout = lambda group=group: group.attend(scratch, lam, keep)  # noqa: E731
-                if skips(group.skip_where):
-                    AS = add_unless_off(S, group.skip_where, AS, group.out_cols, readout)
-                else:
-                    AS = scratch_of.add(AS, group.out_cols, readout())
+                AS = add_read_out(S, AS, group.skip_where, group.out_cols,
+                                  lambda group=group: group.attend(scratch, lam, keep))
         for k, head in enumerate(heads):
             with jax.named_scope(f"head {k}"):
                 if head.plan.queries != "others":
-                    readout = lambda head=head: head.attend_scratch(scratch, rest, lam, keep)  # noqa: E731
-                    if skips(head.plan.skip_where):
-                        AS = add_unless_off(S, head.plan.skip_where, AS, head.plan.v_cols, readout)
-                    else:
-                        AS = scratch_of.add(AS, head.plan.v_cols, readout())
+                    AS = add_read_out(S, AS, head.plan.skip_where, head.plan.v_cols,
+                                      lambda head=head: head.attend_scratch(scratch, rest, lam, keep))
                 if head.plan.queries != "scratch":
                     AP = rest_of.add(AP, head.plan.v_cols, head.attend_rest(scratch, rest, lam, keep))
         if heads or groups:  # what the attention wrote is read by every MLP group (kept: only the changed pieces)
@@ -603,41 +597,43 @@ def make_batch_ops(stack, lam: float, dtype, scratch_merge: int = 0) -> BatchOps
         S, P = AS, AP
         for k, mlp in enumerate(mlps):  # every MLP group reads the attention's output
             with jax.named_scope(f"mlp {k}"):
-                update = lambda mlp=mlp: mlp.update(scratch_of.take(AS, mlp.plan.in_rows), keep)  # noqa: E731
+                compute = lambda mlp=mlp: mlp.update(scratch_of.take(AS, mlp.plan.in_rows), keep)  # noqa: E731
                 if mlp.off_update is not None and skips(mlp.plan.skip_where):
-                    update = unless_off(AS, mlp.plan.skip_where, update, lambda mlp=mlp: jnp.broadcast_to(
-                        mlp.off_update, mlp.off_update.shape[:1] + AS[0].shape[1:]))
-                S = scratch_of.add(S, mlp.plan.out_cols, update())
+                    all_off = lambda mlp=mlp: jnp.broadcast_to(mlp.off_update,  # noqa: E731
+                                                               mlp.off_update.shape[:1] + AS[0].shape[1:])
+                    update = jax.lax.cond(unselected(AS, mlp.plan.skip_where), all_off, compute)
+                else:
+                    update = compute()
+                S = scratch_of.add(S, mlp.plan.out_cols, update)
                 if mlp.plan.tokens == "all":
                     P = rest_of.add(P, mlp.plan.out_cols, mlp.update(rest_of.take(AP, mlp.plan.in_rows), keep))
         return S, P
 
-    def unless_off(S, row, compute, skipped):
-        """compute, or skipped() where `row` is 1 on the first scratch token of every card (a part
-        that acts only where selected, not selected anywhere in the batch)."""
-        off = scratch_of.take(S, [row])[0, 0]  # [B]
-        return lambda: jax.lax.cond(jnp.all(off > 0.5), skipped, compute)
+    def unselected(S, row):
+        """Whether `row` is 1 on the first scratch token of every card: a part that acts only where
+        selected (looped/layers.py skip_where) that no card of the batch selects."""
+        return jnp.all(scratch_of.take(S, [row])[0, 0] > 0.5)
 
-    def add_unless_off(S, row, AS, cols, readout):
-        """AS with readout() added on `cols`, or AS as it is where `row` is 1 on the first scratch
-        token of every card (a head that acts only where selected, not selected anywhere in the
-        batch): the conditional passes only the pieces the read-out covers, so a skipped head
-        neither computes nor writes anything (a 64 x 64 transpose's read-out is 4,096 rows)."""
+    def add_read_out(S, AS, row, cols, readout):
+        """AS with readout() added on `cols`. For a head that acts only where selected (`row`, its
+        skip_where) this is under a conditional that, where no card selects it, passes the pieces
+        the read-out covers through unchanged: a skipped head neither computes nor writes (a
+        64 x 64 transpose's read-out is 4,096 rows)."""
+        if not skips(row):
+            return scratch_of.add(AS, cols, readout())
         touched = sorted({scratch_of.where[int(f)][0] for f in cols})
 
-        def added(pieces):
+        def spliced(pieces):  # AS with the touched pieces replaced
             whole = list(AS)
             for k, piece in zip(touched, pieces):
                 whole[k] = piece
-            new = scratch_of.add(tuple(whole), cols, readout())
+            return tuple(whole)
+
+        def added(pieces):
+            new = scratch_of.add(spliced(pieces), cols, readout())
             return [new[k] for k in touched]
 
-        off = scratch_of.take(S, [row])[0, 0]  # [B]
-        pieces = jax.lax.cond(jnp.all(off > 0.5), lambda pieces: pieces, added, [AS[k] for k in touched])
-        whole = list(AS)
-        for k, piece in zip(touched, pieces):
-            whole[k] = piece
-        return tuple(whole)
+        return spliced(jax.lax.cond(unselected(S, row), lambda pieces: pieces, added, [AS[k] for k in touched]))
 
     def health_of(pieces_of, pieces, features, batch, dtype):
         health = jnp.zeros((batch,), dtype)

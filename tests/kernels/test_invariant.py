@@ -258,38 +258,12 @@ def test_shared_slot_queries_give_the_same_bits_as_every_query(monkeypatch):
             assert np.array_equal(np.asarray(tested), np.asarray(every)), (alike, head.plan.v_cols[:3])
 
 
-@pytest.mark.slow
-def test_shared_slot_queries_in_a_mixed_batch_each_card_as_alone(monkeypatch):
-    """Through the runner, with every head taking the shared-query test: calculators and inverses in
-    one batch (the test fails for a batch where it passes for a card alone) give each card's bits
-    alone, and the same bits as without the test."""
+def _fresh_loop(programs):
+    """A loop of the programs' machine that shares nothing compiled with engine.run's (its step is
+    built, and its shapes traced, under the settings of the moment it first runs), with the
+    batch's initial states and halt addresses, and the batch's faults from a final state."""
     from looped.runner import Loop
 
-    monkeypatch.setattr(invariant, "SHARED_QUERY_WORK", 0)
-    programs = calculators(2, seed=5) + inverses(2, seed=6)
-    iset, cards, loop, X0, halt = engine._prepare(programs, "fast", None, False)
-    machine, _ = engine.machine_loop(iset.name, iset.machine_key(programs), "fast")
-    layout = machine.layout
-    tested = Loop(lambda: kernels.make_step("fast", machine.stack, machine.lam, machine.dtype), pc_token=iset.pc_token,
-                  pc_rows=layout["pc"].slice, width=layout.n, cache_key=None, chunked=False)
-    batch = tested.run(X0, halt)
-    for i in range(len(programs)):
-        alone = tested.run(X0[i:i + 1], halt[i:i + 1])
-        assert np.array_equal(np.asarray(batch.X)[i], np.asarray(alone.X)[0]), i
-    monkeypatch.setattr(invariant, "SHARED_QUERY_WORK", 10**15)
-    untested = Loop(lambda: kernels.make_step("fast", machine.stack, machine.lam, machine.dtype), pc_token=iset.pc_token,
-                    pc_rows=layout["pc"].slice, width=layout.n, cache_key=None, chunked=False)
-    assert np.array_equal(np.asarray(untested.run(X0, halt).X), np.asarray(batch.X))
-
-
-def _loop_for(programs, monkeypatch, skip: bool):
-    """A fresh loop of the programs' machine in which every part that acts only where selected is a
-    group of its own (kernels/plan.py part_groups), left out where no card selects it (`skip`) or
-    always evaluated."""
-    from looped.runner import Loop
-
-    monkeypatch.setattr(kernels.plan, "SELECTED_GROUP_WORK", 0)
-    monkeypatch.setattr(invariant, "skips", invariant.skips if skip else (lambda row: False))
     iset, cards, _, X0, halt = engine._prepare(programs, "fast", None, False)
     machine, _ = engine.machine_loop(iset.name, iset.machine_key(programs), "fast")
     layout = machine.layout
@@ -297,6 +271,32 @@ def _loop_for(programs, monkeypatch, skip: bool):
                 pc_rows=layout["pc"].slice, width=layout.n, cache_key=None, chunked=False)
     return loop, X0, halt, lambda state: iset.decode_faults(cards, np.asarray(state.X),
                                                             iset.decode_memory(cards, np.asarray(state.X)), state.steps)
+
+
+@pytest.mark.slow
+def test_shared_slot_queries_in_a_mixed_batch_each_card_as_alone(monkeypatch):
+    """Through the runner, with every head taking the shared-query test: calculators and inverses in
+    one batch (the test fails for a batch where it passes for a card alone) give each card's bits
+    alone, and the same bits as without the test."""
+    monkeypatch.setattr(invariant, "SHARED_QUERY_WORK", 0)
+    programs = calculators(2, seed=5) + inverses(2, seed=6)
+    tested, X0, halt, _ = _fresh_loop(programs)
+    batch = tested.run(X0, halt)
+    for i in range(len(programs)):
+        alone = tested.run(X0[i:i + 1], halt[i:i + 1])
+        assert np.array_equal(np.asarray(batch.X)[i], np.asarray(alone.X)[0]), i
+    monkeypatch.setattr(invariant, "SHARED_QUERY_WORK", 10**15)
+    untested, *_ = _fresh_loop(programs)
+    assert np.array_equal(np.asarray(untested.run(X0, halt).X), np.asarray(batch.X))
+
+
+def _loop_for(programs, monkeypatch, skip: bool):
+    """A fresh loop (_fresh_loop) in which every part that acts only where selected is a group of its
+    own (kernels/plan.py part_groups), left out where no card selects it (`skip`) or always
+    evaluated."""
+    monkeypatch.setattr(kernels.plan, "SELECTED_GROUP_WORK", 0)
+    monkeypatch.setattr(invariant, "skips", invariant.skips if skip else (lambda row: False))
+    return _fresh_loop(programs)
 
 
 def _every_function(x_values=(0.5, -2.0, 0.0)):
